@@ -1,0 +1,56 @@
+"""predict: SQS-triggered. Runs YOLO on each queued image and reports partial batch failures
+so that only the failed messages return to the queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from dogdetect.detector import load_detector
+from dogdetect.jobs import parse_job
+from dogdetect.observability import instrument, observability
+from dogdetect.service.predict import PredictDeps, process_job
+from dogdetect.wiring import adapters
+
+obs = observability("predict")
+processor = BatchProcessor(event_type=EventType.SQS)
+_deps: PredictDeps | None = None
+
+
+def predict_deps() -> PredictDeps:
+    """Built on the first event and kept: the model loads once per container."""
+    global _deps
+    if _deps is None:
+        a = adapters()
+        _deps = PredictDeps(
+            repository=a.repository,
+            storage=a.storage,
+            detector=load_detector(a.settings),
+            dog_confidence=a.settings.dog_confidence,
+            max_image_pixels=a.settings.max_image_pixels,
+            max_receive_count=a.settings.max_receive_count,
+        )
+    return _deps
+
+
+def record_handler(record: SQSRecord) -> None:
+    job = parse_job(record.body)
+    obs.correlate(job.prediction_id)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    process_job(job, attempt, predict_deps())
+    obs.metrics.add_metric(name="ImagesProcessed", unit="Count", value=1)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+
+
+handler = instrument(lambda_handler, obs)

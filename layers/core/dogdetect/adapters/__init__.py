@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL, S3, SQS and ultralytics behind the ports in `dogdetect.ports`."""

@@ -1,0 +1,90 @@
+"""S3 storage and SQS queue adapters (boto3). Any endpoint works: AWS, LocalStack or moto,
+chosen by `AWS_ENDPOINT_URL`. Connection faults become `DependencyUnavailable`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dogdetect.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.jobs import job_to_body
+from dogdetect.models import Job
+
+# Fail fast: a client waiting on a dead endpoint is worse than a quick 503 it can retry.
+_CLIENT_CONFIG = Config(
+    connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}
+)
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def aws_client(service: str, endpoint_url: str | None, region: str) -> Any:
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG
+    )
+
+
+@contextmanager
+def _unavailable_as(dependency: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+            raise
+        raise DependencyUnavailable(dependency) from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailable(dependency) from exc
+
+
+class S3ImageStorage:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self.bucket = bucket
+
+    def put(self, key: str, data: bytes) -> None:
+        with _unavailable_as("storage"):
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get(self, key: str) -> bytes:
+        try:
+            with _unavailable_as("storage"):
+                body: bytes = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                return body
+        except ClientError as exc:
+            raise StoredImageMissing(f"s3://{self.bucket}/{key} is missing") from exc
+
+    def delete(self, key: str) -> None:
+        with _unavailable_as("storage"):
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def exists(self, key: str) -> bool:
+        try:
+            with _unavailable_as("storage"):
+                self._s3.head_object(Bucket=self.bucket, Key=key)
+                return True
+        except ClientError:
+            return False
+
+    def ping(self) -> None:
+        with _unavailable_as("storage"):
+            self._s3.head_bucket(Bucket=self.bucket)
+
+
+class SqsJobQueue:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._sqs = client
+        self._queue_url = queue_url
+
+    def send(self, job: Job) -> None:
+        with _unavailable_as("queue"):
+            self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=job_to_body(job))
+
+    def ping(self) -> None:
+        with _unavailable_as("queue"):
+            self._sqs.get_queue_attributes(
+                QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
+            )

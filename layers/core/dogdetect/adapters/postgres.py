@@ -1,0 +1,168 @@
+"""PostgreSQL repository through SQLAlchemy 2 and pg8000. Every state change is one
+conditional UPDATE, so concurrent workers and redeliveries cannot corrupt a row."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dogdetect.adapters.tables import DetectionRow, PredictionRow
+from dogdetect.errors import DependencyUnavailable
+from dogdetect.models import Box, Detection, Prediction, Status
+
+T = TypeVar("T")
+_ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
+
+
+def make_engine(database_url: str, connect_timeout: float = 5.0) -> Engine:
+    # One small pool per container: Lambda runs one request at a time per container.
+    return create_engine(
+        database_url,
+        pool_size=2,
+        max_overflow=8,
+        pool_pre_ping=True,
+        pool_recycle=300,
+        connect_args={"timeout": connect_timeout},
+    )
+
+
+class PostgresPredictionRepository:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as exc:
+            # Connection faults are the dependency's; constraint or SQL errors are our bugs.
+            if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+                raise DependencyUnavailable("database") from exc
+            raise
+        except (OSError, ConnectionError) as exc:
+            raise DependencyUnavailable("database") from exc
+
+    def _run(self, work: Callable[[Session], T]) -> T:
+        with self._session() as session:
+            return work(session)
+
+    def ping(self) -> None:
+        self._run(lambda s: s.execute(text("SELECT 1")))
+
+    def add_pending(self, prediction_id: uuid.UUID, image_key: str) -> Prediction:
+        def work(session: Session) -> Prediction:
+            row = PredictionRow(id=prediction_id, status=Status.PENDING.value, image_key=image_key)
+            session.add(row)
+            session.flush()
+            session.refresh(row)
+            return _to_domain(row)
+
+        return self._run(work)
+
+    def mark_enqueued(self, prediction_id: uuid.UUID) -> None:
+        self._run(
+            lambda s: s.execute(
+                update(PredictionRow)
+                .where(PredictionRow.id == prediction_id)
+                .values(enqueued_at=func.now())
+            )
+        )
+
+    def delete(self, prediction_id: uuid.UUID) -> None:
+        self._run(lambda s: s.execute(delete(PredictionRow).where(PredictionRow.id == prediction_id)))
+
+    def get(self, prediction_id: uuid.UUID) -> Prediction | None:
+        def work(session: Session) -> Prediction | None:
+            row = session.get(PredictionRow, prediction_id)
+            return _to_domain(row) if row is not None else None
+
+        return self._run(work)
+
+    def start_processing(self, prediction_id: uuid.UUID) -> bool:
+        return self._transition(prediction_id, _ACTIVE, status=Status.PROCESSING.value)
+
+    def finish(
+        self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
+    ) -> bool:
+        def work(session: Session) -> bool:
+            if not _update_if(
+                session,
+                prediction_id,
+                (Status.PROCESSING.value,),
+                status=Status.DONE.value,
+                has_dog=has_dog,
+                error=None,
+            ):
+                return False
+            if detections:
+                session.execute(
+                    insert(DetectionRow),
+                    [_detection_values(prediction_id, d) for d in detections],
+                )
+            return True
+
+        return self._run(work)
+
+    def fail(self, prediction_id: uuid.UUID, reason: str) -> bool:
+        return self._transition(prediction_id, _ACTIVE, status=Status.ERROR.value, error=reason)
+
+    def unenqueued_before(self, seconds: int, limit: int) -> list[Prediction]:
+        cutoff = func.now() - timedelta(seconds=seconds)
+        query = (
+            select(PredictionRow)
+            .where(PredictionRow.enqueued_at.is_(None), PredictionRow.created_at < cutoff)
+            .order_by(PredictionRow.created_at)
+            .limit(limit)
+        )
+        return self._run(lambda s: [_to_domain(r) for r in s.scalars(query)])
+
+    def _transition(self, prediction_id: uuid.UUID, allowed: tuple[str, ...], **values: object) -> bool:
+        return self._run(lambda s: _update_if(s, prediction_id, allowed, **values))
+
+
+def _update_if(
+    session: Session, prediction_id: uuid.UUID, allowed: tuple[str, ...], **values: object
+) -> bool:
+    result = session.execute(
+        update(PredictionRow)
+        .where(PredictionRow.id == prediction_id, PredictionRow.status.in_(allowed))
+        .values(updated_at=func.now(), **values)
+        .returning(PredictionRow.id)
+    )
+    return result.first() is not None
+
+
+def _detection_values(prediction_id: uuid.UUID, d: Detection) -> dict[str, object]:
+    return {
+        "prediction_id": prediction_id,
+        "label": d.label,
+        "confidence": d.confidence,
+        "x1": d.box.x1,
+        "y1": d.box.y1,
+        "x2": d.box.x2,
+        "y2": d.box.y2,
+    }
+
+
+def _to_domain(row: PredictionRow) -> Prediction:
+    return Prediction(
+        id=row.id,
+        status=Status(row.status),
+        image_key=row.image_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        has_dog=row.has_dog,
+        error=row.error,
+        detections=tuple(
+            Detection(d.label, d.confidence, Box(d.x1, d.y1, d.x2, d.y2)) for d in row.detections
+        ),
+    )

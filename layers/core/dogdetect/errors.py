@@ -1,0 +1,51 @@
+"""Domain exceptions. Each maps to one HTTP status in `dogdetect.http.ERROR_STATUS`."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the service reports to a client on purpose."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class EmptyUpload(DomainError):
+    pass
+
+
+class UploadTooLarge(DomainError):
+    pass
+
+
+class UnsupportedImage(DomainError):
+    """The bytes are not an image format we accept (text, HTML, SVG, PDF, random bytes)."""
+
+
+class ImageTooLarge(DomainError):
+    """A decodable image whose pixel count exceeds the limit (decompression bomb)."""
+
+
+class PredictionNotFound(DomainError):
+    pass
+
+
+class Unauthorized(DomainError):
+    pass
+
+
+class DependencyUnavailable(DomainError):
+    """The database, bucket or queue did not answer; the client may retry."""
+
+    def __init__(self, dependency: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"{dependency} is unavailable, please retry")
+        self.dependency = dependency
+
+
+class UndecodableImage(Exception):
+    """Raised by the worker for an image that can never be decoded: not retried."""
+
+
+class StoredImageMissing(Exception):
+    """The queued image is not in the bucket. Retried like a transient fault, then ERROR."""

@@ -1,0 +1,63 @@
+"""API schemas (the seed's JSON shapes)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from dogdetect.models import Prediction, Status
+
+
+class BoxOut(BaseModel):
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class DetectionOut(BaseModel):
+    label: str
+    confidence: float
+    box: BoxOut
+
+
+class SubmitAccepted(BaseModel):
+    image_prediction_id: uuid.UUID
+    status: Status
+    has_dog: bool | None = None
+
+
+class PredictionOut(BaseModel):
+    image_prediction_id: uuid.UUID
+    status: Status
+    has_dog: bool | None
+    detections: list[DetectionOut]
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: Prediction) -> PredictionOut:
+        return cls(
+            image_prediction_id=p.id,
+            status=p.status,
+            has_dog=p.has_dog,
+            detections=[
+                DetectionOut(label=d.label, confidence=d.confidence, box=BoxOut(**vars(d.box)))
+                for d in p.detections
+            ],
+            error=p.error,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class HealthOut(BaseModel):
+    status: str
+    checks: dict[str, str]

@@ -1,0 +1,26 @@
+"""Optional API keys: when API_KEYS is set, every route but /health needs X-API-Key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import Header
+
+from dogdetect.errors import Unauthorized
+from dogdetect.wiring import adapters
+
+
+def key_matches(provided: str, allowed: frozenset[str]) -> bool:
+    # Compare digests in constant time, and check every key so timing reveals no position.
+    digest = hashlib.sha256(provided.encode()).digest()
+    matched = False
+    for key in allowed:
+        matched |= hmac.compare_digest(digest, hashlib.sha256(key.encode()).digest())
+    return matched
+
+
+def require_api_key(x_api_key: str | None = Header(default=None)) -> None:
+    allowed = adapters().settings.api_key_set
+    if allowed and not key_matches(x_api_key or "", allowed):
+        raise Unauthorized("a valid X-API-Key header is required")

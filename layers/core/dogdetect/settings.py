@@ -1,0 +1,36 @@
+"""Typed settings, read from the environment when a handler starts (never at import time)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# API Gateway and Lambda cap a synchronous request payload at 6 MB (6,291,456 bytes), and
+# API Gateway base64-encodes binary bodies (4/3 growth). Multipart framing adds ~1 KB.
+# 4.5 MiB of image * 4/3 = 6.0 MiB of base64 plus headers stays under 6 MB. See docs/decisions.md.
+LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
+DEFAULT_MAX_UPLOAD_BYTES = 4_500_000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    database_url: str = "postgresql+pg8000://dogdetect:dogdetect@127.0.0.1:5432/dogdetect"
+    bucket_name: str = "dogdetect-uploads"
+    queue_url: str = ""
+    queue_name: str = "dogdetect-jobs"
+    aws_endpoint_url: str | None = None
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
+
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_image_pixels: int = 40_000_000
+    dog_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
+    max_receive_count: int = 3
+    enqueue_grace_seconds: int = 60
+
+    model_path: str | None = None
+    api_keys: str = ""  # comma-separated; empty disables the check
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
