@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from dogdetect.detector import load_detector
 from dogdetect.jobs import parse_job
 from dogdetect.observability import instrument, observability
@@ -47,7 +47,7 @@ def record_handler(record: SQSRecord) -> None:
     obs.metrics.add_metric(name="ImagesProcessed", unit="Count", value=1)
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -3,10 +3,6 @@ asks the bucket and the queue whether they answer)."""
 
 from __future__ import annotations
 
-from fastapi import Depends
-from fastapi.responses import JSONResponse
-from mangum import Mangum
-
 from dogdetect.http import ERROR_RESPONSES, create_api
 from dogdetect.observability import instrument, observability
 from dogdetect.ports import PredictionRepository
@@ -15,6 +11,9 @@ from dogdetect.security import require_api_key
 from dogdetect.service.health import check_dependencies
 from dogdetect.service.status import get_prediction
 from dogdetect.wiring import Adapters, adapters
+from fastapi import Depends
+from fastapi.responses import JSONResponse
+from mangum import Mangum
 
 obs = observability("status")
 app = create_api("dog-detector status")

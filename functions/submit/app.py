@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, File, Response, UploadFile, status
-from mangum import Mangum
-
 from dogdetect.http import ERROR_RESPONSES, create_api
 from dogdetect.observability import instrument, observability
 from dogdetect.schemas import SubmitAccepted
 from dogdetect.security import require_api_key
 from dogdetect.service.submit import SubmitDeps, submit_image
 from dogdetect.wiring import adapters
+from fastapi import Depends, File, Response, UploadFile, status
+from mangum import Mangum
 
 obs = observability("submit")
 app = create_api("dog-detector submit")

@@ -15,7 +15,13 @@ DEFAULT_MAX_UPLOAD_BYTES = 4_500_000
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
+    # Either a full URL (local, docker-compose) or, in the cloud, the RDS-managed secret plus
+    # the RDS Proxy endpoint: the password is fetched at start, never put in the template.
     database_url: str = "postgresql+pg8000://dogdetect:dogdetect@127.0.0.1:5432/dogdetect"
+    database_secret_arn: str | None = None
+    database_host: str | None = None
+    database_port: int = 5432
+    database_name: str = "dogdetect"
     bucket_name: str = "dogdetect-uploads"
     queue_url: str = ""
     queue_name: str = "dogdetect-jobs"

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
+from dogdetect.adapters.secrets import database_url
 from dogdetect.settings import Settings
 
 
@@ -16,7 +17,7 @@ class Adapters:
 
     @cached_property
     def repository(self) -> PostgresPredictionRepository:
-        return PostgresPredictionRepository(make_engine(self.settings.database_url))
+        return PostgresPredictionRepository(make_engine(database_url(self.settings)))
 
     @cached_property
     def storage(self) -> S3ImageStorage:

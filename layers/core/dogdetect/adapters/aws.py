@@ -85,6 +85,4 @@ class SqsJobQueue:
 
     def ping(self) -> None:
         with _unavailable_as("queue"):
-            self._sqs.get_queue_attributes(
-                QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
-            )
+            self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, delete, func, insert, select, text, update
+from sqlalchemy import URL, Engine, create_engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +21,7 @@ T = TypeVar("T")
 _ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
 
 
-def make_engine(database_url: str, connect_timeout: float = 5.0) -> Engine:
+def make_engine(database_url: str | URL, connect_timeout: float = 5.0) -> Engine:
     # One small pool per container: Lambda runs one request at a time per container.
     return create_engine(
         database_url,
@@ -78,7 +78,9 @@ class PostgresPredictionRepository:
         )
 
     def delete(self, prediction_id: uuid.UUID) -> None:
-        self._run(lambda s: s.execute(delete(PredictionRow).where(PredictionRow.id == prediction_id)))
+        self._run(
+            lambda s: s.execute(delete(PredictionRow).where(PredictionRow.id == prediction_id))
+        )
 
     def get(self, prediction_id: uuid.UUID) -> Prediction | None:
         def work(session: Session) -> Prediction | None:
@@ -125,7 +127,9 @@ class PostgresPredictionRepository:
         )
         return self._run(lambda s: [_to_domain(r) for r in s.scalars(query)])
 
-    def _transition(self, prediction_id: uuid.UUID, allowed: tuple[str, ...], **values: object) -> bool:
+    def _transition(
+        self, prediction_id: uuid.UUID, allowed: tuple[str, ...], **values: object
+    ) -> bool:
         return self._run(lambda s: _update_if(s, prediction_id, allowed, **values))
 
 

@@ -55,7 +55,7 @@ def _model_in(folder: Path) -> str | None:
 class YoloDetector:
     def __init__(self, model_path: str, confidence: float, image_size: int = 640) -> None:
         configure_offline()
-        from ultralytics import YOLO  # heavy: torch comes with it
+        from ultralytics import YOLO  # type: ignore[attr-defined]  # heavy: brings torch
 
         self.model_path = model_path
         self._model: Any = YOLO(model_path, task="detect")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool, text
-
 from dogdetect.adapters.tables import Base
+from sqlalchemy import create_engine, pool, text
 
 MIGRATION_LOCK_ID = 727_364_001  # any constant; pg_advisory_xact_lock key for this schema
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dogdetect.errors import DependencyUnavailable
@@ -45,11 +46,17 @@ def submit_image(data: bytes, deps: SubmitDeps) -> Prediction:
 
 
 def _compensate(prediction_id: uuid.UUID, key: str, deps: SubmitDeps) -> None:
-    for undo in (lambda: deps.storage.delete(key), lambda: deps.repository.delete(prediction_id)):
+    """Undo what the failed submit stored. A row left behind is deleted by the sweeper once
+    its object is gone; an object left behind expires by the bucket's lifecycle rule."""
+    undo_steps: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("row", lambda: deps.repository.delete(prediction_id)),
+        ("object", lambda: deps.storage.delete(key)),
+    )
+    for what, undo in undo_steps:
         try:
             undo()
         except DependencyUnavailable:
-            logger.warning("compensation deferred to the sweeper", extra={"key": key})
+            logger.warning("compensation deferred", extra={"left_behind": what})
 
 
 def _mark_enqueued(prediction_id: uuid.UUID, deps: SubmitDeps) -> None:
