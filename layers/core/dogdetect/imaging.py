@@ -83,7 +83,10 @@ def _open(data: bytes, sniffed: str, max_pixels: int) -> Image.Image:
             # Our own pixel cap below is stricter than Pillow's warning threshold.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=[sniffed])
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses more than 2 * MAX_IMAGE_PIXELS at open: a bomb, not a bad format.
+        raise ImageTooLarge(f"the image claims too many pixels; the limit is {max_pixels}") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise UnsupportedImage(f"the {sniffed} header could not be parsed") from exc
     if img.width <= 0 or img.height <= 0:
         img.close()
