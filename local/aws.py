@@ -1,0 +1,83 @@
+"""The AWS endpoint: moto's server on 127.0.0.1 (LocalStack-compatible API), and the
+bucket, queue and dead-letter queue created idempotently on whatever endpoint is used."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local.config import LocalConfig
+from local.processes import python_env, spawn, stop, wait_until
+
+# moto accepts any credentials; boto3 needs some to sign requests.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+
+def start_moto(config: LocalConfig, log: Path) -> subprocess.Popen[bytes]:
+    process = spawn(
+        [sys.executable, "-m", "moto.server", "-H", config.host, "-p", str(config.aws_port)],
+        log,
+        env=python_env({}),
+    )
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited; see {log}")
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            return probe.connect_ex((config.host, config.aws_port)) == 0
+
+    try:
+        wait_until(listening, 60, "moto server")
+    except BaseException:
+        stop(process)
+        raise
+    return process
+
+
+@dataclass(frozen=True)
+class Resources:
+    bucket: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+
+
+def client(service: str, endpoint: str, region: str) -> Any:
+    return boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    ).client(service, endpoint_url=endpoint)
+
+
+def ensure_resources(config: LocalConfig, endpoint: str) -> Resources:
+    s3 = client("s3", endpoint, config.region)
+    sqs = client("sqs", endpoint, config.region)
+    if config.bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        s3.create_bucket(Bucket=config.bucket)
+    dlq_url = sqs.create_queue(QueueName=config.dead_letter_queue)["QueueUrl"]
+    dlq_arn = _arn(sqs, dlq_url)
+    q = config.queue_config
+    attributes = {
+        "VisibilityTimeout": str(q.visibility_timeout_seconds),
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}
+        ),
+    }
+    queue_url = sqs.create_queue(QueueName=config.queue)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+    return Resources(config.bucket, queue_url, _arn(sqs, queue_url), dlq_url)
+
+
+def _arn(sqs: Any, queue_url: str) -> str:
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    arn: str = attrs["Attributes"]["QueueArn"]
+    return arn

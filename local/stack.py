@@ -1,0 +1,162 @@
+"""Start the local stack, serve the API, and stop everything on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from contextlib import ExitStack
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import uvicorn
+
+from local.aws import FAKE_CREDENTIALS, Resources, ensure_resources, start_moto
+from local.config import LocalConfig
+from local.poller import PollerConfig
+from local.postgres import EmbeddedPostgres
+from local.processes import spawn, stop, wait_until
+
+logger = logging.getLogger("local")
+READY_FILE = "stack.json"
+
+
+def parse_config(argv: list[str] | None) -> LocalConfig:
+    parser = argparse.ArgumentParser(prog="make local", description=__doc__)
+    defaults = LocalConfig()
+    parser.add_argument("--state-dir", type=Path, default=defaults.state_dir)
+    parser.add_argument(
+        "--api-port", type=int, default=int(os.environ.get("API_PORT", defaults.api_port))
+    )
+    parser.add_argument(
+        "--aws-port", type=int, default=int(os.environ.get("AWS_PORT", defaults.aws_port))
+    )
+    parser.add_argument(
+        "--pg-port", type=int, default=int(os.environ.get("PG_PORT", defaults.pg_port))
+    )
+    args = parser.parse_args(argv)
+    return replace(
+        defaults,
+        state_dir=args.state_dir.resolve(),
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        pg_port=args.pg_port,
+    )
+
+
+def function_environment(
+    config: LocalConfig, database_url: str, endpoint: str, resources: Resources
+) -> dict[str, str]:
+    """What every function sees: the same variable names the template sets in the cloud."""
+    return {
+        **FAKE_CREDENTIALS,
+        "AWS_DEFAULT_REGION": config.region,
+        "AWS_ENDPOINT_URL": endpoint,
+        "DATABASE_URL": database_url,
+        "BUCKET_NAME": resources.bucket,
+        "QUEUE_URL": resources.queue_url,
+        "QUEUE_NAME": config.queue,
+        "MAX_RECEIVE_COUNT": str(config.queue_config.max_receive_count),
+        "YOLO_CONFIG_DIR": str(config.state_dir / "ultralytics"),
+        "POWERTOOLS_METRICS_NAMESPACE": "DogDetect",
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def start_poller(
+    config: LocalConfig, endpoint: str, resources: Resources
+) -> subprocess.Popen[bytes]:
+    poller_config = PollerConfig(
+        endpoint=endpoint,
+        region=config.region,
+        queue_url=resources.queue_url,
+        queue_arn=resources.queue_arn,
+        batch_size=config.queue_config.batch_size,
+        wait_seconds=config.queue_config.batching_window_seconds,
+        sweep_interval_seconds=config.sweep_interval_seconds,
+    )
+    return spawn(
+        [sys.executable, "-m", "local.poller", json.dumps(asdict(poller_config))],
+        config.state_dir / "poller.log",
+        env=dict(os.environ),
+    )
+
+
+def run(config: LocalConfig) -> None:
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    (config.state_dir / READY_FILE).unlink(missing_ok=True)
+    with ExitStack() as cleanup:
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            postgres = EmbeddedPostgres(config.state_dir / "postgres", config.host, config.pg_port)
+            cleanup.callback(postgres.stop)
+            database_url = postgres.start()
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if not endpoint:
+            moto = start_moto(config, config.state_dir / "moto.log")
+            cleanup.callback(stop, moto)
+            endpoint = config.aws_endpoint
+        resources = ensure_resources(config, endpoint)
+        from dogdetect.migrate import upgrade
+
+        upgrade(database_url)
+        environment = function_environment(config, database_url, endpoint, resources)
+        os.environ.update(environment)
+        poller = start_poller(config, endpoint, resources)
+        cleanup.callback(stop, poller)
+        serve(config, environment, poller)
+
+
+def serve(
+    config: LocalConfig, environment: dict[str, str], poller: subprocess.Popen[bytes]
+) -> None:
+    from local.gateway import Gateway
+
+    gateway = Gateway()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            gateway, host=config.host, port=config.api_port, log_level="warning", lifespan="on"
+        )
+    )
+
+    def announce_when_ready() -> None:
+        wait_until(lambda: server.started, 60, "gateway")
+        wait_until(lambda: _poller_ready(config, poller), 300, "predict poller")
+        ready = {"api_url": config.api_url, "pid": os.getpid(), **environment}
+        (config.state_dir / READY_FILE).write_text(json.dumps(ready, indent=2))
+        print(
+            f"\nready: API on {config.api_url} (docs at /docs, logs in {config.state_dir})",
+            flush=True,
+        )
+
+    threading.Thread(target=announce_when_ready, daemon=True).start()
+    try:
+        server.run()  # returns on SIGINT/SIGTERM
+    finally:
+        gateway.close()
+
+
+def _poller_ready(config: LocalConfig, poller: subprocess.Popen[bytes]) -> bool:
+    if poller.poll() is not None:
+        raise RuntimeError(f"the predict poller exited; see {config.state_dir / 'poller.log'}")
+    log = config.state_dir / "poller.log"
+    return log.exists() and "poller ready" in log.read_text(errors="replace")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = parse_config(argv)
+    print(
+        f"starting: PostgreSQL :{config.pg_port}, AWS :{config.aws_port}, API :{config.api_port}",
+        flush=True,
+    )
+    # uvicorn re-raises Ctrl-C once it has shut down; by then everything has been stopped.
+    with contextlib.suppress(KeyboardInterrupt):
+        run(config)
+    print("stopped: nothing of the local stack is left running", flush=True)
