@@ -39,13 +39,21 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
     parser.add_argument(
         "--pg-port", type=int, default=int(os.environ.get("PG_PORT", defaults.pg_port))
     )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=defaults.queue_config.visibility_timeout_seconds,
+        help="seconds before a failed message is retried (tests shorten the template's value)",
+    )
     args = parser.parse_args(argv)
+    queue = replace(defaults.queue_config, visibility_timeout_seconds=args.visibility_timeout)
     return replace(
         defaults,
         state_dir=args.state_dir.resolve(),
         api_port=args.api_port,
         aws_port=args.aws_port,
         pg_port=args.pg_port,
+        queue_config=queue,
     )
 
 

@@ -1,0 +1,73 @@
+"""Shared fixtures: one local stack (moto server, PostgreSQL, gateway, poller, real model)
+for the whole session, started by the tests themselves, exactly as `make local` runs it."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from dogdetect.adapters.aws import S3ImageStorage, aws_client
+from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
+from dogdetect.settings import Settings
+
+from local.launcher import RunningStack, running_stack
+
+# Failed messages come back after this many seconds (the template's value is minutes).
+TEST_VISIBILITY_TIMEOUT = 3
+TERMINAL = {"DONE", "ERROR"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with running_stack(
+        tmp_path_factory.mktemp("stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
+    ) as running:
+        # The tests' own boto3 clients sign with the same fake credentials as the stack.
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+            os.environ[name] = running.environment[name]
+        yield running
+
+
+@pytest.fixture(scope="session")
+def stack_settings(stack: RunningStack) -> Settings:
+    env = stack.environment
+    return Settings(
+        database_url=env["DATABASE_URL"],
+        aws_endpoint_url=env["AWS_ENDPOINT_URL"],
+        bucket_name=env["BUCKET_NAME"],
+        queue_url=env["QUEUE_URL"],
+    )
+
+
+@pytest.fixture(scope="session")
+def api(stack: RunningStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def repository(stack_settings: Settings) -> PostgresPredictionRepository:
+    return PostgresPredictionRepository(make_engine(stack_settings.database_url))
+
+
+@pytest.fixture(scope="session")
+def storage(stack_settings: Settings) -> S3ImageStorage:
+    s3 = aws_client("s3", stack_settings.aws_endpoint_url, stack_settings.aws_region)
+    return S3ImageStorage(s3, stack_settings.bucket_name)
+
+
+def submit(api: httpx.Client, data: bytes, filename: str = "upload.jpg") -> httpx.Response:
+    return api.post("/image_prediction", files={"image": (filename, data)})
+
+
+def wait_terminal(api: httpx.Client, prediction_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = api.get(f"/image_prediction/{prediction_id}").json()
+        if body["status"] in TERMINAL or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)

@@ -1,0 +1,55 @@
+"""Every hostile or odd upload over real HTTP gets its documented answer, always JSON."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from local.config import LAMBDA_PAYLOAD_LIMIT_BYTES
+from tests.conftest import submit, wait_terminal
+from tests.corpus import CASES, CorpusCase
+
+REJECTED = [c for c in CASES if not c.accepted]
+ACCEPTED = [c for c in CASES if c.accepted]
+
+
+@pytest.mark.parametrize("case", REJECTED, ids=lambda c: c.name)
+def test_rejected_upload_gets_json_4xx(api: httpx.Client, case: CorpusCase) -> None:
+    response = submit(api, case.data(), f"{case.name}.jpg")  # the name lies: it must not matter
+    assert response.status_code == case.expected_status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert isinstance(response.json()["detail"], str) and response.json()["detail"]
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=lambda c: c.name)
+def test_accepted_format_ends_done(api: httpx.Client, case: CorpusCase) -> None:
+    response = submit(api, case.data(), "no-extension")
+    assert response.status_code == 202, response.text
+    result = wait_terminal(api, response.json()["image_prediction_id"])
+    assert result["status"] == "DONE", result
+    assert result["has_dog"] is False  # synthetic gradients contain no dog
+
+
+def test_wrong_form_field_is_422_json(api: httpx.Client) -> None:
+    response = api.post("/image_prediction", files={"file": ("a.jpg", b"\xff\xd8\xff")})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "image"]
+
+
+def test_no_body_is_422_json(api: httpx.Client) -> None:
+    response = api.post("/image_prediction")
+    assert response.status_code == 422
+    assert "detail" in response.json()
+
+
+def test_lying_content_type_is_judged_by_the_bytes(api: httpx.Client) -> None:
+    response = api.post(
+        "/image_prediction", files={"image": ("cat.png", b"<html>hi</html>", "image/png")}
+    )
+    assert response.status_code == 415
+
+
+def test_request_over_the_lambda_payload_limit_is_413_json(api: httpx.Client) -> None:
+    response = submit(api, b"\xff\xd8\xff" + b"\0" * LAMBDA_PAYLOAD_LIMIT_BYTES)
+    assert response.status_code == 413
+    assert "detail" in response.json()
