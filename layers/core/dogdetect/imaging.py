@@ -73,7 +73,10 @@ def decode_rgb(data: bytes, max_pixels: int) -> np.ndarray:
         raise UnsupportedImage("not a supported image")
     with _open(data, sniffed, max_pixels) as img:
         img.seek(0)
-        upright = ImageOps.exif_transpose(img) or img
+        try:  # exif_transpose loads the pixels: truncated data surfaces here
+            upright = ImageOps.exif_transpose(img) or img
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise UnsupportedImage(f"the {sniffed} data is truncated or corrupt") from exc
         return _to_rgb_array(upright)
 
 

@@ -1,0 +1,132 @@
+"""Unit-test helpers: function modules loaded by path, a fake Lambda context, stored events,
+and the fakes wired into the submit and status apps through FastAPI dependency overrides."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from dogdetect.security import require_api_key
+from dogdetect.service.submit import SubmitDeps
+from dogdetect.settings import Settings
+from fastapi.testclient import TestClient
+
+from tests.fakes import FakeAdapters, FakeQueue, FakeRepository, FakeStorage
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EVENTS = REPO_ROOT / "tests" / "events"
+LIMITS = Settings()
+
+
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py as module `<name>_function_app` (every handler is `app`)."""
+    module_name = f"{name}_function_app"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    path = REPO_ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+@dataclass(frozen=True)
+class FakeLambdaContext:
+    function_name: str = "dogdetect-test"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:dogdetect-test"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    log_group_name: str = "/aws/lambda/dogdetect-test"
+    log_stream_name: str = "2024/01/01/[$LATEST]abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Wired:
+    """The fakes behind an app, and its client."""
+
+    adapters: FakeAdapters
+    client: TestClient
+
+    @property
+    def repository(self) -> FakeRepository:
+        return self.adapters.repository
+
+    @property
+    def storage(self) -> FakeStorage:
+        return self.adapters.storage
+
+    @property
+    def queue(self) -> FakeQueue:
+        return self.adapters.queue
+
+
+def submit_deps_for(fakes: FakeAdapters, settings: Settings = LIMITS) -> SubmitDeps:
+    return SubmitDeps(
+        repository=fakes.repository,
+        storage=fakes.storage,
+        queue=fakes.queue,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_image_pixels=settings.max_image_pixels,
+    )
+
+
+def _no_api_key() -> None:
+    return None
+
+
+@pytest.fixture
+def fakes() -> FakeAdapters:
+    return FakeAdapters()
+
+
+@pytest.fixture(scope="session")
+def submit_module() -> ModuleType:
+    return load_function("submit")
+
+
+@pytest.fixture(scope="session")
+def status_module() -> ModuleType:
+    return load_function("status")
+
+
+@pytest.fixture
+def submit_api(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Wired]:
+    app = submit_module.app
+    app.dependency_overrides[submit_module.submit_deps] = lambda: submit_deps_for(fakes)
+    app.dependency_overrides[require_api_key] = _no_api_key
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Wired(fakes, client)
+    finally:
+        app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def status_api(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Wired]:
+    app = status_module.app
+    app.dependency_overrides[status_module.repository] = lambda: fakes.repository
+    app.dependency_overrides[status_module.adapters] = lambda: fakes
+    app.dependency_overrides[require_api_key] = _no_api_key
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Wired(fakes, client)
+    finally:
+        app.dependency_overrides.clear()
