@@ -1,7 +1,8 @@
 """In-memory fakes of the ports (`dogdetect.ports`), passed to the services as parameters.
 
 Each fake can simulate an outage: `fake.break_("put")` makes that operation raise
-`DependencyUnavailable` (`fake.break_()` breaks every operation), `fake.repair()` undoes it.
+`DependencyUnavailable` (`fake.break_()` breaks every operation); `fake.raise_on(op, exc)`
+makes it raise any other exception; `fake.repair()` undoes both.
 Every call is recorded in `fake.calls` as (operation, argument) for ordering assertions.
 
 `FakeRepository` follows the state machine of the PostgreSQL adapter
@@ -29,16 +30,24 @@ class Switchable:
 
     def __init__(self) -> None:
         self.broken: set[str] = set()
+        self.faults: dict[str, Exception] = {}
         self.calls: list[tuple[str, object]] = []
 
     def break_(self, *operations: str) -> None:
         self.broken |= set(operations or (ALL,))
 
+    def raise_on(self, operation: str, fault: Exception) -> None:
+        """Make `operation` raise `fault` (a bug rather than an outage, say)."""
+        self.faults[operation] = fault
+
     def repair(self) -> None:
         self.broken.clear()
+        self.faults.clear()
 
     def _call(self, operation: str, argument: object = None) -> None:
         self.calls.append((operation, argument))
+        if operation in self.faults:
+            raise self.faults[operation]
         if ALL in self.broken or operation in self.broken:
             raise DependencyUnavailable(self.dependency)
 

@@ -1,0 +1,195 @@
+"""The real Lambda entry points (Mangum + Powertools) invoked with stored API Gateway HTTP API
+payload-2.0 and SQS events, a fake Lambda context, and fakes behind dependency overrides."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from dogdetect.models import Status
+from dogdetect.security import require_api_key
+
+from tests import corpus
+from tests.fakes import FakeAdapters, detection
+from tests.unit.conftest import FakeLambdaContext, load_event, load_function, submit_deps_for
+
+# Powertools warns when an invocation publishes no metric (status, error paths): expected.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+CONTEXT = FakeLambdaContext()
+
+
+@pytest.fixture
+def submit_handler(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
+    app = submit_module.app
+    app.dependency_overrides[submit_module.submit_deps] = lambda: submit_deps_for(fakes)
+    app.dependency_overrides[require_api_key] = lambda: None
+    # Requests made through TestClient elsewhere add metrics that no handler flushed.
+    submit_module.obs.metrics.clear_metrics()
+    try:
+        yield submit_module.handler
+    finally:
+        app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def status_handler(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
+    app = status_module.app
+    app.dependency_overrides[status_module.repository] = lambda: fakes.repository
+    app.dependency_overrides[status_module.adapters] = lambda: fakes
+    app.dependency_overrides[require_api_key] = lambda: None
+    try:
+        yield status_module.handler
+    finally:
+        app.dependency_overrides.clear()
+
+
+def _body(result: dict[str, Any]) -> Any:
+    raw = result["body"]
+    if result.get("isBase64Encoded"):
+        raw = base64.b64decode(raw)
+    return json.loads(raw)
+
+
+def test_stored_submit_event_carries_a_png_multipart_body() -> None:
+    event = load_event("submit_multipart")
+    assert event["version"] == "2.0" and event["isBase64Encoded"] is True
+    body = base64.b64decode(event["body"])
+    assert corpus.png() in body
+    assert event["headers"]["content-type"].startswith("multipart/form-data; boundary=")
+
+
+def test_submit_handler_accepts_the_stored_event(
+    submit_handler: Any, fakes: FakeAdapters, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = submit_handler(load_event("submit_multipart"), CONTEXT)
+
+    assert result["statusCode"] == 202
+    body = _body(result)
+    assert set(body) == {"image_prediction_id", "status", "has_dog"}
+    assert body["status"] == "PENDING" and body["has_dog"] is None
+    pid = uuid.UUID(body["image_prediction_id"])
+    assert result["headers"]["location"] == f"/image_prediction/{pid}"
+    assert result["headers"]["content-type"] == "application/json"
+    assert fakes.storage.objects == {f"uploads/{pid}": corpus.png()}
+    assert [job.prediction_id for job in fakes.queue.sent] == [pid]
+
+    # Metrics: one EMF document on stdout with the accepted-image count.
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert len(emf) == 1
+    assert emf[0]["ImagesAccepted"] == [1.0] and emf[0]["service"] == "submit"
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DogDetect"
+
+
+def test_submit_handler_logs_with_lambda_context_and_prediction_id(
+    submit_handler: Any, submit_module: ModuleType
+) -> None:
+    result = submit_handler(load_event("submit_multipart"), CONTEXT)
+    keys = submit_module.obs.logger.get_current_keys()
+    assert keys["function_name"] == CONTEXT.function_name
+    assert keys["function_request_id"] == CONTEXT.aws_request_id
+    assert keys["function_arn"] == CONTEXT.invoked_function_arn
+    assert keys["correlation_id"] == _body(result)["image_prediction_id"]
+
+
+def test_submit_handler_refuses_hostile_body_as_json(
+    submit_handler: Any, fakes: FakeAdapters
+) -> None:
+    event = load_event("submit_multipart")
+    raw = base64.b64decode(event["body"]).replace(corpus.png(), corpus.svg())
+    event["body"] = base64.b64encode(raw).decode()
+    event["headers"]["content-length"] = str(len(raw))
+    result = submit_handler(event, CONTEXT)
+    assert result["statusCode"] == 415
+    assert result["headers"]["content-type"] == "application/json"
+    assert set(_body(result)) == {"detail"}
+    assert fakes.queue.sent == []
+
+
+def test_submit_handler_dependency_down_is_503_json(
+    submit_handler: Any, fakes: FakeAdapters
+) -> None:
+    fakes.queue.break_("send")
+    result = submit_handler(load_event("submit_multipart"), CONTEXT)
+    assert result["statusCode"] == 503
+    assert result["headers"]["retry-after"] == "1"
+    assert "detail" in _body(result)
+    assert fakes.repository.rows == {} and fakes.storage.objects == {}
+
+
+def test_submit_handler_unexpected_error_is_500_json(
+    submit_handler: Any, fakes: FakeAdapters
+) -> None:
+    fakes.storage.raise_on("put", RuntimeError("bug"))
+    result = submit_handler(load_event("submit_multipart"), CONTEXT)
+    assert result["statusCode"] == 500
+    assert _body(result) == {"detail": "internal error"}
+
+
+def test_status_handler_reads_the_stored_event_id(
+    status_handler: Any, fakes: FakeAdapters, status_module: ModuleType
+) -> None:
+    event = load_event("status_get")
+    pid = uuid.UUID(event["pathParameters"]["image_prediction_id"])
+    fakes.repository.seed(Status.DONE, prediction_id=pid, has_dog=True, detections=[detection()])
+
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 200
+    body = _body(result)
+    assert body["image_prediction_id"] == str(pid)
+    assert body["status"] == "DONE" and body["has_dog"] is True
+    assert body["detections"][0]["label"] == "dog"
+    assert status_module.obs.logger.get_current_keys()["correlation_id"] == str(pid)
+
+
+def test_status_handler_unknown_id_is_404_json(status_handler: Any) -> None:
+    result = status_handler(load_event("status_get"), CONTEXT)  # nothing seeded
+    assert result["statusCode"] == 404
+    assert _body(result) == {"detail": "no prediction with this id"}
+
+
+def test_status_handler_malformed_id_is_404_json(status_handler: Any) -> None:
+    event = load_event("status_get")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/image_prediction/x%27--"
+    event["pathParameters"] = {"image_prediction_id": "x'--"}
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 404
+    assert set(_body(result)) == {"detail"}
+
+
+def test_health_handler(status_handler: Any, fakes: FakeAdapters) -> None:
+    result = status_handler(load_event("health_get"), CONTEXT)
+    assert result["statusCode"] == 200
+    assert _body(result) == {
+        "status": "ok",
+        "checks": {"database": "ok", "storage": "ok", "queue": "ok"},
+    }
+    fakes.storage.break_()
+    result = status_handler(load_event("health_get"), CONTEXT)
+    assert result["statusCode"] == 503
+    assert _body(result)["checks"]["storage"] == "unavailable"
+
+
+def test_every_handler_is_instrumented() -> None:
+    for name in ("submit", "status", "predict", "sweep"):
+        module = load_function(name)
+        assert module.handler.__name__ == f"{name}_handler"  # named by instrument()
+        assert module.obs.logger.service == name
+        assert module.obs.metrics.namespace == "DogDetect"
+
+
+def test_predict_handler_with_only_poison_messages_fails_the_batch() -> None:
+    """The real predict entry point: malformed bodies fail before any dependency is built."""
+    module = load_function("predict")
+    event = load_event("predict_sqs_batch")
+    for record in event["Records"]:
+        record["body"] = "not json"
+    with pytest.raises(BatchProcessingError):
+        module.handler(event, CONTEXT)
+    assert module._deps is None  # no model or database was needed to refuse them
