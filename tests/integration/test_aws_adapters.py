@@ -1,0 +1,59 @@
+"""The S3 and SQS adapters against the stack's AWS endpoint (moto server)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
+from dogdetect.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.jobs import parse_job
+from dogdetect.models import Job
+from dogdetect.settings import Settings
+
+from local.launcher import free_port
+
+
+@pytest.fixture
+def own_queue(stack_settings: Settings) -> Iterator[tuple[Any, str]]:
+    """A queue of this test's own: the stack's poller consumes the real one."""
+    sqs = aws_client("sqs", stack_settings.aws_endpoint_url, stack_settings.aws_region)
+    url = sqs.create_queue(QueueName=f"adapter-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    yield sqs, url
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_storage_round_trip(storage: S3ImageStorage) -> None:
+    key = f"uploads/{uuid.uuid4()}"
+    storage.put(key, b"\x89PNG bytes")
+    assert storage.exists(key)
+    assert storage.get(key) == b"\x89PNG bytes"
+    storage.delete(key)
+    assert not storage.exists(key)
+
+
+def test_missing_object_is_reported_as_missing(storage: S3ImageStorage) -> None:
+    with pytest.raises(StoredImageMissing):
+        storage.get(f"uploads/{uuid.uuid4()}")
+
+
+def test_storage_ping(storage: S3ImageStorage) -> None:
+    storage.ping()
+
+
+def test_queue_sends_the_job_the_worker_parses(own_queue: tuple[Any, str]) -> None:
+    sqs, url = own_queue
+    job = Job(uuid.uuid4(), "dogdetect-uploads", "uploads/x")
+    SqsJobQueue(sqs, url).send(job)
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    assert [parse_job(m["Body"]) for m in messages] == [job]
+
+
+@pytest.mark.parametrize("service", ["s3", "sqs"])
+def test_unreachable_endpoint_is_dependency_unavailable(service: str) -> None:
+    dead = aws_client(service, f"http://127.0.0.1:{free_port()}", "us-east-1")
+    adapter = S3ImageStorage(dead, "b") if service == "s3" else SqsJobQueue(dead, "http://q")
+    with pytest.raises(DependencyUnavailable):
+        adapter.ping()
