@@ -1,0 +1,66 @@
+# AWS deployment with the SAM CLI; included by the Makefile. See docs/deploy.md.
+# The SAM commands run in infra/, next to template.yaml: SAM then finds its defaults there
+# (infra/.aws-sam/build, infra/samconfig.toml) and resolves the template's relative paths.
+
+# The SAM CLI is not part of the dev requirements: it comes from the venv or the PATH.
+SAM ?= $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/sam) sam)
+SAMLOCAL ?= $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/samlocal) samlocal)
+SAM_PYTHON := $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/python) python3)
+STACK_NAME ?= dogdetect
+LOCAL_STACK_NAME ?= dogdetect-local
+AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
+# A new value on every deploy: the migration custom resource sees a changed property and
+# runs `alembic upgrade head` again (infra/template.yaml, DatabaseMigrations).
+MIGRATIONS_VERSION := $(shell date -u +%Y%m%dT%H%M%SZ)
+
+# The parameter overrides that `sam deploy --guided` saved: a --parameter-overrides option
+# replaces them all, so the deploy passes them again followed by MigrationsVersion.
+SAVED_OVERRIDES = $(SAM_PYTHON) -c 'import sys, tomllib; \
+p = tomllib.load(open(sys.argv[1], "rb")).get("default", {}).get("deploy", {}) \
+.get("parameters", {}).get("parameter_overrides", ""); \
+print(p if isinstance(p, str) else " ".join(p))' samconfig.toml
+
+define require_cli
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  echo "error: '$(notdir $(1))' was not found. Install the SAM CLI and its LocalStack wrapper:" >&2; \
+	  echo "    $(VENV)/bin/pip install aws-sam-cli aws-sam-cli-local" >&2; \
+	  echo "(see docs/deploy.md for the other prerequisites: Docker, AWS credentials)" >&2; \
+	  exit 1; }
+endef
+
+.PHONY: build deploy deploy-local destroy
+
+build: ## sam build: layers, zip functions and the predict image (needs Docker)
+	$(call require_cli,$(SAM))
+	cd infra && $(SAM) build --parallel
+
+deploy: build ## deploy to AWS (guided the first time; then uses infra/samconfig.toml)
+	$(call require_cli,$(SAM))
+	cd infra && if [ -f samconfig.toml ]; then \
+	  overrides="$$($(SAVED_OVERRIDES))" && \
+	  $(SAM) deploy --no-fail-on-empty-changeset \
+	    --parameter-overrides "$$overrides MigrationsVersion=$(MIGRATIONS_VERSION)"; \
+	else \
+	  $(SAM) deploy --guided --stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM \
+	    --parameter-overrides "MigrationsVersion=$(MIGRATIONS_VERSION)"; \
+	fi
+
+deploy-local: build ## deploy the template onto LocalStack (AWS_ENDPOINT_URL, default :4566)
+	$(call require_cli,$(SAMLOCAL))
+	cd infra && \
+	  AWS_ENDPOINT_URL=$(AWS_ENDPOINT_URL) \
+	  AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} \
+	  AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test} \
+	  $(SAMLOCAL) deploy --config-file samconfig.local.toml \
+	    --stack-name $(LOCAL_STACK_NAME) --region $${AWS_DEFAULT_REGION:-us-east-1} \
+	    --capabilities CAPABILITY_IAM --resolve-s3 --resolve-image-repos \
+	    --no-confirm-changeset --no-fail-on-empty-changeset \
+	    --parameter-overrides "MigrationsVersion=$(MIGRATIONS_VERSION)"
+
+destroy: ## delete the AWS stack (asks first; keeps the bucket and a final DB snapshot)
+	$(call require_cli,$(SAM))
+	cd infra && if [ -f samconfig.toml ]; then \
+	  $(SAM) delete; \
+	else \
+	  $(SAM) delete --stack-name $(STACK_NAME); \
+	fi
