@@ -256,6 +256,14 @@ def jpeg_bomb() -> bytes:
     return bytes(data)
 
 
+@functools.cache
+def gif_bomb() -> bytes:
+    """A valid small GIF whose logical screen is patched to claim 65000 x 65000."""
+    data = bytearray(gif())
+    data[6:10] = struct.pack("<HH", 65_000, 65_000)
+    return bytes(data)
+
+
 def oversized() -> bytes:
     """A valid JPEG padded past the configured upload limit (the size check comes first)."""
     limit = Settings().max_upload_bytes
@@ -289,6 +297,7 @@ CASES: list[CorpusCase] = [
     CorpusCase("png_bomb", png_bomb, BOMB),
     CorpusCase("png_over_pixel_limit", png_over_pixel_limit, BOMB),
     CorpusCase("jpeg_bomb", jpeg_bomb, BOMB),
+    CorpusCase("gif_bomb", gif_bomb, BOMB),
     CorpusCase("oversized", oversized, TOO_LARGE),
 ]
 
