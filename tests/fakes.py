@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from dogdetect.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.models import Box, Detection, Job, Prediction, Status
+from dogdetect.settings import Settings
 
 ALL = "*"
 
@@ -140,6 +141,18 @@ class FakeRepository(Switchable):
             key=lambda r: r.prediction.created_at,
         )
         return [r.prediction for r in rows if r.prediction.created_at < cutoff][:limit]
+
+    def unfinished(self, limit: int) -> list[Prediction]:
+        self._call("unfinished", limit)
+        rows = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if r.enqueued_at is not None and not r.prediction.status.is_terminal
+            ),
+            key=lambda r: r.prediction.created_at,
+        )
+        return [r.prediction for r in rows][:limit]
 
     def ping(self) -> None:
         self._call("ping")
@@ -266,3 +279,4 @@ class FakeAdapters:
     repository: FakeRepository = field(default_factory=FakeRepository)
     storage: FakeStorage = field(default_factory=FakeStorage)
     queue: FakeQueue = field(default_factory=FakeQueue)
+    settings: Settings = field(default_factory=Settings)

@@ -3,6 +3,7 @@ so that only the failed messages return to the queue."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -39,17 +40,22 @@ def predict_deps() -> PredictDeps:
     return _deps
 
 
-def record_handler(record: SQSRecord) -> None:
-    job = parse_job(record.body)
+def process_record(record: SQSRecord, deps: Callable[[], PredictDeps]) -> None:
+    job = parse_job(record.body)  # a malformed body fails before anything is loaded
     obs.correlate(job.prediction_id)
     attempt = int(record.attributes.approximate_receive_count or 1)
-    process_job(job, attempt, predict_deps())
+    process_job(job, attempt, deps())
     obs.metrics.add_metric(name="ImagesProcessed", unit="Count", value=1)
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+def lambda_handler(
+    event: dict[str, Any], context: Any, deps: Callable[[], PredictDeps] = predict_deps
+) -> PartialItemFailureResponse:
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=lambda record: process_record(record, deps),
+        processor=processor,
+        context=context,
     )
 
 

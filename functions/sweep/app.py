@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 from dogdetect.observability import instrument, observability
 from dogdetect.service.sweep import sweep_unenqueued
-from dogdetect.wiring import adapters
+from dogdetect.wiring import Adapters, adapters
 
 obs = observability("sweep")
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    a = adapters()
+def lambda_handler(
+    event: dict[str, Any], context: Any, deps: Callable[[], Adapters] = adapters
+) -> dict[str, int]:
+    a = deps()
     result = sweep_unenqueued(
         a.repository, a.storage, a.queue, grace_seconds=a.settings.enqueue_grace_seconds
     )

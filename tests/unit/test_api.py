@@ -8,10 +8,9 @@ from types import ModuleType
 
 import httpx
 import pytest
-from dogdetect.errors import Unauthorized
 from dogdetect.models import Status
-from dogdetect.security import key_matches, require_api_key
-from fastapi import Header
+from dogdetect.security import current_settings, require_api_key
+from dogdetect.settings import Settings
 from fastapi.testclient import TestClient
 
 from tests import corpus
@@ -130,21 +129,14 @@ def test_unknown_route_and_method_are_json(submit_api: Wired) -> None:
     assert_json_error(submit_api.client.get("/image_prediction"), 405)
 
 
-# --- API keys (the real check reads the container's settings; this one is injected) ------
-
-KEYS = frozenset({"s3cret", "other"})
-
-
-def _require_test_key(x_api_key: str | None = Header(default=None)) -> None:
-    if not key_matches(x_api_key or "", KEYS):
-        raise Unauthorized("a valid X-API-Key header is required")
+# --- API keys: the real check, with the settings injected --------------------------------
 
 
 @pytest.fixture
 def keyed_submit(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[TestClient]:
     app = submit_module.app
     app.dependency_overrides[submit_module.submit_deps] = lambda: submit_deps_for(fakes)
-    app.dependency_overrides[require_api_key] = _require_test_key
+    app.dependency_overrides[current_settings] = lambda: Settings(api_keys="s3cret, other")
     try:
         with TestClient(app) as client:
             yield client

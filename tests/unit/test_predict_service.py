@@ -7,11 +7,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from dogdetect.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.jobs import MalformedJob, parse_job
@@ -21,7 +16,7 @@ from dogdetect.settings import Settings
 
 from tests import corpus
 from tests.fakes import FakeDetector, FakeRepository, FakeStorage, detection
-from tests.unit.conftest import FakeLambdaContext, load_event
+from tests.unit.conftest import FakeLambdaContext, load_event, load_function
 
 THRESHOLD = 0.5
 MAX_ATTEMPTS = 3
@@ -207,27 +202,11 @@ def test_unknown_prediction_is_dropped() -> None:
     assert world.storage.operations() == []
 
 
-# --- the SQS batch contract, with a record handler built from the fakes -----------------
-# functions/predict/app.py builds its deps from the real adapters (module global `_deps`);
-# this mirrors its record_handler: parse, attempt from ApproximateReceiveCount, process.
-
-
-def record_handler_for(deps: PredictDeps) -> Any:
-    def record_handler(record: SQSRecord) -> None:
-        job = parse_job(record.body)
-        attempt = int(record.attributes.approximate_receive_count or 1)
-        process_job(job, attempt, deps)
-
-    return record_handler
+# --- the SQS batch contract: the real predict entry point, with the fakes injected -------
 
 
 def run_batch(event: dict[str, Any], deps: PredictDeps) -> Any:
-    return process_partial_response(
-        event=event,
-        record_handler=record_handler_for(deps),
-        processor=BatchProcessor(event_type=EventType.SQS),
-        context=FakeLambdaContext(),
-    )
+    return load_function("predict").lambda_handler(event, FakeLambdaContext(), lambda: deps)
 
 
 def _batch_world() -> tuple[World, dict[str, Any], list[Job]]:

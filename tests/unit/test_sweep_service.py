@@ -84,3 +84,16 @@ def test_queue_down_propagates_and_leaves_the_row_for_next_time(fakes: FakeAdapt
     assert fakes.repository.rows[p.id].enqueued_at is None
     fakes.queue.repair()
     assert sweep(fakes) == SweepResult(1, 0)
+
+
+def test_sweep_handler_runs_the_sweep_on_the_given_adapters(fakes: FakeAdapters) -> None:
+    from tests.unit.conftest import FakeLambdaContext, load_function
+
+    p = fakes.repository.seed(Status.PENDING, enqueued=False)
+    fakes.storage.objects[p.image_key] = b"img"
+    fakes.repository.clock.advance(fakes.settings.enqueue_grace_seconds + 1)
+
+    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), lambda: fakes)
+
+    assert result == {"requeued": 1, "deleted": 0}
+    assert fakes.queue.sent == [Job(p.id, fakes.storage.bucket, p.image_key)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from fastapi import Header
+from fastapi import Depends, Header
 
 from dogdetect.errors import Unauthorized
+from dogdetect.settings import Settings
 from dogdetect.wiring import adapters
 
 
@@ -20,7 +21,13 @@ def key_matches(provided: str, allowed: frozenset[str]) -> bool:
     return matched
 
 
-def require_api_key(x_api_key: str | None = Header(default=None)) -> None:
-    allowed = adapters().settings.api_key_set
+def current_settings() -> Settings:
+    return adapters().settings
+
+
+def require_api_key(
+    x_api_key: str | None = Header(default=None), settings: Settings = Depends(current_settings)
+) -> None:
+    allowed = settings.api_key_set
     if allowed and not key_matches(x_api_key or "", allowed):
         raise Unauthorized("a valid X-API-Key header is required")

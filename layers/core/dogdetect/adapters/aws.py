@@ -83,6 +83,15 @@ class SqsJobQueue:
         with _unavailable_as("queue"):
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=job_to_body(job))
 
+    def depth(self) -> int:
+        """Messages waiting or in flight (approximate, as SQS reports it)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        with _unavailable_as("queue"):
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self._queue_url, AttributeNames=names
+            )["Attributes"]
+        return sum(int(attributes[name]) for name in names)
+
     def ping(self) -> None:
         with _unavailable_as("queue"):
             self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])

@@ -127,6 +127,15 @@ class PostgresPredictionRepository:
         )
         return self._run(lambda s: [_to_domain(r) for r in s.scalars(query)])
 
+    def unfinished(self, limit: int) -> list[Prediction]:
+        query = (
+            select(PredictionRow)
+            .where(PredictionRow.status.in_(_ACTIVE), PredictionRow.enqueued_at.is_not(None))
+            .order_by(PredictionRow.created_at)
+            .limit(limit)
+        )
+        return self._run(lambda s: [_to_domain(r) for r in s.scalars(query)])
+
     def _transition(
         self, prediction_id: uuid.UUID, allowed: tuple[str, ...], **values: object
     ) -> bool:
