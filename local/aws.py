@@ -21,11 +21,10 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"
 
 
 def start_moto(config: LocalConfig, log: Path) -> subprocess.Popen[bytes]:
-    process = spawn(
-        [sys.executable, "-m", "moto.server", "-H", config.host, "-p", str(config.aws_port)],
-        log,
-        env=python_env({}),
-    )
+    """moto's server with S3 mirrored to the state folder (local/aws_server.py)."""
+    argv = [sys.executable, "-m", "local.aws_server", "--host", config.host]
+    argv += ["--port", str(config.aws_port), "--data", str(config.state_dir / "s3")]
+    process = spawn(argv, log, env=python_env({}))
 
     def listening() -> bool:
         if process.poll() is not None:

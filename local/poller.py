@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
@@ -30,6 +32,7 @@ class PollerConfig:
     batch_size: int
     wait_seconds: int
     sweep_interval_seconds: float
+    ready_file: str
 
 
 class Poller:
@@ -104,6 +107,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, poller.stop)
     # Load the model before taking messages, as a provisioned container would.
     poller.predict.predict_deps()
+    Path(config.ready_file).write_text(str(os.getpid()))
     logger.info("poller ready")
     poller.run()
 

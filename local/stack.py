@@ -7,20 +7,18 @@ import contextlib
 import json
 import logging
 import os
-import subprocess
-import sys
 import threading
 from contextlib import ExitStack
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
 
 from local.aws import FAKE_CREDENTIALS, Resources, ensure_resources, start_moto
 from local.config import LocalConfig
-from local.poller import PollerConfig
 from local.postgres import EmbeddedPostgres
-from local.processes import spawn, stop, wait_until
+from local.processes import stop, wait_until
+from local.supervisor import PollerSupervisor
 
 logger = logging.getLogger("local")
 READY_FILE = "stack.json"
@@ -77,25 +75,6 @@ def function_environment(
     }
 
 
-def start_poller(
-    config: LocalConfig, endpoint: str, resources: Resources
-) -> subprocess.Popen[bytes]:
-    poller_config = PollerConfig(
-        endpoint=endpoint,
-        region=config.region,
-        queue_url=resources.queue_url,
-        queue_arn=resources.queue_arn,
-        batch_size=config.queue_config.batch_size,
-        wait_seconds=config.queue_config.batching_window_seconds,
-        sweep_interval_seconds=config.sweep_interval_seconds,
-    )
-    return spawn(
-        [sys.executable, "-m", "local.poller", json.dumps(asdict(poller_config))],
-        config.state_dir / "poller.log",
-        env=dict(os.environ),
-    )
-
-
 def run(config: LocalConfig) -> None:
     config.state_dir.mkdir(parents=True, exist_ok=True)
     (config.state_dir / READY_FILE).unlink(missing_ok=True)
@@ -116,14 +95,26 @@ def run(config: LocalConfig) -> None:
         upgrade(database_url)
         environment = function_environment(config, database_url, endpoint, resources)
         os.environ.update(environment)
-        poller = start_poller(config, endpoint, resources)
-        cleanup.callback(stop, poller)
+        recover_lost_messages(resources)
+        poller = PollerSupervisor(config, endpoint, resources)
+        cleanup.callback(poller.stop)
         serve(config, environment, poller)
 
 
-def serve(
-    config: LocalConfig, environment: dict[str, str], poller: subprocess.Popen[bytes]
-) -> None:
+def recover_lost_messages(resources: Resources) -> None:
+    """moto keeps messages in memory: after a restart its queue is empty while PostgreSQL
+    still holds unfinished predictions. Queue them again (a no-op for finished rows)."""
+    from dogdetect.service.recover import requeue_unfinished
+    from dogdetect.wiring import adapters
+
+    a = adapters()
+    if a.queue.depth() == 0:
+        count = requeue_unfinished(a.repository, a.storage, a.queue)
+        if count:
+            logger.info("re-queued %d unfinished predictions", count)
+
+
+def serve(config: LocalConfig, environment: dict[str, str], poller: PollerSupervisor) -> None:
     from local.gateway import Gateway
 
     gateway = Gateway()
@@ -135,7 +126,7 @@ def serve(
 
     def announce_when_ready() -> None:
         wait_until(lambda: server.started, 60, "gateway")
-        wait_until(lambda: _poller_ready(config, poller), 300, "predict poller")
+        wait_until(poller.ready, 300, "predict poller")
         ready = {"api_url": config.api_url, "pid": os.getpid(), **environment}
         (config.state_dir / READY_FILE).write_text(json.dumps(ready, indent=2))
         print(
@@ -144,17 +135,11 @@ def serve(
         )
 
     threading.Thread(target=announce_when_ready, daemon=True).start()
+    threading.Thread(target=poller.keep_running, daemon=True).start()
     try:
         server.run()  # returns on SIGINT/SIGTERM
     finally:
         gateway.close()
-
-
-def _poller_ready(config: LocalConfig, poller: subprocess.Popen[bytes]) -> bool:
-    if poller.poll() is not None:
-        raise RuntimeError(f"the predict poller exited; see {config.state_dir / 'poller.log'}")
-    log = config.state_dir / "poller.log"
-    return log.exists() and "poller ready" in log.read_text(errors="replace")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,61 @@
+"""Keeps the predict poller running, as Lambda keeps consuming an event source: a poller that
+dies (a crash, a SIGKILL in a fault test) is started again."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import asdict
+
+from local.aws import Resources
+from local.config import LocalConfig
+from local.poller import PollerConfig
+from local.processes import spawn, stop
+
+logger = logging.getLogger("local.supervisor")
+
+
+class PollerSupervisor:
+    def __init__(self, config: LocalConfig, endpoint: str, resources: Resources) -> None:
+        self.log = config.state_dir / "poller.log"
+        self.ready_file = config.state_dir / "poller.ready"
+        self.ready_file.unlink(missing_ok=True)
+        poller_config = PollerConfig(
+            endpoint=endpoint,
+            region=config.region,
+            queue_url=resources.queue_url,
+            queue_arn=resources.queue_arn,
+            batch_size=config.queue_config.batch_size,
+            wait_seconds=config.queue_config.batching_window_seconds,
+            sweep_interval_seconds=config.sweep_interval_seconds,
+            ready_file=str(self.ready_file),
+        )
+        self._argv = [sys.executable, "-m", "local.poller", json.dumps(asdict(poller_config))]
+        self._stopping = threading.Event()
+        self.restarts = 0
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return spawn(self._argv, self.log, env=dict(os.environ))
+
+    def ready(self) -> bool:
+        """The current poller process has loaded the model and is taking messages."""
+        if self.process.poll() is not None and self.restarts == 0:
+            raise RuntimeError(f"the predict poller exited; see {self.log}")
+        return self.ready_file.exists() and self.ready_file.read_text() == str(self.process.pid)
+
+    def keep_running(self) -> None:
+        while not self._stopping.wait(0.5):
+            code = self.process.poll()
+            if code is not None and not self._stopping.is_set():
+                logger.warning("predict poller exited with %s; starting a new one", code)
+                self.restarts += 1
+                self.process = self._start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        stop(self.process)
