@@ -1,0 +1,113 @@
+"""Template tests: the SAM template loaded once, with CloudFormation's short tags (!Ref,
+!GetAtt, !Sub, ...) decoded by cfn-lint into their long forms ({"Ref": ...}, ...)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA = REPO_ROOT / "infra"
+TEMPLATE_PATH = INFRA / "template.yaml"
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+# The resources a function's role may name, besides its own log group and the database secret
+# (the RDS-managed one, or the ExistingDatabaseSecretArn parameter).
+SECRET_REFS = {"Database", "ExistingDatabaseSecretArn"}
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    template, matches = decode(str(path))
+    assert not matches, [str(m) for m in matches]
+    assert isinstance(template, dict)
+    return template
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="session")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return dict(template["Resources"])
+
+
+@pytest.fixture(scope="session")
+def functions(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {k: v for k, v in resources.items() if v["Type"] == FUNCTION_TYPE}
+    assert found, "no functions in the template"
+    return found
+
+
+def of_type(resources: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in resources.items() if v["Type"] == type_}
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every node of a decoded template fragment, depth first."""
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def references(node: Any) -> set[str]:
+    """The logical ids and parameters a fragment names through Ref, Fn::GetAtt and Fn::Sub
+    (pseudo parameters such as AWS::Region are left out)."""
+    names: set[str] = set()
+    for item in walk(node):
+        if not isinstance(item, dict) or len(item) != 1:
+            continue
+        (key, value), *_ = item.items()
+        if key == "Ref":
+            names.add(str(value))
+        elif key == "Fn::GetAtt":
+            names.add(str(value[0]) if isinstance(value, list) else str(value).split(".")[0])
+        elif key == "Fn::Sub":
+            text = value[0] if isinstance(value, list) else value
+            names.update(v.split(".")[0] for v in _SUB_VARIABLE.findall(str(text)))
+    return {n for n in names if not n.startswith("AWS::")}
+
+
+def ref_target(node: Any) -> str | None:
+    """The logical id of {"Ref": X} or {"Fn::GetAtt": [X, ...]}, else None."""
+    if isinstance(node, dict) and len(node) == 1:
+        (key, value), *_ = node.items()
+        if key == "Ref":
+            return str(value)
+        if key == "Fn::GetAtt":
+            return str(value[0]) if isinstance(value, list) else str(value).split(".")[0]
+    return None
+
+
+def environment(template: dict[str, Any], function: dict[str, Any]) -> dict[str, Any]:
+    """A function's environment variables: the Globals' merged with its own (as SAM does)."""
+    global_env = (
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    own = function["Properties"].get("Environment", {}).get("Variables", {})
+    return {**global_env, **own}
+
+
+def function_property(template: dict[str, Any], function: dict[str, Any], name: str) -> Any:
+    """A function property, falling back to Globals.Function like SAM."""
+    props = function["Properties"]
+    if name in props:
+        return props[name]
+    return template.get("Globals", {}).get("Function", {}).get(name)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,131 @@
+"""One role per function, naming only that function's resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import SECRET_REFS, as_list, ref_target, references
+
+# Actions AWS only grants on Resource "*": X-Ray has no resource-level permissions, and the
+# ENI actions Lambda's VPC networking needs take no resource ARNs (as in the managed policy
+# AWSLambdaVPCAccessExecutionRole). Nothing else may use "*".
+STAR_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+# function -> (the resources its role may name, actions it needs, actions it must not have)
+SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "SubmitFunction": (
+        {"UploadsBucket", "JobsQueue", "SubmitLogGroup"},
+        {"s3:PutObject", "s3:DeleteObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"},
+        {"s3:GetObject", "sqs:ReceiveMessage", "sqs:DeleteMessage"},
+    ),
+    "StatusFunction": (
+        {"UploadsBucket", "JobsQueue", "StatusLogGroup"},
+        {"s3:ListBucket", "sqs:GetQueueAttributes", "secretsmanager:GetSecretValue"},
+        {"s3:PutObject", "s3:DeleteObject", "s3:GetObject", "sqs:SendMessage"},
+    ),
+    "PredictFunction": (
+        {"UploadsBucket", "JobsQueue", "PredictLogGroup"},
+        {
+            "s3:GetObject",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "secretsmanager:GetSecretValue",
+        },
+        {"s3:PutObject", "s3:DeleteObject", "sqs:SendMessage"},
+    ),
+    "SweepFunction": (
+        {"UploadsBucket", "JobsQueue", "SweepLogGroup"},
+        {"s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"},
+        {"s3:PutObject", "s3:DeleteObject", "sqs:ReceiveMessage"},
+    ),
+    "MigrateFunction": (
+        {"MigrateLogGroup"},
+        {"secretsmanager:GetSecretValue"},
+        {"s3:GetObject", "s3:PutObject", "sqs:SendMessage", "sqs:ReceiveMessage"},
+    ),
+}
+
+
+def role_of(function: dict[str, Any]) -> str:
+    role = ref_target(function["Properties"]["Role"])
+    assert role, "the role must be a resource of this template"
+    return role
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_every_function_is_scoped(functions: dict[str, Any]) -> None:
+    assert set(functions) == set(SCOPE)
+
+
+def test_one_role_per_function(resources: dict[str, Any], functions: dict[str, Any]) -> None:
+    roles = [role_of(f) for f in functions.values()]
+    assert len(set(roles)) == len(roles)
+    for name, function in functions.items():
+        role = resources[role_of(function)]
+        assert role["Type"] == "AWS::IAM::Role"
+        # SAM must not generate a second role or attach broad managed policies
+        assert "Policies" not in function["Properties"], name
+        assert not role["Properties"].get("ManagedPolicyArns"), name
+        (principal,) = [
+            s["Principal"]["Service"]
+            for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        ]
+        assert principal == "lambda.amazonaws.com"
+
+
+@pytest.mark.parametrize("name", sorted(SCOPE))
+def test_role_names_only_its_resources(
+    name: str, resources: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    own, needed, forbidden = SCOPE[name]
+    role = resources[role_of(functions[name])]
+    granted: set[str] = set()
+    for statement in statements(role):
+        assert statement["Effect"] == "Allow"
+        actions = set(as_list(statement["Action"]))
+        assert not any(a.endswith("*") for a in actions), f"{name}: wildcard action {actions}"
+        granted |= actions
+        if statement["Resource"] == "*" or "*" in as_list(statement["Resource"]):
+            assert actions <= STAR_ACTIONS, f"{name}: {actions - STAR_ACTIONS} on '*'"
+            continue
+        named = references(statement["Resource"])
+        assert named, f"{name}: a resource that is not one of this stack's: {statement}"
+        assert named <= own | SECRET_REFS, f"{name}: {named - own - SECRET_REFS}"
+        if actions & {"secretsmanager:GetSecretValue"}:
+            assert named == SECRET_REFS
+    assert needed <= granted, f"{name} lacks {needed - granted}"
+    assert not forbidden & granted, f"{name} must not have {forbidden & granted}"
+
+
+def test_object_access_is_limited_to_uploads(resources: dict[str, Any]) -> None:
+    for name in SCOPE:
+        role = resources[f"{name}Role"]
+        for statement in statements(role):
+            object_actions = {
+                a for a in as_list(statement["Action"]) if a.startswith("s3:") and "Object" in a
+            }
+            if object_actions:
+                assert statement["Resource"] == {"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}
+
+
+def test_logs_go_to_the_functions_own_log_group(functions: dict[str, Any]) -> None:
+    for name, function in functions.items():
+        group = ref_target(function["Properties"]["LoggingConfig"]["LogGroup"])
+        assert group in SCOPE[name][0]

@@ -1,0 +1,396 @@
+"""Properties of infra/template.yaml: routes, queue, bucket, database, alarms, migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infra.conftest import (
+    REPO_ROOT,
+    as_list,
+    environment,
+    function_property,
+    of_type,
+    ref_target,
+    references,
+    walk,
+)
+
+APP_FUNCTIONS = ("SubmitFunction", "StatusFunction", "PredictFunction", "SweepFunction")
+EXPECTED_ROUTES = {
+    ("POST", "/image_prediction"): "SubmitFunction",
+    ("GET", "/image_prediction/{image_prediction_id}"): "StatusFunction",
+    ("GET", "/health"): "StatusFunction",
+}
+
+
+def events_of(function: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [
+        e["Properties"]
+        for e in function["Properties"].get("Events", {}).values()
+        if e["Type"] == type_
+    ]
+
+
+def sqs_event(resources: dict[str, Any]) -> dict[str, Any]:
+    (event,) = events_of(resources["PredictFunction"], "SQS")
+    return event
+
+
+# ------------------------------------------------------------------ HTTP API
+
+
+def test_routes(functions: dict[str, Any]) -> None:
+    routes = {
+        (e["Method"].upper(), e["Path"]): name
+        for name, f in functions.items()
+        for e in events_of(f, "HttpApi")
+    }
+    assert routes == EXPECTED_ROUTES
+
+
+def test_routes_belong_to_the_http_api(
+    resources: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    (api,) = of_type(resources, "AWS::Serverless::HttpApi")
+    for f in functions.values():
+        for event in events_of(f, "HttpApi"):
+            assert ref_target(event["ApiId"]) == api
+
+
+def test_default_route_throttling(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    (api,) = of_type(resources, "AWS::Serverless::HttpApi").values()
+    settings = {
+        **template.get("Globals", {}).get("HttpApi", {}).get("DefaultRouteSettings", {}),
+        **api["Properties"].get("DefaultRouteSettings", {}),
+    }
+    parameters = template["Parameters"]
+    for key in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
+        value = settings[key]
+        name = ref_target(value)
+        number = parameters[name]["Default"] if name else value
+        assert 0 < float(number) <= 10_000
+
+
+# ------------------------------------------------------------------ queue and predict
+
+
+def test_visibility_timeout_covers_six_predict_timeouts(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    timeout = function_property(template, resources["PredictFunction"], "Timeout")
+    window = sqs_event(resources).get("MaximumBatchingWindowInSeconds", 0)
+    visibility = resources["JobsQueue"]["Properties"]["VisibilityTimeout"]
+    assert isinstance(timeout, int) and isinstance(visibility, int)  # literal: read by local/
+    assert visibility >= 6 * timeout + window
+
+
+def test_redrive_to_the_dead_letter_queue(resources: dict[str, Any]) -> None:
+    redrive = resources["JobsQueue"]["Properties"]["RedrivePolicy"]
+    assert ref_target(redrive["deadLetterTargetArn"]) == "JobsDeadLetterQueue"
+    assert 2 <= redrive["maxReceiveCount"] <= 5
+
+
+def test_predict_knows_the_receive_count(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """The last attempt records the error: MAX_RECEIVE_COUNT must equal maxReceiveCount."""
+    env = environment(template, resources["PredictFunction"])
+    redrive = resources["JobsQueue"]["Properties"]["RedrivePolicy"]
+    assert int(env["MAX_RECEIVE_COUNT"]) == redrive["maxReceiveCount"]
+
+
+def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
+    for name in ("JobsQueue", "JobsDeadLetterQueue"):
+        props = resources[name]["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
+
+
+def test_dead_letters_outlive_the_queue(resources: dict[str, Any]) -> None:
+    queue = resources["JobsQueue"]["Properties"].get("MessageRetentionPeriod", 345600)
+    dlq = resources["JobsDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
+    assert dlq > queue
+
+
+def test_queues_deny_plain_http(resources: dict[str, Any]) -> None:
+    policies = of_type(resources, "AWS::SQS::QueuePolicy").values()
+    covered = set()
+    for policy in policies:
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement.get("Condition", {}).get("Bool", {}).get(
+                "aws:SecureTransport"
+            ) in ("false", False):
+                covered |= references(statement["Resource"])
+    assert {"JobsQueue", "JobsDeadLetterQueue"} <= covered
+
+
+def test_predict_event_source(resources: dict[str, Any]) -> None:
+    event = sqs_event(resources)
+    assert ref_target(event["Queue"]) == "JobsQueue"
+    assert isinstance(event["BatchSize"], int) and 1 <= event["BatchSize"] <= 10
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 2 <= event["ScalingConfig"]["MaximumConcurrency"] <= 20
+
+
+def test_predict_is_the_image_function(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    predict = resources["PredictFunction"]
+    props = predict["Properties"]
+    assert props["PackageType"] == "Image"
+    assert not {"Runtime", "Handler", "Layers", "CodeUri"} & set(props)
+    metadata = predict["Metadata"]
+    context = (REPO_ROOT / "infra" / metadata["DockerContext"]).resolve()
+    assert context == REPO_ROOT
+    assert (context / metadata["Dockerfile"]).is_file()
+    env = environment(template, predict)
+    assert env["YOLO_CONFIG_DIR"] == "/tmp"
+    assert str(env["YOLO_OFFLINE"]) == "1"
+    assert str(env["YOLO_AUTOINSTALL"]).lower() == "false"
+    assert env["MODEL_PATH"].startswith("/opt/models/")
+    memory = props["MemorySize"]
+    name = ref_target(memory)
+    assert int(template["Parameters"][name]["Default"] if name else memory) >= 2048
+    assert 30 <= props["Timeout"] <= 300
+
+
+# ------------------------------------------------------------------ bucket
+
+
+def test_bucket_is_encrypted_and_private(resources: dict[str, Any]) -> None:
+    props = resources["UploadsBucket"]["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    block = props["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+
+
+def test_bucket_denies_plain_http(resources: dict[str, Any]) -> None:
+    policies = [
+        p
+        for p in of_type(resources, "AWS::S3::BucketPolicy").values()
+        if ref_target(p["Properties"]["Bucket"]) == "UploadsBucket"
+    ]
+    assert len(policies) == 1
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    deny = [
+        s
+        for s in statements
+        if s["Effect"] == "Deny"
+        and s["Principal"] in ("*", {"AWS": "*"})
+        and "s3:*" in as_list(s["Action"])
+        and s["Condition"]["Bool"]["aws:SecureTransport"] in ("false", False)
+    ]
+    assert len(deny) == 1
+    resources_named = as_list(deny[0]["Resource"])
+    assert {"Fn::GetAtt": ["UploadsBucket", "Arn"]} in resources_named
+    assert {"Fn::Sub": "${UploadsBucket.Arn}/*"} in resources_named
+
+
+def test_uploads_expire(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    rules = resources["UploadsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (expiry,) = [
+        r
+        for r in rules
+        if r["Status"] == "Enabled"
+        and (r.get("Prefix") or r.get("Filter", {}).get("Prefix")) == "uploads/"
+    ]
+    days = ref_target(expiry["ExpirationInDays"])
+    assert days in template["Parameters"]
+    assert 1 <= template["Parameters"][days]["Default"] <= 90
+
+
+# ------------------------------------------------------------------ database
+
+
+def test_database_is_private_encrypted_and_rds_managed(resources: dict[str, Any]) -> None:
+    db = resources["Database"]
+    props = db["Properties"]
+    assert props["PubliclyAccessible"] is False
+    assert props["StorageEncrypted"] is True
+    assert props["ManageMasterUserPassword"] is True
+    assert db["DeletionPolicy"] == "Snapshot"
+    assert references(props["DBSubnetGroupName"]) == {"DatabaseSubnetGroup"}
+
+
+def test_no_password_anywhere(template: dict[str, Any]) -> None:
+    for node in walk(template):
+        if isinstance(node, dict):
+            assert "MasterUserPassword" not in node
+    assert not [p for p in template["Parameters"] if "password" in p.lower()]
+
+
+def test_network_has_no_route_to_the_internet(resources: dict[str, Any]) -> None:
+    types = {r["Type"] for r in resources.values()}
+    assert not types & {"AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::EIP"}
+    subnets = of_type(resources, "AWS::EC2::Subnet")
+    assert len(subnets) == 2
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+    zones = {str(s["Properties"]["AvailabilityZone"]) for s in subnets.values()}
+    assert len(zones) == 2
+
+
+def test_vpc_endpoints(resources: dict[str, Any]) -> None:
+    endpoints = {
+        r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1]: r["Properties"][
+            "VpcEndpointType"
+        ]
+        for r in of_type(resources, "AWS::EC2::VPCEndpoint").values()
+    }
+    assert endpoints == {"s3": "Gateway", "sqs": "Interface", "secretsmanager": "Interface"}
+
+
+def test_database_behind_rds_proxy(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    (proxy_name, proxy), *others = of_type(resources, "AWS::RDS::DBProxy").items()
+    assert not others
+    props = proxy["Properties"]
+    assert props["EngineFamily"] == "POSTGRESQL"
+    (auth,) = props["Auth"]
+    assert auth["SecretArn"] == {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    (group,) = of_type(resources, "AWS::RDS::DBProxyTargetGroup").values()
+    assert ref_target(group["Properties"]["DBProxyName"]) == proxy_name
+    assert [ref_target(i) for i in group["Properties"]["DBInstanceIdentifiers"]] == ["Database"]
+    # the database accepts connections from the proxy only
+    (ingress,) = resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert ref_target(ingress["SourceSecurityGroupId"]) == "ProxySecurityGroup"
+    # and the functions talk to the proxy
+    for name in (*APP_FUNCTIONS, "MigrateFunction"):
+        host = environment(template, resources[name])["DATABASE_HOST"]
+        assert host["Fn::If"][1] == {"Fn::GetAtt": [proxy_name, "Endpoint"]}
+
+
+def test_existing_network_and_database_can_be_used(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    parameters = template["Parameters"]
+    for name in (
+        "ExistingVpcId",
+        "ExistingSubnetIds",
+        "ExistingSecurityGroupId",
+        "ExistingDatabaseHost",
+        "ExistingDatabaseSecretArn",
+    ):
+        assert parameters[name]["Default"] == ""
+    conditions = template["Conditions"]
+    assert references(conditions["CreateNetwork"]) == {"ExistingVpcId"}
+    assert references(conditions["CreateDatabase"]) == {"ExistingDatabaseHost"}
+    for name in ("Vpc", "PrivateSubnetA", "PrivateSubnetB", "S3GatewayEndpoint", "SqsEndpoint"):
+        assert resources[name]["Condition"] == "CreateNetwork"
+    for name in ("Database", "DatabaseProxy", "DatabaseProxyTargetGroup"):
+        assert resources[name]["Condition"] == "CreateDatabase"
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["DATABASE_HOST"]["Fn::If"][2] == {"Ref": "ExistingDatabaseHost"}
+    assert env["DATABASE_SECRET_ARN"]["Fn::If"][2] == {"Ref": "ExistingDatabaseSecretArn"}
+
+
+# ------------------------------------------------------------------ migrations
+
+
+def test_migrations_run_on_every_deploy(resources: dict[str, Any]) -> None:
+    (name, migration), *others = [
+        (k, v)
+        for k, v in resources.items()
+        if v["Type"].startswith("Custom::") or v["Type"] == "AWS::CloudFormation::CustomResource"
+    ]
+    assert not others
+    props = migration["Properties"]
+    assert props["ServiceToken"] == {"Fn::GetAtt": ["MigrateFunction", "Arn"]}
+    assert props["MigrationsVersion"] == {"Ref": "MigrationsVersion"}
+    assert props["CoreLayerVersion"] == {"Ref": "CoreLayer"}
+    infra_mk = (REPO_ROOT / "infra" / "infra.mk").read_text()
+    assert "MigrationsVersion=$(MIGRATIONS_VERSION)" in infra_mk
+    # the functions get their new code only after the schema is upgraded
+    for function in APP_FUNCTIONS:
+        assert name in as_list(resources[function].get("DependsOn", []))
+
+
+# ------------------------------------------------------------------ functions and layers
+
+
+def test_zip_functions(template: dict[str, Any], functions: dict[str, Any]) -> None:
+    zipped = {k: v for k, v in functions.items() if v["Properties"].get("PackageType") != "Image"}
+    assert set(zipped) == {"SubmitFunction", "StatusFunction", "SweepFunction", "MigrateFunction"}
+    for f in zipped.values():
+        props = f["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Handler"] == "app.handler"
+        assert [ref_target(layer) for layer in props["Layers"]] == ["CoreLayer", "DepsLayer"]
+    for f in functions.values():
+        assert function_property(template, f, "Architectures") == ["x86_64"]
+
+
+def test_sweep_runs_every_minute(resources: dict[str, Any]) -> None:
+    (event,) = events_of(resources["SweepFunction"], "Schedule")
+    assert event["Schedule"] == "rate(1 minute)"
+
+
+def test_layers_build_with_python(resources: dict[str, Any]) -> None:
+    core = resources["CoreLayer"]
+    deps = resources["DepsLayer"]
+    for layer in (core, deps):
+        assert layer["Metadata"]["BuildMethod"] == "python3.13"
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    core_dir = (REPO_ROOT / "infra" / core["Properties"]["ContentUri"]).resolve()
+    deps_dir = (REPO_ROOT / "infra" / deps["Properties"]["ContentUri"]).resolve()
+    # SAM copies the folder into python/, so the package must sit at its top level
+    assert (core_dir / "dogdetect" / "__init__.py").is_file()
+    assert (core_dir / "requirements.txt").is_file()
+    assert (deps_dir / "requirements.txt").is_file()
+
+
+# ------------------------------------------------------------------ alarms and outputs
+
+
+def alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
+
+
+def alarm_on(resources: dict[str, Any], metric: str, dimension_target: str) -> dict[str, Any]:
+    (alarm,) = [
+        a
+        for a in alarms(resources)
+        if a["MetricName"] == metric
+        and any(ref_target(d["Value"]) == dimension_target for d in a["Dimensions"])
+    ]
+    return alarm
+
+
+def test_alarms_notify_the_topic(resources: dict[str, Any]) -> None:
+    (topic,) = of_type(resources, "AWS::SNS::Topic")
+    assert alarms(resources)
+    for alarm in alarms(resources):
+        assert {"Ref": topic} in alarm["AlarmActions"]
+    (subscription,) = of_type(resources, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+
+
+def test_dead_letter_alarm(resources: dict[str, Any]) -> None:
+    alarm = alarm_on(resources, "ApproximateNumberOfMessagesVisible", "JobsDeadLetterQueue")
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == 0
+
+
+def test_oldest_message_alarm(resources: dict[str, Any]) -> None:
+    alarm = alarm_on(resources, "ApproximateAgeOfOldestMessage", "JobsQueue")
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert 60 <= alarm["Threshold"] <= 3600
+
+
+def test_every_function_has_an_errors_alarm(
+    resources: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    for name in functions:
+        alarm = alarm_on(resources, "Errors", name)
+        assert alarm["Namespace"] == "AWS/Lambda"
+        assert alarm["Threshold"] == 0
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert "${HttpApi}" in outputs["ApiUrl"]["Value"]["Fn::Sub"]
+    assert ref_target(outputs["UploadsBucketName"]["Value"]) == "UploadsBucket"
+    assert ref_target(outputs["JobsQueueName"]["Value"]) == "JobsQueue"
+    assert ref_target(outputs["JobsDeadLetterQueueName"]["Value"]) == "JobsDeadLetterQueue"
