@@ -8,7 +8,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,9 +100,9 @@ class EmbeddedPostgres:
     def _accepts_connections(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"PostgreSQL exited; see {self.root / 'postgres.log'}")
-        with socket.socket() as probe:
-            probe.settimeout(0.5)
-            return probe.connect_ex((self.host, self.port)) == 0
+        # pg_isready, not a bare TCP connect: after a crash the port opens during recovery.
+        probe = [_bin("pg_isready"), "-q", "-h", self.host, "-p", str(self.port), "-t", "1"]
+        return subprocess.run(probe, check=False).returncode == 0  # noqa: S603
 
     def _ensure_database(self, user: str | None) -> None:
         psql = [_bin("psql"), "-h", self.host, "-p", str(self.port), "-U", "postgres", "-tA"]
