@@ -1,0 +1,61 @@
+"""`python -m bench.profile`: pyinstrument profile of warm submit invocations, in process,
+against a running local stack (the figures in docs/benchmarks.md's last section came from it)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    from pyinstrument import Profiler
+
+    from local.launcher import running_stack
+
+    with running_stack(Path(tempfile.mkdtemp(prefix="dogdetect-profile-"))) as stack:
+        import os
+
+        os.environ.update({k: v for k, v in stack.environment.items() if k.isupper()})
+        sys.path[:0] = [str(REPO / "functions" / "submit"), str(REPO / "layers" / "core")]
+        import app  # type: ignore[import-not-found]
+
+        from bench.worker import _http_event
+        from local.functions import invoke
+
+        photo = (REPO.parent / "shared" / "images" / "dog.jpg").read_bytes()
+        boundary = "b"
+        body = (
+            (
+                f"--{boundary}\r\n"
+                'Content-Disposition: form-data; name="image"; filename="d.jpg"\r\n'
+                "Content-Type: image/jpeg\r\n\r\n"
+            ).encode()
+            + photo
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        event = _http_event(
+            "POST", "/image_prediction", body, f"multipart/form-data; boundary={boundary}"
+        )
+        invoke(app, "submit", event, 30)  # cold, not profiled
+        # FastAPI runs the (sync) endpoint in a worker thread, which pyinstrument does not
+        # sample: profile the whole invocation for its wall time, then the endpoint's service
+        # call in this thread for where the CPU goes.
+        from dogdetect.service.submit import submit_image
+
+        for title, call in (
+            ("whole invocation", lambda: invoke(app, "submit", event, 30)),
+            ("service: submit_image", lambda: submit_image(photo, app.submit_deps())),
+        ):
+            profiler = Profiler(interval=0.0005)
+            with profiler:
+                for _ in range(40):
+                    call()
+            print(f"== {title}, 40 calls")
+            print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+if __name__ == "__main__":
+    main()
