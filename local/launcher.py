@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from local.config import REPO_ROOT
 from local.stack import READY_FILE
 
@@ -46,6 +48,16 @@ class RunningStack:
     def log(self, name: str = "stack.log") -> str:
         path = self.state_dir / name
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def child(self, fragment: str) -> psutil.Process:
+        """The stack's child process whose command line contains `fragment`."""
+        for process in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                if fragment in " ".join(process.cmdline()):
+                    return process
+            except psutil.NoSuchProcess:
+                continue
+        raise LookupError(f"no child process matching {fragment!r}")
 
     def interrupt(self, timeout: float = 60) -> int:
         """Ctrl-C, as a developer would; returns the exit code."""

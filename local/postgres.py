@@ -12,6 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from local.processes import spawn, stop, wait_until
 
 SYSTEM_USER = "embedded_postgres"
@@ -48,6 +50,22 @@ def _grant(path: Path, user: str | None) -> None:
         os.chown(folder, entry.pw_uid, entry.pw_gid)
 
 
+def _remove_if_stale(lock: Path) -> None:
+    """After a hard kill, a lock file (postmaster.pid, the socket's .lock) may name a dead
+    server that is still a zombie (its parent has not reaped it); PostgreSQL then refuses to
+    start. Such a lock is stale."""
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        alive = False
+    if not alive:
+        lock.unlink(missing_ok=True)
+
+
 @dataclass
 class EmbeddedPostgres:
     root: Path
@@ -74,6 +92,8 @@ class EmbeddedPostgres:
                 user=user,
             )
         _grant(self.root, user)
+        for lock in (data / "postmaster.pid", *sockets.glob(".s.PGSQL.*.lock")):
+            _remove_if_stale(lock)
         self.process = spawn(
             [
                 _bin("postgres"),
@@ -101,7 +121,7 @@ class EmbeddedPostgres:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"PostgreSQL exited; see {self.root / 'postgres.log'}")
         # pg_isready, not a bare TCP connect: after a crash the port opens during recovery.
-        probe = [_bin("pg_isready"), "-q", "-h", self.host, "-p", str(self.port), "-t", "1"]
+        probe = [_bin("pg_isready"), "-q", "-h", self.host, "-p", str(self.port), "-U", "postgres"]
         return subprocess.run(probe, check=False).returncode == 0  # noqa: S603
 
     def _ensure_database(self, user: str | None) -> None:
