@@ -95,6 +95,7 @@ def running_stack(
     if visibility_timeout is not None:
         argv += ["--visibility-timeout", str(visibility_timeout)]
     state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / READY_FILE).unlink(missing_ok=True)  # a previous run's must not count
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AWS_ENDPOINT_URL")}
     with open(state_dir / "stack.log", "ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own module
