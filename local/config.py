@@ -1,5 +1,5 @@
-"""Ports, names and limits of the local stack. The queue and route settings mirror
-infra/template.yaml; tests/infra checks that they do not drift apart."""
+"""Ports, names and limits of the local stack. Routes and queue settings are read from
+infra/template.yaml (local/template.py), so the local stack and the cloud cannot drift."""
 
 from __future__ import annotations
 
@@ -19,20 +19,18 @@ class Route:
     function: str
 
 
-ROUTES = (
-    Route("POST", "/image_prediction", "submit"),
-    Route("GET", "/image_prediction/{image_prediction_id}", "status"),
-    Route("GET", "/health", "status"),
-)
-DEFAULT_ROUTE_FUNCTION = "status"  # $default: unknown paths get the API's JSON 404
-
-
 @dataclass(frozen=True)
 class QueueConfig:
-    batch_size: int = 10
-    batching_window_seconds: int = 1
-    visibility_timeout_seconds: int = 360
-    max_receive_count: int = 3
+    batch_size: int
+    batching_window_seconds: int
+    visibility_timeout_seconds: int
+    max_receive_count: int
+
+
+def _template_queue_config() -> QueueConfig:
+    from local.template import queue_config
+
+    return queue_config()
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class LocalConfig:
     queue: str = "dogdetect-jobs"
     dead_letter_queue: str = "dogdetect-jobs-dlq"
     region: str = "us-east-1"
-    queue_config: QueueConfig = field(default_factory=QueueConfig)
+    queue_config: QueueConfig = field(default_factory=_template_queue_config)
     sweep_interval_seconds: float = 15.0
 
     @property

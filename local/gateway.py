@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from local.config import DEFAULT_ROUTE_FUNCTION, LAMBDA_PAYLOAD_LIMIT_BYTES, ROUTES, Route
+from local.config import LAMBDA_PAYLOAD_LIMIT_BYTES, Route
 from local.events import http_api_event, match_route
 from local.functions import invoke, load_function
+from local.template import default_route_function, routes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,9 +49,10 @@ def merged_openapi(modules: dict[str, ModuleType]) -> dict[str, Any]:
 
 
 class Gateway:
-    def __init__(self, concurrency: int = 32, routes: tuple[Route, ...] = ROUTES) -> None:
-        self.routes = routes
-        names = {r.function for r in routes} | {DEFAULT_ROUTE_FUNCTION}
+    def __init__(self, concurrency: int = 32) -> None:
+        self.routes: tuple[Route, ...] = routes()
+        self.default_function = default_route_function()  # the JSON 404 for unknown paths
+        names = {r.function for r in self.routes} | {self.default_function}
         self.functions = {name: load_function(name) for name in sorted(names)}
         self._pool = ThreadPoolExecutor(concurrency, "lambda", initializer=_new_loop_per_thread)
         self._openapi = json.dumps(merged_openapi(self.functions)).encode()
@@ -79,7 +81,7 @@ class Gateway:
     ) -> None:
         matched = match_route(self.routes, method, path)
         params: dict[str, str] = {}
-        route_key, function = "$default", DEFAULT_ROUTE_FUNCTION
+        route_key, function = "$default", self.default_function
         if matched is not None:
             route, params = matched
             route_key, function = f"{route.method} {route.path}", route.function

@@ -20,6 +20,7 @@ EXPECTED_ROUTES = {
     ("POST", "/image_prediction"): "SubmitFunction",
     ("GET", "/image_prediction/{image_prediction_id}"): "StatusFunction",
     ("GET", "/health"): "StatusFunction",
+    ("ANY", "$default"): "StatusFunction",  # unknown paths get the API's JSON 404
 }
 
 

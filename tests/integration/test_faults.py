@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,10 +17,11 @@ from dogdetect.adapters.aws import aws_client
 from sqlalchemy import create_engine, text
 
 from local.aws import ensure_resources, start_moto
-from local.config import LocalConfig, QueueConfig
+from local.config import LocalConfig
 from local.launcher import RunningStack, running_stack
 from local.postgres import EmbeddedPostgres
 from local.processes import stop
+from local.template import queue_config
 from tests.conftest import TEST_VISIBILITY_TIMEOUT, submit, wait_terminal
 from tests.photos import photo
 
@@ -94,7 +96,7 @@ def restart_postgres(
 
 
 def restart_aws(stack: RunningStack, on_teardown: Callable[[Callable[[], None]], None]) -> None:
-    queue = QueueConfig(visibility_timeout_seconds=TEST_VISIBILITY_TIMEOUT)  # as the stack's
+    queue = replace(queue_config(), visibility_timeout_seconds=TEST_VISIBILITY_TIMEOUT)
     config = LocalConfig(state_dir=stack.state_dir, aws_port=stack.ports["aws"], queue_config=queue)
     moto = start_moto(config, stack.state_dir / "moto-restarted.log")
     on_teardown(lambda: stop(moto))

@@ -1,0 +1,98 @@
+"""`make local` and the cloud stack do not drift apart: the local gateway serves the
+template's routes with the template's handlers, the local queue is created with the template's
+visibility timeout and redrive policy, the local poller uses its batch size, and the functions
+see the same environment variable names. Checked against cfn-lint's reading of the template,
+independently of local/template.py's own reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from local.aws import Resources, ensure_resources
+from local.config import LocalConfig
+from local.functions import load_function
+from local.gateway import Gateway
+from local.stack import function_environment
+from tests.infra.conftest import environment
+
+# Set only by `make local`: where the emulated services are, and their fake credentials.
+LOCAL_ONLY = {
+    "AWS_ENDPOINT_URL",
+    "DATABASE_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "POWERTOOLS_METRICS_DISABLED",
+    "POWERTOOLS_TRACE_DISABLED",
+}
+
+
+def template_routes(functions: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {
+        (e["Properties"]["Method"].upper(), e["Properties"]["Path"]): Path(
+            f["Properties"]["CodeUri"]
+        ).name
+        for f in functions.values()
+        for e in f["Properties"].get("Events", {}).values()
+        if e["Type"] == "HttpApi"
+    }
+
+
+def test_gateway_serves_the_templates_routes_with_its_handlers(
+    functions: dict[str, Any],
+) -> None:
+    gateway = Gateway(concurrency=1)
+    try:
+        local = {(r.method, r.path): r.function for r in gateway.routes}
+        local[("ANY", "$default")] = gateway.default_function
+        assert local == template_routes(functions)
+        for name, module in gateway.functions.items():
+            assert module is load_function(name)  # functions/<CodeUri>/app.py's handler
+            assert callable(module.handler)
+    finally:
+        gateway.close()
+
+
+def test_local_queue_is_created_as_the_template_declares(
+    resources: dict[str, Any], tmp_path: Path
+) -> None:
+    declared = resources["JobsQueue"]["Properties"]
+    with mock_aws():
+        created = ensure_resources(LocalConfig(state_dir=tmp_path), endpoint=None)  # type: ignore[arg-type]
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        attributes = sqs.get_queue_attributes(QueueUrl=created.queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+    assert int(attributes["VisibilityTimeout"]) == declared["VisibilityTimeout"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_poller_batches_as_the_event_source_mapping(resources: dict[str, Any]) -> None:
+    (source,) = [
+        e["Properties"]
+        for e in resources["PredictFunction"]["Properties"]["Events"].values()
+        if e["Type"] == "SQS"
+    ]
+    local = LocalConfig().queue_config
+    assert local.batch_size == source["BatchSize"]
+    assert local.batching_window_seconds == source["MaximumBatchingWindowInSeconds"]
+
+
+def test_functions_see_the_templates_variable_names(
+    template: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    resources = Resources("bucket", "http://queue", "arn:queue", "http://dlq")
+    local_names = set(
+        function_environment(LocalConfig(), "postgresql://x", "http://aws", resources)
+    )
+    cloud_names = {name for f in functions.values() for name in environment(template, f)}
+    assert local_names - LOCAL_ONLY <= cloud_names
+    # and what the template gives the functions that read queue and bucket, local gives too
+    for name in ("BUCKET_NAME", "QUEUE_URL", "QUEUE_NAME", "MAX_RECEIVE_COUNT"):
+        assert name in local_names and name in cloud_names
