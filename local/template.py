@@ -15,7 +15,7 @@ from local.config import REPO_ROOT, QueueConfig, Route
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # no stubs
     """Reads !Ref, !GetAtt, !Sub and friends as plain values: only literals are used here."""
 
 
@@ -24,7 +24,7 @@ def _tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
+    return loader.construct_mapping(node)
 
 
 _CloudFormationLoader.add_multi_constructor("!", _tag)
@@ -38,20 +38,19 @@ def resources(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def _functions() -> dict[str, dict[str, Any]]:
-    """Serverless functions by local name: the folder under functions/ that holds the code."""
+    """Serverless functions by local name: their folder under functions/."""
     named = {}
     for resource in resources().values():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        code = resource["Properties"].get("CodeUri") or resource.get("Metadata", {}).get(
-            "Dockerfile"
-        )
-        named[
-            Path(str(code)).parts[-1]
-            if "CodeUri" in resource["Properties"]
-            else Path(str(code)).parts[-2]
-        ] = resource
+        if resource["Type"] == "AWS::Serverless::Function":
+            named[_code_folder(resource)] = resource
     return named
+
+
+def _code_folder(function: dict[str, Any]) -> str:
+    code_uri = function["Properties"].get("CodeUri")
+    if code_uri:  # ../functions/submit/
+        return Path(str(code_uri)).name
+    return Path(str(function["Metadata"]["Dockerfile"])).parent.name  # functions/predict/Dockerfile
 
 
 def routes() -> tuple[Route, ...]:
