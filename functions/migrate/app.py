@@ -35,7 +35,8 @@ def migrate(request_type: str) -> str:
         # Deleting the stack (or replacing this resource) never drops data.
         return "schema left as it is"
     try:
-        upgrade(url_string(database_url(Settings())))
+        settings = Settings()
+        upgrade(url_string(database_url(settings)), tls=settings.database_tls)
     except CommandError as exc:
         # A rollback re-sends Update with the previous properties while the database may
         # already carry a newer revision this code does not know: leave it, do not fail

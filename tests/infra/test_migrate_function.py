@@ -56,7 +56,7 @@ def migrate_app(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, dict[str, 
             "postgresql+pg8000", username="u", password="p@ss/word", host="proxy", database="d"
         ),
     )
-    monkeypatch.setattr(module, "upgrade", lambda url: seen["upgrades"].append(url))
+    monkeypatch.setattr(module, "upgrade", lambda url, tls=False: seen["upgrades"].append(url))
     return module, seen
 
 
@@ -99,7 +99,7 @@ def test_a_failed_migration_fails_the_deploy(
 ) -> None:
     module, seen = migrate_app
 
-    def broken(url: str) -> None:
+    def broken(url: str, tls: bool = False) -> None:
         raise RuntimeError("relation already exists")
 
     monkeypatch.setattr(module, "upgrade", broken)
@@ -119,7 +119,7 @@ def test_rollback_onto_a_newer_schema(
 ) -> None:
     module, seen = migrate_app
 
-    def newer(url: str) -> None:
+    def newer(url: str, tls: bool = False) -> None:
         raise CommandError("Can't locate revision identified by '0002'")
 
     monkeypatch.setattr(module, "upgrade", newer)

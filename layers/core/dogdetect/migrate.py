@@ -3,6 +3,7 @@ the tests and the deploy-time migration custom resource)."""
 
 from __future__ import annotations
 
+import ssl
 import sys
 from pathlib import Path
 
@@ -19,8 +20,11 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head", tls: bool = False) -> None:
+    config = alembic_config(database_url)
+    if tls:
+        config.attributes["connect_args"] = {"ssl_context": ssl.create_default_context()}
+    command.upgrade(config, revision)
 
 
 if __name__ == "__main__":

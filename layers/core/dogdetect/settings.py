@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     database_host: str | None = None
     database_port: int = 5432
     database_name: str = "dogdetect"
+    database_tls: bool = False  # the cloud template turns it on for RDS Proxy
     bucket_name: str = "dogdetect-uploads"
     queue_url: str = ""
     queue_name: str = "dogdetect-jobs"

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.adapters.secrets import database_url
+from dogdetect.adapters.secrets import credentials_for, database_url
 from dogdetect.settings import Settings
 
 
@@ -17,7 +17,10 @@ class Adapters:
 
     @cached_property
     def repository(self) -> PostgresPredictionRepository:
-        return PostgresPredictionRepository(make_engine(database_url(self.settings)))
+        credentials = credentials_for(self.settings)
+        url = database_url(self.settings, credentials)
+        engine = make_engine(url, tls=self.settings.database_tls, credentials=credentials)
+        return PostgresPredictionRepository(engine)
 
     @cached_property
     def storage(self) -> S3ImageStorage:

@@ -3,13 +3,14 @@ conditional UPDATE, so concurrent workers and redeliveries cannot corrupt a row.
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import URL, Engine, create_engine, delete, func, insert, select, text, update
+from sqlalchemy import URL, Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,16 +22,35 @@ T = TypeVar("T")
 _ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
 
 
-def make_engine(database_url: str | URL, connect_timeout: float = 5.0) -> Engine:
+def make_engine(
+    database_url: str | URL,
+    connect_timeout: float = 5.0,
+    tls: bool = False,
+    credentials: Callable[[], tuple[str, str]] | None = None,
+) -> Engine:
+    connect_args: dict[str, object] = {"timeout": connect_timeout}
+    if tls:
+        # pg8000 speaks TLS only when given a context; RDS Proxy's certificate is public.
+        connect_args["ssl_context"] = ssl.create_default_context()
     # One small pool per container: Lambda runs one request at a time per container.
-    return create_engine(
+    engine = create_engine(
         database_url,
         pool_size=2,
         max_overflow=8,
         pool_pre_ping=True,
         pool_recycle=300,
-        connect_args={"timeout": connect_timeout},
+        connect_args=connect_args,
     )
+    if credentials is not None:
+        fresh = credentials
+
+        @event.listens_for(engine, "do_connect")
+        def _current_credentials(
+            _dialect: object, _record: object, _args: object, params: dict[str, object]
+        ) -> None:
+            params["user"], params["password"] = fresh()
+
+    return engine
 
 
 class PostgresPredictionRepository:

@@ -1,27 +1,58 @@
-"""The database URL in the cloud: credentials from the RDS-managed Secrets Manager secret."""
+"""The database in the cloud: credentials from the RDS-managed Secrets Manager secret, read
+again for new connections once they may have rotated (RDS rotates them every 7 days)."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from typing import Any
 
 from sqlalchemy.engine import URL
 
 from dogdetect.adapters.aws import aws_client
 from dogdetect.settings import Settings
 
+CREDENTIALS_TTL_SECONDS = 300.0
 
-def database_url(settings: Settings) -> str | URL:
+
+class RotatingCredentials:
+    """(username, password) of the secret, cached for a few minutes."""
+
+    def __init__(self, client: Any, secret_arn: str, ttl: float = CREDENTIALS_TTL_SECONDS) -> None:
+        self._client, self._arn, self._ttl = client, secret_arn, ttl
+        self._lock = threading.Lock()
+        self._value: tuple[str, str] | None = None
+        self._read_at = 0.0
+
+    def __call__(self) -> tuple[str, str]:
+        with self._lock:
+            if self._value is None or time.monotonic() - self._read_at > self._ttl:
+                response = self._client.get_secret_value(SecretId=self._arn)
+                secret = json.loads(response["SecretString"])
+                self._value = (secret["username"], secret["password"])
+                self._read_at = time.monotonic()
+            return self._value
+
+
+def credentials_for(settings: Settings) -> RotatingCredentials | None:
     if not settings.database_secret_arn:
-        return settings.database_url
+        return None
     client = aws_client("secretsmanager", settings.aws_endpoint_url, settings.aws_region)
-    secret = json.loads(
-        client.get_secret_value(SecretId=settings.database_secret_arn)["SecretString"]
-    )
+    return RotatingCredentials(client, settings.database_secret_arn)
+
+
+def database_url(settings: Settings, credentials: RotatingCredentials | None = None) -> str | URL:
+    """DATABASE_URL locally; in the cloud, the proxy's address with the secret's credentials."""
+    credentials = credentials or credentials_for(settings)
+    if credentials is None:
+        return settings.database_url
+    username, password = credentials()
     return URL.create(
         "postgresql+pg8000",
-        username=secret["username"],
-        password=secret["password"],
-        host=settings.database_host or secret.get("host"),
+        username=username,
+        password=password,
+        host=settings.database_host,
         port=settings.database_port,
         database=settings.database_name,
     )

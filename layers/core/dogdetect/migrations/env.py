@@ -12,7 +12,8 @@ MIGRATION_LOCK_ID = 727_364_001  # any constant; pg_advisory_xact_lock key for t
 def run_migrations_online() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url is required"
-    engine = create_engine(url, poolclass=pool.NullPool)
+    connect_args = context.config.attributes.get("connect_args", {})
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=Base.metadata)
         with context.begin_transaction():
