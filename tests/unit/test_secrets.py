@@ -15,7 +15,7 @@ class FakeSecrets:
         self.password = "first"
         self.reads = 0
 
-    def get_secret_value(self, SecretId: str) -> dict[str, Any]:  # noqa: N803 - boto3's name
+    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
         self.reads += 1
         return {"SecretString": json.dumps({"username": "app", "password": self.password})}
 
