@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dogdetect.http import ERROR_RESPONSES, create_api
+from dogdetect.http import ERROR_RESPONSES, create_api, one_image
 from dogdetect.observability import instrument, observability
 from dogdetect.schemas import SubmitAccepted
 from dogdetect.security import require_api_key
@@ -31,7 +31,7 @@ def submit_deps() -> SubmitDeps:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmitAccepted,
     responses=ERROR_RESPONSES,
-    dependencies=[Depends(require_api_key)],
+    dependencies=[Depends(require_api_key), Depends(one_image)],
 )
 def create_prediction(
     response: Response,

@@ -53,3 +53,46 @@ def test_request_over_the_lambda_payload_limit_is_413_json(api: httpx.Client) ->
     response = submit(api, b"\xff\xd8\xff" + b"\0" * LAMBDA_PAYLOAD_LIMIT_BYTES)
     assert response.status_code == 413
     assert "detail" in response.json()
+
+
+def test_two_files_in_one_request_is_422_and_stores_nothing(api: httpx.Client) -> None:
+    png = next(c for c in CASES if c.name == "png").data()
+    response = api.post(
+        "/image_prediction", files=[("image", ("a.png", png)), ("image", ("b.png", png))]
+    )
+    assert response.status_code == 422
+    assert response.json() == {"detail": "send exactly one file in the form field 'image'"}
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "🐕" * 200 + ".jpg",  # 800 bytes of emoji
+        "../../etc/passwd",
+        "dog\u202egpj.exe",  # right-to-left override
+        "nul\x00byte.jpg",
+    ],
+    ids=["emoji", "traversal", "rtl-override", "nul-byte"],
+)
+def test_odd_filenames_do_not_matter(api: httpx.Client, filename: str) -> None:
+    png = next(c for c in CASES if c.name == "png").data()
+    response = api.post("/image_prediction", files={"image": (filename, png, "image/png")})
+    assert response.status_code == 202, response.text
+    result = wait_terminal(api, response.json()["image_prediction_id"])
+    assert result["status"] == "DONE"
+
+
+def test_huge_filename_is_400_json(api: httpx.Client) -> None:
+    """A part header beyond the multipart parser's limit is malformed multipart: 400."""
+    png = next(c for c in CASES if c.name == "png").data()
+    response = api.post("/image_prediction", files={"image": ("🐕" * 20_000, png)})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Invalid multipart data."}
+
+
+def test_part_without_filename_is_not_a_file_422(api: httpx.Client) -> None:
+    """Multipart without a filename is a text field, not an upload."""
+    png = next(c for c in CASES if c.name == "png").data()
+    response = api.post("/image_prediction", files={"image": ("", png)})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "image"]

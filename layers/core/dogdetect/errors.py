@@ -19,6 +19,10 @@ class UploadTooLarge(DomainError):
     pass
 
 
+class MultipleImages(DomainError):
+    """More than one file in the `image` field: one upload is one prediction."""
+
+
 class UnsupportedImage(DomainError):
     """The bytes are not an image format we accept (text, HTML, SVG, PDF, random bytes)."""
 

@@ -23,6 +23,7 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.UploadTooLarge: 413,
     errors.UnsupportedImage: 415,
     errors.ImageTooLarge: 422,
+    errors.MultipleImages: 422,
     errors.DependencyUnavailable: 503,
 }
 
@@ -62,6 +63,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+async def one_image(request: Request) -> None:
+    """Starlette keeps the last of repeated form fields; refuse the ambiguity instead."""
+    form = await request.form()  # parsed once: FastAPI reuses it for the body parameters
+    if len(form.getlist("image")) > 1:
+        raise errors.MultipleImages("send exactly one file in the form field 'image'")
 
 
 def create_api(title: str) -> FastAPI:
