@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dogdetect import errors
-from dogdetect.schemas import ErrorOut
+from dogdetect.schemas import ErrorOut, UnprocessableOut
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut} for status in sorted(set(ERROR_STATUS.values()))
+    status: {"model": UnprocessableOut if status == 422 else ErrorOut}
+    for status in sorted(set(ERROR_STATUS.values()))
 }
 
 

@@ -58,6 +58,18 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class ValidationProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class UnprocessableOut(BaseModel):
+    """422: a domain refusal (a message) or FastAPI's request validation (a list of problems)."""
+
+    detail: str | list[ValidationProblem]
+
+
 class HealthOut(BaseModel):
     status: str
     checks: dict[str, str]
