@@ -1,0 +1,183 @@
+"""Security properties over HTTP: ids are unguessable capabilities, nothing lists predictions,
+and optional API keys guard every route but /health on a stack started with API_KEYS set.
+(The constant-time comparison itself is unit-tested in tests/unit.)"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from local.launcher import RunningStack, running_stack
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, submit
+from tests.corpus import jpeg
+
+SUBMISSIONS = 50
+KEYS = ("first-key-9f2c41d07a", "second-key-51be8e33c6")
+
+
+def _is_json_error(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("application/json") and bool(
+        response.json().get("detail")
+    )
+
+
+def test_ids_are_distinct_random_uuid4(api: httpx.Client) -> None:
+    image = jpeg()
+    ids = []
+    for _ in range(SUBMISSIONS):
+        response = submit(api, image)
+        assert response.status_code == 202, response.text
+        ids.append(uuid.UUID(response.json()["image_prediction_id"]))
+    assert len(set(ids)) == SUBMISSIONS
+    assert all(i.version == 4 and i.variant == uuid.RFC_4122 for i in ids)
+    # No sequence: neither sorted nor evenly spaced, as a counter or a clock would make them.
+    values = [i.int for i in ids]
+    assert values != sorted(values) and values != sorted(values, reverse=True)
+    assert len({b - a for a, b in itertools.pairwise(values)}) > 1
+    # Every one of the 122 random bits takes both values across the sample: no fixed field
+    # (timestamp, host, counter) hides in them. A fixed bit by chance has odds 2**-49.
+    version_and_variant = (0xF << 76) | (0x3 << 62)
+    random_bits = ((1 << 128) - 1) & ~version_and_variant
+    ones = zeros = 0
+    for value in values:
+        ones |= value
+        zeros |= ~value
+    assert ones & random_bits == random_bits
+    assert zeros & random_bits == random_bits
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/image_prediction"),
+        ("GET", "/image_prediction/"),
+        ("GET", "/image_predictions"),
+        ("GET", "/image_prediction?limit=100"),
+        ("GET", "/image_predictions/"),
+        ("GET", "/predictions"),
+        ("GET", "/image_prediction/*"),
+        ("DELETE", "/image_prediction"),
+        ("PUT", "/image_prediction"),
+    ],
+)
+def test_no_route_lists_predictions(api: httpx.Client, method: str, path: str) -> None:
+    response = api.request(method, path)
+    assert response.status_code in (404, 405), response.text
+    assert _is_json_error(response)
+
+
+def test_a_known_id_cannot_be_deleted_or_changed(api: httpx.Client) -> None:
+    prediction_id = submit(api, jpeg()).json()["image_prediction_id"]
+    for method in ("DELETE", "PUT", "PATCH", "POST"):
+        response = api.request(method, f"/image_prediction/{prediction_id}")
+        assert response.status_code in (404, 405), (method, response.text)
+        assert _is_json_error(response)
+    assert api.get(f"/image_prediction/{prediction_id}").status_code == 200
+
+
+# --- API keys, end to end, on a second stack started with API_KEYS set ----------------------
+
+
+@pytest.fixture(scope="module")
+def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("API_KEYS", f" {KEYS[0]} ,{KEYS[1]}")  # spaces are trimmed, as documented
+        with running_stack(
+            tmp_path_factory.mktemp("keyed-stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
+        ) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def keyed_api(keyed_stack: RunningStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=keyed_stack.api_url, timeout=30) as client:
+        yield client
+
+
+def _post(client: httpx.Client, headers: dict[str, str] | None = None) -> httpx.Response:
+    return client.post("/image_prediction", files={"image": ("a.jpg", jpeg())}, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def keyed_prediction_id(keyed_api: httpx.Client) -> str:
+    response = _post(keyed_api, {"X-API-Key": KEYS[0]})
+    assert response.status_code == 202, response.text
+    prediction_id: str = response.json()["image_prediction_id"]
+    return prediction_id
+
+
+WRONG_KEYS = [
+    None,
+    "",
+    "wrong",
+    KEYS[0].upper(),
+    KEYS[0][:-1],
+    KEYS[0] + "x",
+    f"{KEYS[0]},{KEYS[1]}",
+]
+
+
+@pytest.mark.parametrize("key", WRONG_KEYS, ids=repr)
+def test_submit_without_a_valid_key_is_401(keyed_api: httpx.Client, key: str | None) -> None:
+    response = _post(keyed_api, None if key is None else {"X-API-Key": key})
+    assert response.status_code == 401, response.text
+    assert _is_json_error(response)
+
+
+@pytest.mark.parametrize("key", WRONG_KEYS, ids=repr)
+def test_status_without_a_valid_key_is_401(
+    keyed_api: httpx.Client, keyed_prediction_id: str, key: str | None
+) -> None:
+    headers = None if key is None else {"X-API-Key": key}
+    response = keyed_api.get(f"/image_prediction/{keyed_prediction_id}", headers=headers)
+    assert response.status_code == 401, response.text
+    assert _is_json_error(response)
+    assert keyed_prediction_id not in response.text
+
+
+def test_unknown_id_without_a_key_is_401_not_404(keyed_api: httpx.Client) -> None:
+    # Without a key nothing is said about whether an id exists.
+    response = keyed_api.get(f"/image_prediction/{uuid.uuid4()}")
+    assert response.status_code == 401
+
+
+def test_key_in_the_query_string_is_not_accepted(
+    keyed_api: httpx.Client, keyed_prediction_id: str
+) -> None:
+    response = keyed_api.get(
+        f"/image_prediction/{keyed_prediction_id}", params={"X-API-Key": KEYS[0]}
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_each_configured_key_is_accepted(
+    keyed_api: httpx.Client, keyed_prediction_id: str, key: str
+) -> None:
+    accepted = _post(keyed_api, {"X-API-Key": key})
+    assert accepted.status_code == 202, accepted.text
+    own = keyed_api.get(accepted.headers["location"], headers={"X-API-Key": key})
+    assert own.status_code == 200, own.text
+    # Keys are shared secrets, not identities: any valid key reads any id.
+    other = keyed_api.get(f"/image_prediction/{keyed_prediction_id}", headers={"x-api-key": key})
+    assert other.status_code == 200
+    assert other.json()["image_prediction_id"] == keyed_prediction_id
+
+
+def test_health_needs_no_key(keyed_api: httpx.Client) -> None:
+    response = keyed_api.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_keys_never_reach_the_logs(keyed_stack: RunningStack, keyed_api: httpx.Client) -> None:
+    _post(keyed_api, {"X-API-Key": KEYS[1]})
+    _post(keyed_api, {"X-API-Key": "wrong-key-7d1e0c"})
+    for name in ("stack.log", "poller.log"):
+        text = (keyed_stack.state_dir / name).read_text(errors="replace")
+        for secret in (*KEYS, "wrong-key-7d1e0c"):
+            assert secret not in text, f"{secret!r} in {name}"
