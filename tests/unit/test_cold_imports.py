@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "torchvision", "ultralytics", "openvino", "onnxruntime")
+# numpy too: only the worker decodes pixels; submit validates without it (cold start).
+HEAVY = ("torch", "torchvision", "ultralytics", "openvino", "onnxruntime", "numpy")
 
 PROBE = """
 import json, sys

@@ -97,6 +97,7 @@ def test_error_status_table() -> None:
         "UploadTooLarge": 413,
         "UnsupportedImage": 415,
         "ImageTooLarge": 422,
+        "MultipleImages": 422,
         "DependencyUnavailable": 503,
     }
     assert set(ERROR_RESPONSES) == set(ERROR_STATUS.values())

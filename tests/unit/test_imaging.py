@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dogdetect import errors
+from dogdetect.errors import (
+    EmptyUpload,
+    ImageTooLarge,
+    UnsupportedImage,
+    UploadTooLarge,
+)
 from dogdetect.http import ERROR_STATUS
 from dogdetect.imaging import ImageInfo, decode_rgb, sniff_format, validate_upload
 from dogdetect.settings import Settings
@@ -13,7 +19,9 @@ from tests import corpus
 from tests.corpus import CASES, INVALID_CASES, VALID_CASES, CorpusCase
 
 LIMITS = Settings()
-ERROR_FOR_STATUS = {status: cls for cls, status in ERROR_STATUS.items()}
+VALIDATION_ERRORS = (EmptyUpload, UploadTooLarge, UnsupportedImage, ImageTooLarge)
+# What validation can raise, by status (MultipleImages, also 422, is about the form, not bytes).
+ERROR_FOR_STATUS = {status: cls for cls, status in ERROR_STATUS.items() if cls in VALIDATION_ERRORS}
 
 
 def validate(data: bytes) -> ImageInfo:

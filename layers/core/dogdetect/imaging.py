@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:  # numpy is for the worker's decode; submit only validates (cold start)
+    import numpy as np
 
 from dogdetect.errors import EmptyUpload, ImageTooLarge, UnsupportedImage, UploadTooLarge
 
@@ -114,6 +117,8 @@ def _decode_check(img: Image.Image) -> None:
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    import numpy as np
+
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from dogdetect.models import Detection, Job, Prediction
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PredictionRepository(Protocol):

@@ -17,7 +17,13 @@ from dogdetect.models import Job
 
 # Fail fast: a client waiting on a dead endpoint is worse than a quick 503 it can retry.
 _CLIENT_CONFIG = Config(
-    connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"}
+    connect_timeout=2,
+    read_timeout=10,
+    retries={"max_attempts": 2, "mode": "standard"},
+    # S3 checks the body against Content-MD5/TLS anyway; a client CRC32 on every upload is CPU
+    # on the submit path, and its aws-chunked encoding is what some emulators trip on.
+    request_checksum_calculation="when_required",
+    response_checksum_validation="when_required",
 )
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 

@@ -79,14 +79,13 @@ class PostgresPredictionRepository:
         self._run(lambda s: s.execute(text("SELECT 1")))
 
     def add_pending(self, prediction_id: uuid.UUID, image_key: str) -> Prediction:
-        def work(session: Session) -> Prediction:
-            row = PredictionRow(id=prediction_id, status=Status.PENDING.value, image_key=image_key)
-            session.add(row)
-            session.flush()
-            session.refresh(row)
-            return _to_domain(row)
-
-        return self._run(work)
+        statement = (
+            insert(PredictionRow)
+            .values(id=prediction_id, status=Status.PENDING.value, image_key=image_key)
+            .returning(PredictionRow.created_at, PredictionRow.updated_at)
+        )
+        created_at, updated_at = self._run(lambda s: s.execute(statement).one())
+        return Prediction(prediction_id, Status.PENDING, image_key, created_at, updated_at)
 
     def mark_enqueued(self, prediction_id: uuid.UUID) -> None:
         self._run(
