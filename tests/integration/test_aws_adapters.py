@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,18 +10,8 @@ from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
 from dogdetect.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.jobs import parse_job
 from dogdetect.models import Job
-from dogdetect.settings import Settings
 
 from local.launcher import free_port
-
-
-@pytest.fixture
-def own_queue(stack_settings: Settings) -> Iterator[tuple[Any, str]]:
-    """A queue of this test's own: the stack's poller consumes the real one."""
-    sqs = aws_client("sqs", stack_settings.aws_endpoint_url, stack_settings.aws_region)
-    url = sqs.create_queue(QueueName=f"adapter-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    yield sqs, url
-    sqs.delete_queue(QueueUrl=url)
 
 
 def test_storage_round_trip(storage: S3ImageStorage) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,14 +14,6 @@ from dogdetect.settings import Settings
 from local.launcher import free_port
 from tests.integration.test_pipeline import stored_counts
 from tests.photos import photo
-
-
-@pytest.fixture
-def own_queue(stack_settings: Settings) -> Iterator[tuple[Any, str]]:
-    sqs = aws_client("sqs", stack_settings.aws_endpoint_url, stack_settings.aws_region)
-    url = sqs.create_queue(QueueName=f"submit-fault-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    yield sqs, url
-    sqs.delete_queue(QueueUrl=url)
 
 
 def queued(sqs: Any, url: str) -> int:

@@ -1,0 +1,133 @@
+"""The stack's logs carry no image bytes, no S3 keys and no secrets.
+
+Photos (accepted, refused, and one whose stored image vanished so the worker fails it three
+times) go through the session stack; then the logs the functions write are searched: the
+gateway's (`stack.log`: submit and status) and the worker's (`poller.log`: predict, sweep).
+The AWS secret key of the local stack is "test", too short to search for; the database URL of
+the local stack carries no password, and any password it carried must not be logged."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from dogdetect.adapters.aws import aws_client
+from dogdetect.adapters.postgres import PostgresPredictionRepository
+from dogdetect.jobs import job_to_body
+from dogdetect.models import Job, Status, image_key_for
+from dogdetect.settings import Settings
+from sqlalchemy.engine import make_url
+
+from local.launcher import RunningStack
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, wait_terminal
+from tests.photos import photo
+
+LOGS = ("stack.log", "poller.log")
+API_KEY = f"key-{uuid.uuid4().hex}"  # sent although the session stack checks none
+GIVE_UP_SECONDS = TEST_VISIBILITY_TIMEOUT * 3 + 30
+
+
+def _log_bytes(stack: RunningStack) -> dict[str, bytes]:
+    return {name: (stack.state_dir / name).read_bytes() for name in LOGS}
+
+
+def _base64_fragments(data: bytes) -> list[bytes]:
+    """Base64 of the data's start at each of the three alignments, trimmed of the edge
+    characters that depend on neighbouring bytes: what any base64 of the whole would contain."""
+    return [base64.b64encode(data[shift : shift + 60])[4:-4] for shift in range(3)]
+
+
+def _forbidden(data: bytes) -> list[bytes]:
+    head = data[:24]
+    return [
+        head,  # raw bytes
+        repr(head)[2:-1].encode(),  # as Python would print them: b'\xff\xd8...'
+        head.hex().encode(),
+        *_base64_fragments(data),
+        *(f.replace(b"+", b"-").replace(b"/", b"_") for f in _base64_fragments(data)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def traffic(
+    api: httpx.Client,
+    stack: RunningStack,
+    stack_settings: Settings,
+    repository: PostgresPredictionRepository,
+) -> dict[str, Any]:
+    headers = {"X-API-Key": API_KEY}
+    accepted = {"dog.jpg": photo("dog.jpg"), "horses.jpg": photo("horses.jpg")}
+    ids = []
+    for name, data in accepted.items():
+        response = api.post("/image_prediction", files={"image": (name, data)}, headers=headers)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["image_prediction_id"])
+    refused = {
+        "truncated.jpg": photo("dog.jpg")[:5000],  # a JPEG start: refused only when decoded
+        "page.html": b"<html><body>" + uuid.uuid4().hex.encode() * 20 + b"</body></html>",
+        "noise.bin": uuid.uuid4().bytes * 64,
+    }
+    for name, data in refused.items():
+        response = api.post("/image_prediction", files={"image": (name, data)}, headers=headers)
+        assert response.status_code == 415, response.text
+    for prediction_id in ids:
+        assert wait_terminal(api, prediction_id)["status"] == "DONE"
+        read = api.get(f"/image_prediction/{prediction_id}", headers=headers)
+        assert read.status_code == 200
+    # A job whose image is not in the bucket: the worker fails it until it gives up.
+    missing = uuid.uuid4()
+    repository.add_pending(missing, image_key_for(missing))
+    sqs = aws_client("sqs", stack_settings.aws_endpoint_url, stack_settings.aws_region)
+    job = Job(missing, stack_settings.bucket_name, image_key_for(missing))
+    sqs.send_message(QueueUrl=stack_settings.queue_url, MessageBody=job_to_body(job))
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while (found := repository.get(missing)) is None or found.status is not Status.ERROR:
+        assert time.monotonic() < deadline, "the worker never gave up on the missing image"
+        time.sleep(0.2)
+    time.sleep(1)  # let the last log lines reach the files
+    return {
+        "images": {**accepted, **refused},
+        "keys": [image_key_for(uuid.UUID(i)) for i in ids] + [image_key_for(missing)],
+        "ids": [*ids, str(missing)],
+    }
+
+
+def test_logs_were_written(stack: RunningStack, traffic: dict[str, Any]) -> None:
+    # The searches below mean something only if the functions' lines are in these files.
+    logs = _log_bytes(stack)
+    assert b"poller ready" in logs["poller.log"]
+    assert any(i.encode() in logs["poller.log"] for i in traffic["ids"]), "no correlation id"
+
+
+@pytest.mark.parametrize(
+    "name", ["dog.jpg", "horses.jpg", "truncated.jpg", "page.html", "noise.bin"]
+)
+def test_no_image_bytes_in_logs(stack: RunningStack, traffic: dict[str, Any], name: str) -> None:
+    for log, text in _log_bytes(stack).items():
+        for fragment in _forbidden(traffic["images"][name]):
+            assert fragment not in text, f"{name} bytes in {log}: {fragment[:40]!r}"
+
+
+def test_no_s3_keys_in_logs(stack: RunningStack, traffic: dict[str, Any]) -> None:
+    for log, text in _log_bytes(stack).items():
+        for key in traffic["keys"]:
+            assert key.encode() not in text, f"{key} in {log}"
+
+
+def test_no_api_key_in_logs(stack: RunningStack, traffic: dict[str, Any]) -> None:
+    for log, text in _log_bytes(stack).items():
+        assert API_KEY.encode() not in text, f"the X-API-Key value is in {log}"
+
+
+def test_no_database_password_in_logs(stack: RunningStack, traffic: dict[str, Any]) -> None:
+    url = make_url(stack.environment["DATABASE_URL"])
+    secrets = [url.password] if url.password else []
+    # The local stack's URL is password-free (trust auth on 127.0.0.1): nothing to leak there.
+    assert secrets or url.password is None
+    for log, text in _log_bytes(stack).items():
+        for secret in secrets:
+            assert str(secret).encode() not in text, f"the database password is in {log}"
