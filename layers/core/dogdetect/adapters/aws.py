@@ -61,7 +61,8 @@ class S3ImageStorage:
                 body: bytes = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
                 return body
         except ClientError as exc:
-            raise StoredImageMissing(f"s3://{self.bucket}/{key} is missing") from exc
+            # No key in the message: it ends in the logs (see docs/security.md).
+            raise StoredImageMissing("the queued image is not in the bucket") from exc
 
     def delete(self, key: str) -> None:
         with _unavailable_as("storage"):
