@@ -32,7 +32,7 @@ _CloudFormationLoader.add_multi_constructor("!", _tag)
 
 @cache
 def resources(path: Path = TEMPLATE) -> dict[str, Any]:
-    document = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - safe subclass
+    document = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
     found: dict[str, Any] = document["Resources"]
     return found
 

@@ -72,7 +72,7 @@ def send_response(
         method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(body))},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - https only, checked above  # nosec B310
         logger.info("answered CloudFormation", extra={"status": status, "http": response.status})
 
 
