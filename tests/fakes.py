@@ -215,7 +215,7 @@ class FakeStorage(Switchable):
     def get(self, key: str) -> bytes:
         self._call("get", key)
         if key not in self.objects:
-            raise StoredImageMissing(f"s3://{self.bucket}/{key} is missing")
+            raise StoredImageMissing("the queued image is not in the bucket")
         return self.objects[key]
 
     def delete(self, key: str) -> None:
