@@ -53,6 +53,6 @@ bench: venv ## benchmarks: writes bench/results/*.json and docs/benchmarks.md
 	$(PY) -m bench
 
 clean: ## remove local state (.local) and caches; keeps .venv
-	rm -rf .local .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache .aws-sam infra/.aws-sam
 
 -include infra/infra.mk
