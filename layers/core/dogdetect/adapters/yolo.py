@@ -68,8 +68,11 @@ class YoloDetector:
         self.detect([np.zeros((self._image_size, self._image_size, 3), dtype=np.uint8)])
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        # ultralytics reads numpy arrays as BGR (OpenCV order); ours are RGB.
-        bgr = [np.ascontiguousarray(img[..., ::-1]) for img in images]
+        import cv2  # comes with ultralytics
+
+        # ultralytics reads numpy arrays as BGR (OpenCV order); ours are RGB. cvtColor is
+        # ~10x faster than copying a reversed-channel view.
+        bgr = [cv2.cvtColor(img, cv2.COLOR_RGB2BGR) for img in images]
         results = self._model.predict(
             bgr, conf=self._confidence, imgsz=self._image_size, verbose=False
         )
