@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -107,26 +108,35 @@ def status_module() -> ModuleType:
     return load_function("status")
 
 
+@contextmanager
+def fakes_behind(module: ModuleType, fakes: FakeAdapters) -> Iterator[None]:
+    """A function's app with the fakes in place of its adapters, and no API-key check."""
+    overrides: dict[Any, Any] = {require_api_key: _no_api_key}
+    if hasattr(module, "submit_deps"):
+        overrides[module.submit_deps] = lambda: submit_deps_for(fakes)
+    if hasattr(module, "repository"):
+        overrides[module.repository] = lambda: fakes.repository
+        overrides[module.adapters] = lambda: fakes
+    module.app.dependency_overrides.update(overrides)
+    try:
+        yield
+    finally:
+        module.app.dependency_overrides.clear()
+
+
 @pytest.fixture
 def submit_api(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Wired]:
-    app = submit_module.app
-    app.dependency_overrides[submit_module.submit_deps] = lambda: submit_deps_for(fakes)
-    app.dependency_overrides[require_api_key] = _no_api_key
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Wired(fakes, client)
-    finally:
-        app.dependency_overrides.clear()
+    with (
+        fakes_behind(submit_module, fakes),
+        TestClient(submit_module.app, raise_server_exceptions=False) as client,
+    ):
+        yield Wired(fakes, client)
 
 
 @pytest.fixture
 def status_api(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Wired]:
-    app = status_module.app
-    app.dependency_overrides[status_module.repository] = lambda: fakes.repository
-    app.dependency_overrides[status_module.adapters] = lambda: fakes
-    app.dependency_overrides[require_api_key] = _no_api_key
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Wired(fakes, client)
-    finally:
-        app.dependency_overrides.clear()
+    with (
+        fakes_behind(status_module, fakes),
+        TestClient(status_module.app, raise_server_exceptions=False) as client,
+    ):
+        yield Wired(fakes, client)

@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from dogdetect.models import Status
-from dogdetect.security import require_api_key
 
 from tests import corpus
 from tests.fakes import FakeAdapters, detection
-from tests.unit.conftest import FakeLambdaContext, load_event, load_function, submit_deps_for
+from tests.unit.conftest import FakeLambdaContext, fakes_behind, load_event, load_function
 
 # Powertools warns when an invocation publishes no metric (status, error paths): expected.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -27,27 +26,16 @@ CONTEXT = FakeLambdaContext()
 
 @pytest.fixture
 def submit_handler(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
-    app = submit_module.app
-    app.dependency_overrides[submit_module.submit_deps] = lambda: submit_deps_for(fakes)
-    app.dependency_overrides[require_api_key] = lambda: None
     # Requests made through TestClient elsewhere add metrics that no handler flushed.
     submit_module.obs.metrics.clear_metrics()
-    try:
+    with fakes_behind(submit_module, fakes):
         yield submit_module.handler
-    finally:
-        app.dependency_overrides.clear()
 
 
 @pytest.fixture
 def status_handler(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
-    app = status_module.app
-    app.dependency_overrides[status_module.repository] = lambda: fakes.repository
-    app.dependency_overrides[status_module.adapters] = lambda: fakes
-    app.dependency_overrides[require_api_key] = lambda: None
-    try:
+    with fakes_behind(status_module, fakes):
         yield status_module.handler
-    finally:
-        app.dependency_overrides.clear()
 
 
 def _body(result: dict[str, Any]) -> Any:
