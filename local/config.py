@@ -8,9 +8,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Lambda's synchronous invocation payload limit; API Gateway base64-encodes binary bodies.
-LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
-
 
 @dataclass(frozen=True)
 class Route:

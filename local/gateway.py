@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
-from local.config import LAMBDA_PAYLOAD_LIMIT_BYTES, Route
+from dogdetect.settings import LAMBDA_PAYLOAD_LIMIT_BYTES
+
+from local.config import Route
 from local.events import http_api_event, match_route
 from local.functions import invoke, load_function
 from local.template import default_route_function, routes

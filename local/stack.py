@@ -66,7 +66,6 @@ def function_environment(
         "DATABASE_URL": database_url,
         "BUCKET_NAME": resources.bucket,
         "QUEUE_URL": resources.queue_url,
-        "QUEUE_NAME": config.queue,
         "MAX_RECEIVE_COUNT": str(config.queue_config.max_receive_count),
         "YOLO_CONFIG_DIR": str(config.state_dir / "ultralytics"),
         "POWERTOOLS_METRICS_NAMESPACE": "DogDetect",

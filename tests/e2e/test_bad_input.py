@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from dogdetect.settings import LAMBDA_PAYLOAD_LIMIT_BYTES
 
-from local.config import LAMBDA_PAYLOAD_LIMIT_BYTES
 from tests.conftest import submit, wait_terminal
 from tests.corpus import CASES, CorpusCase
 

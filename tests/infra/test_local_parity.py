@@ -94,5 +94,5 @@ def test_functions_see_the_templates_variable_names(
     cloud_names = {name for f in functions.values() for name in environment(template, f)}
     assert local_names - LOCAL_ONLY <= cloud_names
     # and what the template gives the functions that read queue and bucket, local gives too
-    for name in ("BUCKET_NAME", "QUEUE_URL", "QUEUE_NAME", "MAX_RECEIVE_COUNT"):
+    for name in ("BUCKET_NAME", "QUEUE_URL", "MAX_RECEIVE_COUNT"):
         assert name in local_names and name in cloud_names

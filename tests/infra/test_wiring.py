@@ -71,7 +71,7 @@ def test_each_function_gets_what_it_reads(
     template: dict[str, Any], functions: dict[str, Any]
 ) -> None:
     database = {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"}
-    aws = {"BUCKET_NAME", "QUEUE_URL", "QUEUE_NAME"}
+    aws = {"BUCKET_NAME", "QUEUE_URL"}
     needs = {
         "SubmitFunction": database | aws | {"MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "API_KEYS"},
         "StatusFunction": database | aws | {"API_KEYS"},

@@ -51,7 +51,6 @@ def test_valid_upload_reports_format_and_size(case: CorpusCase) -> None:
     info = validate(case.data())
     assert info.format == case.image_format
     assert (info.width, info.height) == case.size
-    assert info.media_type.startswith("image/")
     assert sniff_format(case.data()) == case.image_format
 
 

@@ -16,14 +16,6 @@ if TYPE_CHECKING:  # numpy is for the worker's decode; submit only validates (co
 from dogdetect.errors import EmptyUpload, ImageTooLarge, UnsupportedImage, UploadTooLarge
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
-_MEDIA_TYPES = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "BMP": "image/bmp",
-    "TIFF": "image/tiff",
-    "GIF": "image/gif",
-}
 
 
 @dataclass(frozen=True)
@@ -31,10 +23,6 @@ class ImageInfo:
     format: str
     width: int
     height: int
-
-    @property
-    def media_type(self) -> str:
-        return _MEDIA_TYPES[self.format]
 
 
 def sniff_format(data: bytes) -> str | None:

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # API Gateway base64-encodes binary bodies (4/3 growth). Multipart framing adds ~1 KB.
 # 4.5 MiB of image * 4/3 = 6.0 MiB of base64 plus headers stays under 6 MB. See docs/decisions.md.
 LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
-DEFAULT_MAX_UPLOAD_BYTES = 4_500_000
+DEFAULT_MAX_UPLOAD_BYTES = 4_500_000  # (4,500,000 x 4/3 = 6,000,000) + framing < the limit
 
 
 class Settings(BaseSettings):
@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     database_tls: bool = False  # the cloud template turns it on for RDS Proxy
     bucket_name: str = "dogdetect-uploads"
     queue_url: str = ""
-    queue_name: str = "dogdetect-jobs"
     aws_endpoint_url: str | None = None
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_DEFAULT_REGION")
 
