@@ -1,66 +1,23 @@
-"""The migration custom resource's function: what it runs and what it tells CloudFormation."""
+"""The migration custom resource's handler: what it answers CloudFormation for each request,
+with the migration and the answer's transport passed in as fakes."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from dataclasses import dataclass
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from alembic.util import CommandError
+from dogdetect.adapters.cloudformation import put_response
 from sqlalchemy.engine import URL
 
-from tests.infra.conftest import REPO_ROOT
+from local.functions import load_function
+from tests.unit.conftest import FakeLambdaContext
+
+migrate_app = load_function("migrate")
 
 
-@dataclass
-class Context:
-    function_name: str = "migrate"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:migrate"
-    aws_request_id: str = "request-1"
-    log_stream_name: str = "2026/01/01/[$LATEST]abc"
-
-
-@pytest.fixture
-def migrate_app(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location(
-        "migrate_function_app", REPO_ROOT / "functions" / "migrate" / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    seen: dict[str, Any] = {"upgrades": [], "responses": []}
-
-    def urlopen(request: Any, timeout: float) -> Any:
-        seen["responses"].append((request.full_url, request.get_method(), json.loads(request.data)))
-
-        class Response:
-            status = 200
-
-            def __enter__(self) -> Response:
-                return self
-
-            def __exit__(self, *exc: object) -> None:
-                return None
-
-        return Response()
-
-    monkeypatch.setattr(module.urllib.request, "urlopen", urlopen)
-    monkeypatch.setattr(
-        module,
-        "database_url",
-        lambda settings: URL.create(
-            "postgresql+pg8000", username="u", password="p@ss/word", host="proxy", database="d"
-        ),
-    )
-    monkeypatch.setattr(module, "upgrade", lambda url, tls=False: seen["upgrades"].append(url))
-    return module, seen
-
-
-def event(request_type: str) -> dict[str, Any]:
+def event(request_type: str, **extra: str) -> dict[str, Any]:
     return {
         "RequestType": request_type,
         "ResponseURL": "https://cloudformation-custom-resource-response.s3.amazonaws.com/x?sig=1",
@@ -68,69 +25,67 @@ def event(request_type: str) -> dict[str, Any]:
         "RequestId": "r-1",
         "LogicalResourceId": "DatabaseMigrations",
         "ResourceProperties": {"MigrationsVersion": "1"},
+        **extra,
     }
 
 
+class Answers:
+    """Records what the handler PUTs to CloudFormation."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, url: str, body: bytes) -> int:
+        self.sent.append((url, json.loads(body)))
+        return 200
+
+    @property
+    def only(self) -> dict[str, Any]:
+        ((_, body),) = self.sent
+        return body
+
+
+def run(request: dict[str, Any], migrate: Callable[[], str]) -> Answers:
+    answers = Answers()
+    migrate_app.handler(request, FakeLambdaContext(), migrate=migrate, respond=answers)
+    return answers
+
+
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
-def test_upgrades_with_the_real_password(
-    migrate_app: tuple[ModuleType, dict[str, Any]], request_type: str
-) -> None:
-    module, seen = migrate_app
-    module.handler(event(request_type), Context())
-    (url,) = seen["upgrades"]
-    assert "***" not in url and "p%40ss%2Fword@proxy" in url
-    ((target, method, body),) = seen["responses"]
-    assert method == "PUT" and target.startswith("https://")
+def test_create_and_update_migrate_and_succeed(request_type: str) -> None:
+    calls: list[str] = []
+    answers = run(event(request_type), lambda: calls.append("up") or "schema upgraded to head")
+    assert calls == ["up"]
+    ((url, body),) = answers.sent
+    assert url.startswith("https://")
     assert body["Status"] == "SUCCESS"
-    assert body["PhysicalResourceId"] == module.PHYSICAL_RESOURCE_ID
+    assert body["PhysicalResourceId"] == migrate_app.PHYSICAL_RESOURCE_ID
     assert (body["RequestId"], body["LogicalResourceId"]) == ("r-1", "DatabaseMigrations")
+    assert body["Data"] == {"Message": "schema upgraded to head"}
 
 
-def test_delete_leaves_the_schema(migrate_app: tuple[ModuleType, dict[str, Any]]) -> None:
-    module, seen = migrate_app
-    module.handler({**event("Delete"), "PhysicalResourceId": "kept"}, Context())
-    assert seen["upgrades"] == []
-    ((_, _, body),) = seen["responses"]
-    assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == "kept"
+def test_delete_leaves_the_schema() -> None:
+    calls: list[str] = []
+    answers = run(event("Delete", PhysicalResourceId="kept"), lambda: calls.append("up") or "")
+    assert calls == []
+    assert answers.only["Status"] == "SUCCESS" and answers.only["PhysicalResourceId"] == "kept"
 
 
-def test_a_failed_migration_fails_the_deploy(
-    migrate_app: tuple[ModuleType, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    module, seen = migrate_app
-
-    def broken(url: str, tls: bool = False) -> None:
+def test_a_failed_migration_fails_the_deploy_with_the_reason() -> None:
+    def broken() -> str:
         raise RuntimeError("relation already exists")
 
-    monkeypatch.setattr(module, "upgrade", broken)
-    module.handler(event("Create"), Context())
-    ((_, _, body),) = seen["responses"]
+    body = run(event("Create"), broken).only
     assert body["Status"] == "FAILED"
-    assert "relation already exists" in body["Reason"]
-    assert "p@ss" not in json.dumps(body)
+    assert body["Reason"].startswith("RuntimeError: relation already exists")
 
 
-@pytest.mark.parametrize(("request_type", "status"), [("Update", "SUCCESS"), ("Create", "FAILED")])
-def test_rollback_onto_a_newer_schema(
-    migrate_app: tuple[ModuleType, dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
-    request_type: str,
-    status: str,
-) -> None:
-    module, seen = migrate_app
-
-    def newer(url: str, tls: bool = False) -> None:
-        raise CommandError("Can't locate revision identified by '0002'")
-
-    monkeypatch.setattr(module, "upgrade", newer)
-    module.handler(event(request_type), Context())
-    ((_, _, body),) = seen["responses"]
-    assert body["Status"] == status
+def test_the_real_password_reaches_alembic() -> None:
+    url = URL.create("postgresql+pg8000", username="u", password="p@ss/word", host="proxy")
+    assert "***" not in migrate_app.url_string(url)
+    assert "p%40ss%2Fword@proxy" in migrate_app.url_string(url)
 
 
-def test_refuses_a_non_https_response_url(
-    migrate_app: tuple[ModuleType, dict[str, Any]],
-) -> None:
-    module, _ = migrate_app
+def test_only_https_response_urls() -> None:
     with pytest.raises(ValueError, match="https"):
-        module.handler({**event("Delete"), "ResponseURL": "file:///etc/passwd"}, Context())
+        put_response("file:///etc/passwd", b"{}")
