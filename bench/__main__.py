@@ -147,6 +147,11 @@ def measure_backends(models: dict[str, Any], step: Steps, rounds: int) -> dict[s
             }
             out[name] = {**run_worker("backend", args), "weights": model["weights"]}
         step.done()
+    available = {name: m["path"] for name, m in models.items() if m["path"] is not None}
+    step("backends head to head")
+    together = {"models": available, "photos": images, "rounds": rounds}
+    out["head_to_head"] = run_worker("head_to_head", together)
+    step.done()
     return out
 
 
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     n, idle_n, rounds, repeats = (16, 4, 2, 1) if args.quick else (64, 12, 10, 2)
     started = time.monotonic()
     os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "Ultralytics"))
-    step = Steps(total=1 + 3 + 1 + 4 + 3 + len(CONCURRENCIES) + len(LOAD_FACTORS) + 1)
+    step = Steps(total=1 + 3 + 1 + 1 + 4 + 3 + len(CONCURRENCIES) + len(LOAD_FACTORS) + 1)
     save(
         "machine",
         {

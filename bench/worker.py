@@ -189,6 +189,32 @@ def backend(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def head_to_head(args: dict[str, Any]) -> dict[str, Any]:
+    """Every backend in one process, taking turns image by image: the machine's noise hits
+    them alike, so their order holds even when the milliseconds move between runs."""
+    _offline()
+    sys.path.insert(0, str(REPO / "layers" / "core"))
+    from dogdetect.adapters.yolo import YoloDetector
+    from dogdetect.imaging import decode_rgb
+
+    detectors = {name: YoloDetector(path, confidence=0.25) for name, path in args["models"].items()}
+    images = [decode_rgb(Path(p).read_bytes(), 40_000_000) for p in args["photos"]]
+    for detector in detectors.values():  # compile and warm every backend first
+        for image in images:
+            detector.detect([image])
+    latencies: dict[str, list[float]] = {name: [] for name in detectors}
+    for round_number in range(args["rounds"]):
+        for image in images:
+            # rotate who goes first, so no backend always runs right after another
+            names = list(detectors)
+            names = names[round_number % len(names) :] + names[: round_number % len(names)]
+            for name in names:
+                t = time.perf_counter()
+                detectors[name].detect([image])
+                latencies[name].append(time.perf_counter() - t)
+    return {"latencies_s": latencies}
+
+
 def bare(args: dict[str, Any]) -> dict[str, Any]:
     """ultralytics predicting the same image files in a plain loop: the reference."""
     _offline()
@@ -209,9 +235,13 @@ def bare(args: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     what, raw = sys.argv[1], sys.argv[2]
-    result = {"function": function_cold_start, "backend": backend, "bare": bare}[what](
-        json.loads(raw)
-    )
+    workers = {
+        "function": function_cold_start,
+        "backend": backend,
+        "head_to_head": head_to_head,
+        "bare": bare,
+    }
+    result = workers[what](json.loads(raw))
     print("BENCH-RESULT " + json.dumps(result), flush=True)
 
 
