@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import threading
 from contextlib import ExitStack
 from dataclasses import replace
@@ -74,7 +75,31 @@ def function_environment(
     }
 
 
+def ports_in_use(config: LocalConfig) -> list[str]:
+    """The ports this run would bind that something else already holds."""
+    wanted = {"API_PORT": config.api_port}
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        wanted["AWS_PORT"] = config.aws_port
+    if not os.environ.get("DATABASE_URL"):
+        wanted["PG_PORT"] = config.pg_port
+    busy = []
+    for variable, port in wanted.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.host, port))
+            except OSError:
+                busy.append(f"{port} ({variable})")
+    return busy
+
+
 def run(config: LocalConfig) -> None:
+    busy = ports_in_use(config)
+    if busy:
+        raise SystemExit(
+            f"error: in use: {', '.join(busy)}. Stop what holds them (another `make local`?) "
+            "or choose others, e.g. API_PORT=8081 make local"
+        )
     config.state_dir.mkdir(parents=True, exist_ok=True)
     (config.state_dir / READY_FILE).unlink(missing_ok=True)
     with ExitStack() as cleanup:
