@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
+from dogdetect.adapters.aws import aws_client
 
 from local.config import LocalConfig
-from local.processes import python_env, spawn, stop, wait_until
+from local.processes import spawn, stop, wait_until
 
 # moto accepts any credentials; boto3 needs some to sign requests.
 FAKE_CREDENTIALS = dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "test")
@@ -24,7 +24,7 @@ def start_moto(config: LocalConfig, log: Path) -> subprocess.Popen[bytes]:
     """moto's server with S3 mirrored to the state folder (local/aws_server.py)."""
     argv = [sys.executable, "-m", "local.aws_server", "--host", config.host]
     argv += ["--port", str(config.aws_port), "--data", str(config.state_dir / "s3")]
-    process = spawn(argv, log, env=python_env({}))
+    process = spawn(argv, log)
 
     def listening() -> bool:
         if process.poll() is not None:
@@ -49,17 +49,9 @@ class Resources:
     dead_letter_queue_url: str
 
 
-def client(service: str, endpoint: str, region: str) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=region,
-    ).client(service, endpoint_url=endpoint)
-
-
 def ensure_resources(config: LocalConfig, endpoint: str) -> Resources:
-    s3 = client("s3", endpoint, config.region)
-    sqs = client("sqs", endpoint, config.region)
+    s3 = aws_client("s3", endpoint, config.region)
+    sqs = aws_client("sqs", endpoint, config.region)
     if config.bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=config.bucket)
     dlq_url = sqs.create_queue(QueueName=config.dead_letter_queue)["QueueUrl"]

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
-from local.aws import client
+from dogdetect.adapters.aws import aws_client
+
 from local.events import sqs_event
 from local.functions import invoke, load_function
 
@@ -38,7 +39,7 @@ class PollerConfig:
 class Poller:
     def __init__(self, config: PollerConfig) -> None:
         self.config = config
-        self.sqs = client("sqs", config.endpoint, config.region)
+        self.sqs = aws_client("sqs", config.endpoint, config.region)
         self.predict: ModuleType = load_function("predict")
         self.sweep: ModuleType = load_function("sweep")
         self.running = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import signal
 import subprocess
 import sys
@@ -55,9 +54,3 @@ def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> 
             return
         time.sleep(interval)
     raise TimeoutError(f"{what} did not become ready within {timeout:.0f} s")
-
-
-def python_env(extra: dict[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(extra)
-    return env

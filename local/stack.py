@@ -102,6 +102,7 @@ def run(config: LocalConfig) -> None:
         )
     config.state_dir.mkdir(parents=True, exist_ok=True)
     (config.state_dir / READY_FILE).unlink(missing_ok=True)
+    os.environ.update(FAKE_CREDENTIALS)  # what moto (or LocalStack) is signed with, from here on
     with ExitStack() as cleanup:
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -58,6 +58,15 @@ def repository(stack_settings: Settings) -> PostgresPredictionRepository:
 def storage(stack_settings: Settings) -> S3ImageStorage:
     s3 = aws_client("s3", stack_settings.aws_endpoint_url, stack_settings.aws_region)
     return S3ImageStorage(s3, stack_settings.bucket_name)
+
+
+def eventually(check: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(interval)
+    return result
 
 
 def submit(api: httpx.Client, data: bytes, filename: str = "upload.jpg") -> httpx.Response:

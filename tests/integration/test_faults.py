@@ -22,7 +22,7 @@ from local.launcher import RunningStack, running_stack
 from local.postgres import EmbeddedPostgres
 from local.processes import stop
 from local.template import queue_config
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, submit, wait_terminal
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_terminal
 from tests.photos import photo
 
 DOG_DETECTIONS = 4  # dog.jpg: dog, bicycle, car, truck
@@ -171,10 +171,8 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
     worker.suspend()  # let a full batch gather
     ids = _submit_many(client, 10)
     worker.resume()
-    deadline = time.monotonic() + 30
-    while not sql(fault_stack, "SELECT 1 FROM predictions WHERE status = 'PROCESSING'"):
-        assert time.monotonic() < deadline, "the worker never started the batch"
-        time.sleep(0.01)
+    processing = "SELECT 1 FROM predictions WHERE status = 'PROCESSING'"
+    eventually(lambda: sql(fault_stack, processing), timeout=30, interval=0.01)
     kill_hard(worker)  # SIGKILL in the middle of the batch
 
     _assert_done_exactly_once(fault_stack, client, ids)

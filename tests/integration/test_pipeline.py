@@ -4,9 +4,7 @@ real model, and the guarantees a client relies on (nothing half-done, nothing lo
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,7 +17,7 @@ from dogdetect.service.sweep import sweep_unenqueued
 from dogdetect.settings import Settings
 from sqlalchemy import text
 
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, submit, wait_terminal
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_terminal
 from tests.corpus import CASES
 from tests.photos import photo
 
@@ -35,14 +33,6 @@ def sqs(stack_settings: Settings) -> Any:
 def dead_letter_url(sqs: Any) -> str:
     url: str = sqs.get_queue_url(QueueName="dogdetect-jobs-dlq")["QueueUrl"]
     return url
-
-
-def eventually(check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
-    return result
 
 
 def dead_letters(sqs: Any, url: str) -> list[str]:

@@ -128,7 +128,6 @@ def test_subclass_inherits_its_parents_status() -> None:
 def test_worker_errors_are_not_client_errors() -> None:
     # The worker's own exceptions must never leak to a client as a mapped status.
     assert not issubclass(errors.StoredImageMissing, errors.DomainError)
-    assert not issubclass(errors.UndecodableImage, errors.DomainError)
 
 
 def test_dependency_unavailable_names_the_dependency() -> None:

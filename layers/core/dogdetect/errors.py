@@ -47,9 +47,5 @@ class DependencyUnavailable(DomainError):
         self.dependency = dependency
 
 
-class UndecodableImage(Exception):
-    """Raised by the worker for an image that can never be decoded: not retried."""
-
-
 class StoredImageMissing(Exception):
     """The queued image is not in the bucket. Retried like a transient fault, then ERROR."""
