@@ -2,9 +2,11 @@
 # The SAM commands run in infra/, next to template.yaml: SAM then finds its defaults there
 # (infra/.aws-sam/build, infra/samconfig.toml) and resolves the template's relative paths.
 
-# The SAM CLI is not part of the dev requirements: it comes from the venv or the PATH.
-SAM ?= $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/sam) sam)
-SAMLOCAL ?= $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/samlocal) samlocal)
+# The SAM CLI is not part of the dev requirements: it comes from the venv, a venv of its own
+# (.venv-sam: it pins its own boto3 and click), or the PATH.
+SAM_VENV ?= .venv-sam
+SAM ?= $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/sam $(CURDIR)/$(SAM_VENV)/bin/sam) sam)
+SAMLOCAL ?= $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/samlocal $(CURDIR)/$(SAM_VENV)/bin/samlocal) samlocal)
 SAM_PYTHON := $(firstword $(wildcard $(CURDIR)/$(VENV)/bin/python) python3)
 STACK_NAME ?= dogdetect
 LOCAL_STACK_NAME ?= dogdetect-local
@@ -23,16 +25,21 @@ print(p if isinstance(p, str) else " ".join(p))' samconfig.toml
 define require_cli
 	@command -v $(1) >/dev/null 2>&1 || { \
 	  echo "error: '$(notdir $(1))' was not found. Install the SAM CLI and its LocalStack wrapper:" >&2; \
-	  echo "    $(VENV)/bin/pip install aws-sam-cli aws-sam-cli-local" >&2; \
+	  echo "    python3 -m venv $(SAM_VENV) && $(SAM_VENV)/bin/pip install aws-sam-cli aws-sam-cli-local" >&2; \
 	  echo "(see docs/deploy.md for the other prerequisites: Docker, AWS credentials)" >&2; \
 	  exit 1; }
 endef
 
 .PHONY: build deploy deploy-local destroy
 
-build: ## sam build: layers, zip functions and the predict image (needs Docker)
+# Extra `sam build` options, e.g. SAM_BUILD_ARGS=--use-container without a local python3.13.
+SAM_BUILD_ARGS ?=
+
+build: ## sam build: RDS CA bundle, layers, zip functions and the predict image (needs Docker)
 	$(call require_cli,$(SAM))
-	cd infra && $(SAM) build --parallel
+	# Amazon's RDS CA bundle into the core layer (and so the image), checksum-verified.
+	$(SAM_PYTHON) scripts/fetch-rds-ca-bundle
+	cd infra && $(SAM) build --parallel $(SAM_BUILD_ARGS)
 
 deploy: build ## deploy to AWS (guided the first time; then uses infra/samconfig.toml)
 	$(call require_cli,$(SAM))

@@ -72,6 +72,9 @@ class EmbeddedPostgres:
     host: str
     port: int
     process: subprocess.Popen[bytes] | None = None
+    # A pg_hba.conf to use instead of the data folder's (trust on 127.0.0.1), say one that
+    # checks some roles' passwords. Unset: as before.
+    hba_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -91,6 +94,7 @@ class EmbeddedPostgres:
                 capture_output=True,
                 user=user,
             )
+        options = self._own_files()
         _grant(self.root, user)
         for lock in (data / "postmaster.pid", *sockets.glob(".s.PGSQL.*.lock")):
             _remove_if_stale(lock)
@@ -109,6 +113,7 @@ class EmbeddedPostgres:
                 "max_connections=200",
                 "-c",
                 "fsync=on",
+                *options,
             ],
             self.root / "postgres.log",
             user=user,
@@ -116,6 +121,17 @@ class EmbeddedPostgres:
         wait_until(self._accepts_connections, 60, "PostgreSQL")
         self._ensure_database(user)
         return self.url
+
+    def _own_files(self) -> list[str]:
+        """A copy of the pg_hba file inside the state folder, which the server's user owns and
+        can read, and the option naming it. (The wheel's PostgreSQL is built without SSL, so
+        there is no TLS option: tests put a TLS endpoint in front, tests/tls_proxy.py.)"""
+        if self.hba_file is None:
+            return []
+        copy = self.root / "pg_hba.conf"
+        shutil.copyfile(self.hba_file, copy)
+        copy.chmod(0o600)
+        return ["-c", f"hba_file={copy}"]
 
     def _accepts_connections(self) -> bool:
         if self.process is not None and self.process.poll() is not None:

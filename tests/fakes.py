@@ -7,18 +7,22 @@ Every call is recorded in `fake.calls` as (operation, argument) for ordering ass
 
 `FakeRepository` follows the state machine of the PostgreSQL adapter
 (`dogdetect.adapters.postgres`): start_processing from PENDING/PROCESSING only, finish from
-PROCESSING only, fail from any non-terminal state; every change bumps `updated_at`.
+PROCESSING only, fail from any non-terminal state; every change bumps `updated_at`. Like
+PostgreSQL, it refuses text it could not store (`_refuse_unstorable`).
+`tests/integration/test_repository_contract.py` runs the same checks on both.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from dogdetect.adapters.tables import DetectionRow
 from dogdetect.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.models import Box, Detection, Job, Prediction, Status
 from dogdetect.settings import Settings
@@ -76,6 +80,16 @@ class Row:
 
 
 _ACTIVE = (Status.PENDING, Status.PROCESSING)
+LABEL_MAX_CHARS: int = DetectionRow.__table__.c.label.type.length  # VARCHAR(64)
+
+
+def _refuse_unstorable(texts: Sequence[str], labels: Sequence[str] = ()) -> None:
+    """Raise where PostgreSQL would (and the adapter lets its error through as a bug): a NUL
+    character in any text, a detection label longer than its column."""
+    if any("\x00" in t for t in [*texts, *labels]):
+        raise ValueError('invalid byte sequence for encoding "UTF8": 0x00')
+    if any(len(label) > LABEL_MAX_CHARS for label in labels):
+        raise ValueError(f"value too long for type character varying({LABEL_MAX_CHARS})")
 
 
 class FakeRepository(Switchable):
@@ -85,11 +99,13 @@ class FakeRepository(Switchable):
         super().__init__()
         self.clock = clock or Clock()
         self.rows: dict[uuid.UUID, Row] = {}
+        self.locks: set[str] = set()  # names held through `exclusive`
 
     # -- port ---------------------------------------------------------------------------
 
     def add_pending(self, prediction_id: uuid.UUID, image_key: str) -> Prediction:
         self._call("add_pending", prediction_id)
+        _refuse_unstorable([image_key])
         if prediction_id in self.rows:
             raise RuntimeError(f"duplicate primary key {prediction_id}")  # an IntegrityError
         now = self.clock()
@@ -120,6 +136,10 @@ class FakeRepository(Switchable):
         self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
     ) -> bool:
         self._call("finish", prediction_id)
+        row = self.rows.get(prediction_id)
+        if row is not None and row.prediction.status is Status.PROCESSING:
+            # Detections are written only when the row moves, in the same transaction.
+            _refuse_unstorable([], [d.label for d in detections])
         return self._transition(
             prediction_id,
             (Status.PROCESSING,),
@@ -131,6 +151,7 @@ class FakeRepository(Switchable):
 
     def fail(self, prediction_id: uuid.UUID, reason: str) -> bool:
         self._call("fail", prediction_id)
+        _refuse_unstorable([reason])
         return self._transition(prediction_id, _ACTIVE, status=Status.ERROR, error=reason)
 
     def unenqueued_before(self, seconds: int, limit: int) -> list[Prediction]:
@@ -156,6 +177,37 @@ class FakeRepository(Switchable):
 
     def ping(self) -> None:
         self._call("ping")
+
+    def fail_stuck(self, older_than_seconds: int, reason: str, limit: int) -> int:
+        self._call("fail_stuck", older_than_seconds)
+        cutoff = self.clock() - timedelta(seconds=older_than_seconds)
+        stuck = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if r.prediction.status in _ACTIVE
+                and r.enqueued_at is not None
+                and r.enqueued_at < cutoff
+                and r.prediction.updated_at < cutoff
+            ),
+            key=lambda r: r.prediction.updated_at,
+        )[:limit]
+        for r in stuck:
+            self._transition(r.prediction.id, _ACTIVE, status=Status.ERROR, error=reason)
+        return len(stuck)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """As the adapter's advisory lock: False while another holder (`locks`) has it."""
+        self._call("exclusive", name)
+        if name in self.locks:
+            yield False
+            return
+        self.locks.add(name)
+        try:
+            yield True
+        finally:
+            self.locks.discard(name)
 
     # -- test helpers -------------------------------------------------------------------
 

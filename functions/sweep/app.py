@@ -1,4 +1,5 @@
-"""sweep: on a schedule, repair uploads whose queue message may never have been sent."""
+"""sweep: on a schedule, repair uploads whose queue message may never have been sent, and give
+up on predictions that never got a result. A sweep still running makes the next one skip."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from dogdetect.observability import instrument, observability
-from dogdetect.service.sweep import sweep_unenqueued
+from dogdetect.service.sweep import sweep
 from dogdetect.wiring import Adapters, adapters
 
 obs = observability("sweep")
@@ -15,12 +16,19 @@ obs = observability("sweep")
 
 def lambda_handler(
     event: dict[str, Any], context: Any, deps: Callable[[], Adapters] = adapters
-) -> dict[str, int]:
+) -> dict[str, Any]:
     a = deps()
-    result = sweep_unenqueued(
-        a.repository, a.storage, a.queue, grace_seconds=a.settings.enqueue_grace_seconds
+    result = sweep(
+        a.repository,
+        a.storage,
+        a.queue,
+        grace_seconds=a.settings.enqueue_grace_seconds,
+        stuck_after_seconds=a.settings.stuck_after_seconds,
     )
     obs.metrics.add_metric(name="UploadsRequeued", unit="Count", value=result.requeued)
+    obs.metrics.add_metric(name="UploadsDeleted", unit="Count", value=result.deleted)
+    obs.metrics.add_metric(name="StuckPredictionsFailed", unit="Count", value=result.stuck_failed)
+    obs.metrics.add_metric(name="SweepsSkipped", unit="Count", value=int(result.skipped))
     return asdict(result)
 
 

@@ -16,9 +16,13 @@ INFRA = REPO_ROOT / "infra"
 TEMPLATE_PATH = INFRA / "template.yaml"
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
-# The resources a function's role may name, besides its own log group and the database secret
-# (the RDS-managed one, or the ExistingDatabaseSecretArn parameter).
-SECRET_REFS = {"Database", "ExistingDatabaseSecretArn"}
+# The database secrets a role may name: the application role's login (every function), and
+# the master login (the RDS-managed secret, or the ExistingDatabaseSecretArn parameter), which
+# only the migration may read.
+APP_SECRET_REFS = {"AppDatabaseSecret"}
+MASTER_SECRET_REFS = {"Database", "ExistingDatabaseSecretArn"}
+SECRET_REFS = APP_SECRET_REFS | MASTER_SECRET_REFS
+MIGRATE_FUNCTION = "MigrateFunction"
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -111,3 +115,42 @@ def function_property(template: dict[str, Any], function: dict[str, Any], name: 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def function_with_globals(template: dict[str, Any], function: dict[str, Any]) -> dict[str, Any]:
+    """A function resource as SAM deploys it: Globals.Function's properties under its own
+    (environment variables merged), so VpcConfig, Layers and the rest count as its own."""
+    merged = dict(function)
+    merged["Properties"] = {
+        **template.get("Globals", {}).get("Function", {}),
+        **function["Properties"],
+        "Environment": {"Variables": environment(template, function)},
+    }
+    return merged
+
+
+def dependencies(template: dict[str, Any]) -> dict[str, set[str]]:
+    """Each resource -> the resources it depends on, as CloudFormation orders them: those it
+    names through Ref, Fn::GetAtt and Fn::Sub anywhere in its definition, and its DependsOn.
+    A SAM function includes what its Globals give it. CloudFormation creates a dependency
+    before, and deletes it after, the resource that depends on it."""
+    resources = template["Resources"]
+    graph: dict[str, set[str]] = {}
+    for name, resource in resources.items():
+        if resource["Type"] == FUNCTION_TYPE:
+            resource = function_with_globals(template, resource)
+        named = references({k: v for k, v in resource.items() if k != "DependsOn"})
+        named |= set(as_list(resource.get("DependsOn", [])))
+        graph[name] = {n for n in named if n in resources and n != name}
+    return graph
+
+
+def transitive_dependencies(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph[start])
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    return seen

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.infra.conftest import SECRET_REFS, as_list, ref_target, references
+from tests.infra.conftest import (
+    APP_SECRET_REFS,
+    MASTER_SECRET_REFS,
+    MIGRATE_FUNCTION,
+    SECRET_REFS,
+    as_list,
+    environment,
+    ref_target,
+    references,
+)
 
 # Actions AWS only grants on Resource "*": X-Ray has no resource-level permissions, and the
 # ENI actions Lambda's VPC networking needs take no resource ARNs (as in the managed policy
@@ -49,6 +59,17 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
         {"UploadsBucket", "JobsQueue", "SweepLogGroup"},
         {"s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"},
         {"s3:PutObject", "s3:DeleteObject", "sqs:ReceiveMessage"},
+    ),
+    "DeadLetterFunction": (
+        {"JobsDeadLetterQueue", "DeadLetterLogGroup"},
+        {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "secretsmanager:GetSecretValue",
+        },
+        {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "sqs:SendMessage"},
     ),
     "MigrateFunction": (
         {"MigrateLogGroup"},
@@ -97,6 +118,7 @@ def test_role_names_only_its_resources(
     own, needed, forbidden = SCOPE[name]
     role = resources[role_of(functions[name])]
     granted: set[str] = set()
+    secrets_read: set[str] = set()
     for statement in statements(role):
         assert statement["Effect"] == "Allow"
         actions = set(as_list(statement["Action"]))
@@ -108,8 +130,13 @@ def test_role_names_only_its_resources(
         named = references(statement["Resource"])
         assert named, f"{name}: a resource that is not one of this stack's: {statement}"
         assert named <= own | SECRET_REFS, f"{name}: {named - own - SECRET_REFS}"
-        if actions & {"secretsmanager:GetSecretValue"}:
-            assert named == SECRET_REFS
+        if named & SECRET_REFS or "secretsmanager:GetSecretValue" in actions:
+            assert actions == {"secretsmanager:GetSecretValue"}, f"{name}: {actions}"
+            assert named <= SECRET_REFS, f"{name}: {named - SECRET_REFS}"
+            secrets_read |= named
+    # Least privilege in the database: only the migration may read the master login.
+    expected = SECRET_REFS if name == MIGRATE_FUNCTION else APP_SECRET_REFS
+    assert secrets_read == expected, f"{name} reads {secrets_read}, not {expected}"
     assert needed <= granted, f"{name} lacks {needed - granted}"
     assert not forbidden & granted, f"{name} must not have {forbidden & granted}"
 
@@ -129,3 +156,40 @@ def test_logs_go_to_the_functions_own_log_group(functions: dict[str, Any]) -> No
     for name, function in functions.items():
         group = ref_target(function["Properties"]["LoggingConfig"]["LogGroup"])
         assert group in SCOPE[name][0]
+
+
+def test_functions_log_in_as_the_application_role(
+    template: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    """Every runtime function gets the application secret; the migration gets the master
+    secret as its login and the application secret to create that role from."""
+    for name, function in functions.items():
+        env = environment(template, function)
+        login = references(env["DATABASE_SECRET_ARN"])
+        if name == MIGRATE_FUNCTION:
+            assert login == MASTER_SECRET_REFS
+            assert references(env["APP_DATABASE_SECRET_ARN"]) == APP_SECRET_REFS
+        else:
+            assert login == APP_SECRET_REFS, f"{name} logs in with {login}"
+            assert "APP_DATABASE_SECRET_ARN" not in env, name
+
+
+def test_the_application_secret_is_generated(resources: dict[str, Any]) -> None:
+    (name,) = APP_SECRET_REFS
+    secret = resources[name]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "Condition" not in secret  # an existing database gets the role too
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert json.loads(generate["SecretStringTemplate"]) == {"username": "dogdetect_app"}
+    assert generate["GenerateStringKey"] == "password"
+    assert set("\"'\\@/") <= set(generate["ExcludeCharacters"])
+    assert "SecretString" not in secret["Properties"]  # never a password in the template
+
+
+def test_the_proxy_accepts_both_logins(resources: dict[str, Any]) -> None:
+    proxy = resources["DatabaseProxy"]["Properties"]
+    assert {ref_target(a["SecretArn"]) for a in proxy["Auth"]} == {"Database", "AppDatabaseSecret"}
+    role = resources[ref_target(proxy["RoleArn"]) or ""]
+    (statement,) = statements(role)
+    assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
+    assert references(statement["Resource"]) == {"Database", "AppDatabaseSecret"}

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.infra.conftest import (
+    MIGRATE_FUNCTION,
     REPO_ROOT,
     as_list,
+    dependencies,
     environment,
     function_property,
     of_type,
     ref_target,
     references,
+    transitive_dependencies,
     walk,
 )
 
-APP_FUNCTIONS = ("SubmitFunction", "StatusFunction", "PredictFunction", "SweepFunction")
+# The functions that serve the application (everything but the migration).
+APP_FUNCTIONS = (
+    "SubmitFunction",
+    "StatusFunction",
+    "PredictFunction",
+    "SweepFunction",
+    "DeadLetterFunction",
+)
 EXPECTED_ROUTES = {
     ("POST", "/image_prediction"): "SubmitFunction",
     ("GET", "/image_prediction/{image_prediction_id}"): "StatusFunction",
@@ -32,9 +44,15 @@ def events_of(function: dict[str, Any], type_: str) -> list[dict[str, Any]]:
     ]
 
 
-def sqs_event(resources: dict[str, Any]) -> dict[str, Any]:
-    (event,) = events_of(resources["PredictFunction"], "SQS")
+def sqs_event(resources: dict[str, Any], function: str = "PredictFunction") -> dict[str, Any]:
+    (event,) = events_of(resources[function], "SQS")
     return event
+
+
+def max_receive_count(resources: dict[str, Any]) -> int:
+    count = resources["JobsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    assert isinstance(count, int)  # literal: read by local/
+    return count
 
 
 # ------------------------------------------------------------------ HTTP API
@@ -88,16 +106,29 @@ def test_visibility_timeout_covers_six_predict_timeouts(
 def test_redrive_to_the_dead_letter_queue(resources: dict[str, Any]) -> None:
     redrive = resources["JobsQueue"]["Properties"]["RedrivePolicy"]
     assert ref_target(redrive["deadLetterTargetArn"]) == "JobsDeadLetterQueue"
-    assert 2 <= redrive["maxReceiveCount"] <= 5
+    # AWS: at least 5 when Lambda consumes the queue, so that throttled invocations (which
+    # count as receives) do not dead-letter a job that never ran.
+    assert 5 <= max_receive_count(resources) <= 10
 
 
-def test_predict_knows_the_receive_count(
+@pytest.mark.parametrize("function", ["PredictFunction", "DeadLetterFunction"])
+def test_consumers_know_the_receive_count(
+    function: str, template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """predict's last attempt records the error, and the dead-letter consumer's reason names
+    the attempts: MAX_RECEIVE_COUNT must equal maxReceiveCount."""
+    env = environment(template, resources[function])
+    assert int(env["MAX_RECEIVE_COUNT"]) == max_receive_count(resources)
+
+
+def test_stuck_predictions_are_given_up_only_after_the_queue_has(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
-    """The last attempt records the error: MAX_RECEIVE_COUNT must equal maxReceiveCount."""
-    env = environment(template, resources["PredictFunction"])
-    redrive = resources["JobsQueue"]["Properties"]["RedrivePolicy"]
-    assert int(env["MAX_RECEIVE_COUNT"]) == redrive["maxReceiveCount"]
+    """The sweeper must not mark ERROR a job SQS may still deliver: the longest a message stays
+    in the jobs queue is maxReceiveCount receives of VisibilityTimeout each."""
+    stuck_after = int(environment(template, resources["SweepFunction"])["STUCK_AFTER_SECONDS"])
+    visibility = resources["JobsQueue"]["Properties"]["VisibilityTimeout"]
+    assert stuck_after > max_receive_count(resources) * visibility
 
 
 def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
@@ -122,6 +153,30 @@ def test_queues_deny_plain_http(resources: dict[str, Any]) -> None:
             ) in ("false", False):
                 covered |= references(statement["Resource"])
     assert {"JobsQueue", "JobsDeadLetterQueue"} <= covered
+
+
+def test_dead_letter_consumer_event_source(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    event = sqs_event(resources, "DeadLetterFunction")
+    assert ref_target(event["Queue"]) == "JobsDeadLetterQueue"
+    assert event["BatchSize"] == 10
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 2 <= event["ScalingConfig"]["MaximumConcurrency"] <= 5
+    # the same rule as the jobs queue: >= 6 x the consumer's timeout + its batching window
+    timeout = function_property(template, resources["DeadLetterFunction"], "Timeout")
+    window = event.get("MaximumBatchingWindowInSeconds", 0)
+    visibility = resources["JobsDeadLetterQueue"]["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * timeout + window
+    # and nothing but that function consumes the dead-letter queue
+    consumers = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        for e in events_of(r, "SQS")
+        if ref_target(e["Queue"]) == "JobsDeadLetterQueue"
+    ]
+    assert consumers == ["DeadLetterFunction"]
 
 
 def test_predict_event_source(resources: dict[str, Any]) -> None:
@@ -248,8 +303,9 @@ def test_database_behind_rds_proxy(template: dict[str, Any], resources: dict[str
     assert not others
     props = proxy["Properties"]
     assert props["EngineFamily"] == "POSTGRESQL"
-    (auth,) = props["Auth"]
-    assert auth["SecretArn"] == {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    master, app = props["Auth"]
+    assert master["SecretArn"] == {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    assert app["SecretArn"] == {"Ref": "AppDatabaseSecret"}
     (group,) = of_type(resources, "AWS::RDS::DBProxyTargetGroup").values()
     assert ref_target(group["Properties"]["DBProxyName"]) == proxy_name
     assert [ref_target(i) for i in group["Properties"]["DBInstanceIdentifiers"]] == ["Database"]
@@ -257,7 +313,7 @@ def test_database_behind_rds_proxy(template: dict[str, Any], resources: dict[str
     (ingress,) = resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert ref_target(ingress["SourceSecurityGroupId"]) == "ProxySecurityGroup"
     # and the functions talk to the proxy
-    for name in (*APP_FUNCTIONS, "MigrateFunction"):
+    for name in (*APP_FUNCTIONS, MIGRATE_FUNCTION):
         host = environment(template, resources[name])["DATABASE_HOST"]
         assert host["Fn::If"][1] == {"Fn::GetAtt": [proxy_name, "Endpoint"]}
 
@@ -283,7 +339,8 @@ def test_existing_network_and_database_can_be_used(
         assert resources[name]["Condition"] == "CreateDatabase"
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["DATABASE_HOST"]["Fn::If"][2] == {"Ref": "ExistingDatabaseHost"}
-    assert env["DATABASE_SECRET_ARN"]["Fn::If"][2] == {"Ref": "ExistingDatabaseSecretArn"}
+    migrate_env = environment(template, resources[MIGRATE_FUNCTION])
+    assert migrate_env["DATABASE_SECRET_ARN"]["Fn::If"][2] == {"Ref": "ExistingDatabaseSecretArn"}
 
 
 # ------------------------------------------------------------------ migrations
@@ -307,12 +364,102 @@ def test_migrations_run_on_every_deploy(resources: dict[str, Any]) -> None:
         assert name in as_list(resources[function].get("DependsOn", []))
 
 
+# What the migration function needs to answer CloudFormation (Create, Update, Delete, and the
+# Update a rollback sends), with a network the template creates.
+NEEDED_BY_THE_MIGRATION = {
+    # the answer is a PUT to a pre-signed S3 URL: through the gateway endpoint, which is a
+    # route in the private route table, which the subnets must be associated with
+    "S3GatewayEndpoint",
+    "PrivateRouteTable",
+    "PrivateSubnetARouteTable",
+    "PrivateSubnetBRouteTable",
+    # the database logins (master and application secrets), through the interface endpoint
+    "SecretsManagerEndpoint",
+    "EndpointSecurityGroup",
+    "AppDatabaseSecret",
+    # the function itself and what it runs with
+    MIGRATE_FUNCTION,
+    "MigrateFunctionRole",
+    "MigrateLogGroup",
+    "CoreLayer",
+    "DepsLayer",
+    "PrivateSubnetA",
+    "PrivateSubnetB",
+    "FunctionSecurityGroup",
+    "Vpc",
+    # the database, through the proxy
+    "Database",
+    "DatabaseProxy",
+    "DatabaseProxyTargetGroup",
+}
+
+
+def test_the_migration_outlives_what_it_needs(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """CloudFormation deletes a resource only after everything that depends on it. If the S3
+    endpoint or the route to it went first, the migration could not answer the Delete (or a
+    rollback's Update): the teardown would hang until ServiceTimeout and fail."""
+    graph = dependencies(template)
+    needed = transitive_dependencies(graph, "DatabaseMigrations")
+    assert needed_missing(needed) == set()
+    # everything the migrate function's own definition names comes along
+    assert graph[MIGRATE_FUNCTION] <= needed
+    assert not any(n in needed for n in APP_FUNCTIONS)  # no cycle through DependsOn
+
+
+def needed_missing(needed: set[str]) -> set[str]:
+    return NEEDED_BY_THE_MIGRATION - needed
+
+
+def test_the_dependency_graph_sees_sam_globals_and_depends_on(template: dict[str, Any]) -> None:
+    """The graph the previous test reads: VpcConfig, Layers and Role are SAM properties (some
+    from Globals) and still order CloudFormation's work; DependsOn does too."""
+    graph = dependencies(template)
+    assert {"PrivateSubnetA", "FunctionSecurityGroup"} <= graph[MIGRATE_FUNCTION]  # Globals
+    assert {"CoreLayer", "DepsLayer", "MigrateFunctionRole"} <= graph[MIGRATE_FUNCTION]
+    assert "DatabaseMigrations" in graph["SubmitFunction"]  # DependsOn
+    assert "S3GatewayEndpoint" not in graph[MIGRATE_FUNCTION]
+
+
+def test_the_network_dependencies_vanish_with_an_existing_network(
+    resources: dict[str, Any],
+) -> None:
+    """DependsOn cannot be conditional: the dependencies are a property that is AWS::NoValue
+    when the template creates no network (then there is nothing of ours to order)."""
+    conditional = [
+        value
+        for value in resources["DatabaseMigrations"]["Properties"].values()
+        if isinstance(value, dict) and "Fn::If" in value and value["Fn::If"][0] == "CreateNetwork"
+    ]
+    (network_path,) = conditional
+    assert network_path["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    for name in references(network_path["Fn::If"][1]):
+        assert resources[name]["Condition"] == "CreateNetwork", name
+
+
+def test_no_function_reserves_concurrency(
+    template: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    """A new account's concurrency quota may be 10, all of which AWS keeps unreserved: any
+    reservation fails the first deploy. (Sweeps are kept apart by an advisory lock.)"""
+    for name, function in functions.items():
+        assert function_property(template, function, "ReservedConcurrentExecutions") is None, name
+        assert function_property(template, function, "ProvisionedConcurrencyConfig") is None, name
+
+
 # ------------------------------------------------------------------ functions and layers
 
 
 def test_zip_functions(template: dict[str, Any], functions: dict[str, Any]) -> None:
     zipped = {k: v for k, v in functions.items() if v["Properties"].get("PackageType") != "Image"}
-    assert set(zipped) == {"SubmitFunction", "StatusFunction", "SweepFunction", "MigrateFunction"}
+    assert set(zipped) == {
+        "SubmitFunction",
+        "StatusFunction",
+        "SweepFunction",
+        "DeadLetterFunction",
+        MIGRATE_FUNCTION,
+    }
     for f in zipped.values():
         props = f["Properties"]
         assert props["Runtime"] == "python3.13"
@@ -348,12 +495,22 @@ def alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
     return [a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
 
 
+def metrics_of(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics an alarm reads: its own, or those of its metric-math expression."""
+    if "MetricName" in alarm:
+        return [alarm]
+    return [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+
 def alarm_on(resources: dict[str, Any], metric: str, dimension_target: str) -> dict[str, Any]:
     (alarm,) = [
         a
         for a in alarms(resources)
-        if a["MetricName"] == metric
-        and any(ref_target(d["Value"]) == dimension_target for d in a["Dimensions"])
+        if any(
+            m["MetricName"] == metric
+            and any(ref_target(d["Value"]) == dimension_target for d in m["Dimensions"])
+            for m in metrics_of(a)
+        )
     ]
     return alarm
 
@@ -367,11 +524,32 @@ def test_alarms_notify_the_topic(resources: dict[str, Any]) -> None:
     assert subscription["Condition"] == "HasAlarmEmail"
 
 
-def test_dead_letter_alarm(resources: dict[str, Any]) -> None:
+def test_dead_letter_queue_not_drained_alarm(resources: dict[str, Any]) -> None:
+    """The consumer empties the dead-letter queue in seconds: messages there for 15 minutes,
+    visible or in flight (a failing consumer keeps them in flight), mean it is failing."""
     alarm = alarm_on(resources, "ApproximateNumberOfMessagesVisible", "JobsDeadLetterQueue")
-    assert alarm["Namespace"] == "AWS/SQS"
-    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
-    assert alarm["Threshold"] == 0
+    assert alarm is alarm_on(
+        resources, "ApproximateNumberOfMessagesNotVisible", "JobsDeadLetterQueue"
+    )
+    assert {m["Namespace"] for m in metrics_of(alarm)} == {"AWS/SQS"}
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    stats = {m["Id"]: m for m in alarm["Metrics"] if "MetricStat" in m}
+    assert set(expression["Expression"].replace("+", " ").split()) == set(stats)
+    assert all(m["ReturnData"] is False for m in stats.values())
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"]  # for a whole stretch
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_predictions_abandoned_alarm(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    """On the metric the consumer emits: Powertools' namespace and its one dimension, the
+    service name (tests/unit/test_deadletter.py checks the emitted document)."""
+    (alarm,) = [a for a in alarms(resources) if a.get("MetricName") == "PredictionsAbandoned"]
+    env = environment(template, resources["DeadLetterFunction"])
+    assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
 
 
 def test_oldest_message_alarm(resources: dict[str, Any]) -> None:

@@ -70,7 +70,14 @@ def test_environment_names_are_settings(
 def test_each_function_gets_what_it_reads(
     template: dict[str, Any], functions: dict[str, Any]
 ) -> None:
-    database = {"DATABASE_SECRET_ARN", "DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"}
+    database = {
+        "DATABASE_SECRET_ARN",
+        "DATABASE_HOST",
+        "DATABASE_PORT",
+        "DATABASE_NAME",
+        "DATABASE_TLS",
+        "DATABASE_CA_BUNDLE",
+    }
     aws = {"BUCKET_NAME", "QUEUE_URL"}
     needs = {
         "SubmitFunction": database | aws | {"MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "API_KEYS"},
@@ -78,8 +85,9 @@ def test_each_function_gets_what_it_reads(
         "PredictFunction": database
         | aws
         | {"DOG_CONFIDENCE", "MAX_IMAGE_PIXELS", "MAX_RECEIVE_COUNT", "MODEL_PATH"},
-        "SweepFunction": database | aws | {"ENQUEUE_GRACE_SECONDS"},
-        "MigrateFunction": database,
+        "SweepFunction": database | aws | {"ENQUEUE_GRACE_SECONDS", "STUCK_AFTER_SECONDS"},
+        "DeadLetterFunction": database | {"MAX_RECEIVE_COUNT"},
+        "MigrateFunction": database | {"APP_DATABASE_SECRET_ARN"},
     }
     for name, function in functions.items():
         env = environment(template, function)

@@ -1,18 +1,28 @@
-"""The PostgreSQL repository against the real database of the local stack."""
+"""The PostgreSQL repository against the real database of the local stack, connected as the
+functions are (the application role)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.errors import DependencyUnavailable
 from dogdetect.migrate import upgrade
 from dogdetect.models import Box, Detection, Status
+from dogdetect.service.sweep import SWEEP_LOCK, SweepResult, stuck_reason, sweep
 from dogdetect.settings import Settings
+from sqlalchemy import Engine, text
 
 from local.launcher import free_port
+from tests.conftest import eventually
 
 DOG = Detection("dog", 0.91, Box(1.0, 2.0, 30.0, 40.0))
 CAT = Detection("cat", 0.42, Box(5.0, 6.0, 7.0, 8.0))
@@ -106,9 +116,9 @@ def test_delete_removes_row_and_detections(repository: PostgresPredictionReposit
     assert repository.get(prediction_id) is None
 
 
-def test_migrations_are_idempotent(stack_settings: Settings) -> None:
-    upgrade(stack_settings.database_url)
-    upgrade(stack_settings.database_url)
+def test_migrations_are_idempotent(master_database_url: str) -> None:
+    upgrade(master_database_url)
+    upgrade(master_database_url)
 
 
 def test_unreachable_database_is_dependency_unavailable() -> None:
@@ -119,3 +129,163 @@ def test_unreachable_database_is_dependency_unavailable() -> None:
     assert raised.value.dependency == "database"
     with pytest.raises(DependencyUnavailable):
         repository.add_pending(uuid.uuid4(), "uploads/x")
+
+
+# -- the sweep: one at a time (an advisory lock), and stuck rows given up -----------------------
+
+STUCK = 7200
+GAVE_UP = "gave up: a test's stuck row"
+
+
+@contextmanager
+def holding(repository: PostgresPredictionRepository, name: str) -> Iterator[None]:
+    """Hold the lock `name`, waiting for the stack's own sweeper (every 15 s, briefly)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with repository.exclusive(name) as acquired:
+            if acquired:
+                yield
+                return
+        assert time.monotonic() < deadline, f"{name} stayed held"
+        time.sleep(0.05)
+
+
+def test_a_second_holder_of_a_lock_is_refused_until_it_is_released(
+    repository: PostgresPredictionRepository, stack_settings: Settings
+) -> None:
+    other = PostgresPredictionRepository(make_engine(stack_settings.database_url))
+    name = f"test-lock-{uuid.uuid4()}"
+    with repository.exclusive(name) as first, other.exclusive(name) as second:
+        assert (first, second) == (True, False)
+    with other.exclusive(name) as again:
+        assert again  # released at the end of the block, on the connection that took it
+    with pytest.raises(RuntimeError), repository.exclusive(name):
+        raise RuntimeError("the block failed")
+    with other.exclusive(name) as after_a_failure:
+        assert after_a_failure
+
+
+def test_two_concurrent_sweeps_never_overlap(
+    repository: PostgresPredictionRepository,
+    storage: S3ImageStorage,
+    own_queue: tuple[Any, str],
+) -> None:
+    queue = SqsJobQueue(*own_queue)
+    inside, finish = threading.Event(), threading.Event()
+
+    class SlowRepository:
+        """The real repository, whose sweep pauses while it holds the lock."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(repository, name)
+
+        def fail_stuck(self, older_than_seconds: int, reason: str, limit: int) -> int:
+            inside.set()
+            finish.wait(30)
+            return repository.fail_stuck(older_than_seconds, reason, limit)
+
+    def run(on: Any) -> SweepResult:
+        return sweep(on, storage, queue, grace_seconds=3600, stuck_after_seconds=STUCK)
+
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(run, SlowRepository())
+        # (it skips if the stack's own sweeper holds the lock just then: start it again)
+        while not inside.wait(0.05):
+            if first.done():
+                assert first.result().skipped
+                first = pool.submit(run, SlowRepository())
+        second = run(repository)
+        finish.set()
+        assert second == SweepResult(0, 0, skipped=True)
+        assert not first.result().skipped
+
+
+def backdate(
+    engine: Engine, ids: list[uuid.UUID], updated_seconds: int, enqueued_seconds: int
+) -> None:
+    """Age rows as if time had passed (as the functions' role: it may UPDATE)."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE predictions SET"
+                " updated_at = now() - make_interval(secs => :updated),"
+                " enqueued_at = CASE WHEN enqueued_at IS NULL THEN NULL"
+                " ELSE now() - make_interval(secs => :enqueued) END"
+                " WHERE id = ANY(:ids)"
+            ),
+            {"updated": updated_seconds, "enqueued": enqueued_seconds, "ids": ids},
+        )
+
+
+def queued(repository: PostgresPredictionRepository) -> uuid.UUID:
+    prediction_id = new_pending(repository)
+    repository.mark_enqueued(prediction_id)
+    return prediction_id
+
+
+def test_only_stuck_rows_end_error(
+    repository: PostgresPredictionRepository, stack_settings: Settings
+) -> None:
+    engine = make_engine(stack_settings.database_url)
+    with holding(repository, SWEEP_LOCK):  # the stack's sweeper stays out meanwhile
+        pending, processing, done = queued(repository), queued(repository), queued(repository)
+        repository.start_processing(processing)
+        repository.start_processing(done)
+        repository.finish(done, True, [DOG])
+        never_queued = new_pending(repository)
+        fresh = queued(repository)
+        requeued_late = queued(repository)  # by the sweeper, after a long outage
+        backdate(engine, [pending, processing, done, never_queued], STUCK + 60, STUCK + 60)
+        backdate(engine, [requeued_late], STUCK + 60, 5)
+
+        assert repository.fail_stuck(STUCK, GAVE_UP, 100) == 2
+
+    for stuck in (pending, processing):
+        row = repository.get(stuck)
+        assert row is not None and (row.status, row.error) == (Status.ERROR, GAVE_UP)
+    finished = repository.get(done)
+    assert finished is not None
+    assert (finished.status, finished.error, finished.detections) == (Status.DONE, None, (DOG,))
+    for untouched in (never_queued, fresh, requeued_late):
+        row = repository.get(untouched)
+        assert row is not None and row.status is Status.PENDING
+    for prediction_id in (pending, processing, done, never_queued, fresh, requeued_late):
+        repository.delete(prediction_id)
+
+
+def test_stuck_rows_are_given_up_at_most_limit_at_a_time(
+    repository: PostgresPredictionRepository, stack_settings: Settings
+) -> None:
+    engine = make_engine(stack_settings.database_url)
+    with holding(repository, SWEEP_LOCK):
+        rows = [queued(repository) for _ in range(3)]
+        backdate(engine, rows, STUCK + 60, STUCK + 60)
+        assert repository.fail_stuck(STUCK, GAVE_UP, 2) == 2
+        assert repository.fail_stuck(STUCK, GAVE_UP, 2) == 1
+        assert repository.fail_stuck(STUCK, GAVE_UP, 2) == 0
+    for prediction_id in rows:
+        repository.delete(prediction_id)
+
+
+def test_the_sweep_gives_up_on_a_stuck_row_with_its_reason(
+    repository: PostgresPredictionRepository,
+    storage: S3ImageStorage,
+    own_queue: tuple[Any, str],
+    stack_settings: Settings,
+) -> None:
+    stuck, fresh = queued(repository), queued(repository)
+    backdate(make_engine(stack_settings.database_url), [stuck], STUCK + 60, STUCK + 60)
+    queue = SqsJobQueue(*own_queue)
+
+    def swept() -> bool:
+        result = sweep(repository, storage, queue, grace_seconds=3600, stuck_after_seconds=STUCK)
+        return not result.skipped  # the stack's own sweeper may hold the lock a moment
+
+    eventually(swept, 30, what="a sweep that is not skipped")
+    row = repository.get(stuck)
+    # (or the stack's sweeper gave up on it first: the same setting, the same reason)
+    assert row is not None and (row.status, row.error) == (Status.ERROR, stuck_reason(STUCK))
+    untouched = repository.get(fresh)
+    assert untouched is not None and untouched.status is Status.PENDING
+    repository.delete(stuck)
+    repository.delete(fresh)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dogdetect.adapters.secrets import RotatingCredentials, database_url
+import pytest
+from dogdetect.adapters.secrets import (
+    AppCredentialsMissing,
+    RotatingCredentials,
+    app_role_credentials,
+    credentials_for,
+    database_url,
+)
 from dogdetect.settings import Settings
 
 
@@ -52,3 +59,35 @@ def test_without_a_secret_the_url_is_database_url() -> None:
         database_url(Settings(database_url="postgresql+pg8000://u@h/db"))
         == "postgresql+pg8000://u@h/db"
     )
+
+
+# -- the runtime functions' role, which the migration sets up ---------------------------------
+
+
+def test_the_app_role_login_comes_from_its_secret() -> None:
+    secrets = FakeSecrets()
+    settings = Settings(
+        app_database_secret_arn="arn:app-secret",
+        app_database_user="ignored",
+        app_database_password="ignored",  # type: ignore[arg-type]
+    )
+    assert app_role_credentials(settings, secrets) == ("app", "first")
+    assert secrets.reads == 1
+
+
+def test_locally_the_app_role_login_is_given_directly() -> None:
+    settings = Settings(app_database_password="local-password")  # type: ignore[arg-type]
+    assert app_role_credentials(settings) == ("dogdetect_app", "local-password")
+    assert "local-password" not in repr(settings)
+
+
+def test_without_an_app_role_login_the_migration_refuses() -> None:
+    with pytest.raises(AppCredentialsMissing, match="APP_DATABASE_SECRET_ARN"):
+        app_role_credentials(Settings())
+
+
+def test_the_master_secret_is_read_with_the_client_given() -> None:
+    secrets = FakeSecrets()
+    credentials = credentials_for(Settings(database_secret_arn="arn:master"), secrets)
+    assert credentials is not None and credentials() == ("app", "first")
+    assert secrets.reads == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from dogdetect.errors import DependencyUnavailable
 from dogdetect.models import Job, Status
-from dogdetect.service.sweep import SweepResult, sweep_unenqueued
+from dogdetect.service.sweep import SWEEP_LOCK, SweepResult, stuck_reason, sweep_unenqueued
+from dogdetect.service.sweep import sweep as run_sweep
 
 from tests.fakes import FakeAdapters
 
@@ -95,5 +96,102 @@ def test_sweep_handler_runs_the_sweep_on_the_given_adapters(fakes: FakeAdapters)
 
     result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), lambda: fakes)
 
-    assert result == {"requeued": 1, "deleted": 0}
+    assert result == {"requeued": 1, "deleted": 0, "stuck_failed": 0, "skipped": False}
     assert fakes.queue.sent == [Job(p.id, fakes.storage.bucket, p.image_key)]
+
+
+# -- the scheduled sweep: one at a time, and stuck predictions given up -----------------------
+
+STUCK = 7200
+
+
+def scheduled(fakes: FakeAdapters, limit: int = 100) -> SweepResult:
+    return run_sweep(
+        fakes.repository,
+        fakes.storage,
+        fakes.queue,
+        grace_seconds=GRACE,
+        stuck_after_seconds=STUCK,
+        limit=limit,
+    )
+
+
+def test_a_second_sweep_while_one_runs_skips_and_says_so(
+    fakes: FakeAdapters, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = fakes.repository.seed(Status.PENDING, enqueued=False)
+    fakes.storage.objects[p.image_key] = b"img"
+    fakes.repository.clock.advance(GRACE + 1)
+    with fakes.repository.exclusive(SWEEP_LOCK), caplog.at_level("INFO"):
+        assert scheduled(fakes) == SweepResult(0, 0, skipped=True)
+    assert "sweep skipped" in caplog.text
+    assert fakes.queue.sent == []  # nothing done twice
+    assert scheduled(fakes) == SweepResult(1, 0)  # the lock was released
+
+
+def test_the_lock_is_released_when_the_sweep_fails(fakes: FakeAdapters) -> None:
+    p = fakes.repository.seed(Status.PENDING, enqueued=False)
+    fakes.storage.objects[p.image_key] = b"img"
+    fakes.repository.clock.advance(GRACE + 1)
+    fakes.queue.break_("send")
+    with pytest.raises(DependencyUnavailable):
+        scheduled(fakes)
+    assert fakes.repository.locks == set()
+
+
+def test_a_stuck_prediction_ends_error_with_a_readable_reason(fakes: FakeAdapters) -> None:
+    pending = fakes.repository.seed(Status.PENDING)
+    processing = fakes.repository.seed(Status.PROCESSING)
+    fakes.repository.clock.advance(STUCK + 1)
+    assert scheduled(fakes) == SweepResult(0, 0, stuck_failed=2)
+    for p in (pending, processing):
+        failed = fakes.repository.get(p.id)
+        assert failed is not None and failed.status is Status.ERROR
+        assert failed.error == stuck_reason(STUCK)
+    assert stuck_reason(STUCK).startswith("gave up: no result 7200 seconds after")
+
+
+def test_recent_finished_and_unqueued_rows_are_not_stuck(fakes: FakeAdapters) -> None:
+    done = fakes.repository.seed(Status.DONE, has_dog=True)
+    failed = fakes.repository.seed(Status.ERROR, error="image could not be decoded")
+    unqueued = fakes.repository.seed(Status.PENDING, enqueued=False)  # the sweeper's other job
+    fakes.repository.clock.advance(STUCK + 1)
+    recent = fakes.repository.seed(Status.PROCESSING)
+    fakes.storage.objects[unqueued.image_key] = b"img"
+    result = scheduled(fakes)
+    assert result.stuck_failed == 0
+    assert fakes.repository.status_of(done.id) is Status.DONE
+    assert fakes.repository.status_of(failed.id) is Status.ERROR
+    assert fakes.repository.get(failed.id).error == "image could not be decoded"  # type: ignore[union-attr]
+    assert fakes.repository.status_of(recent.id) is Status.PROCESSING
+    # requeued just now by this sweep: its long-idle row has a fresh message, not stuck yet
+    assert fakes.repository.status_of(unqueued.id) is Status.PENDING
+
+
+def test_stuck_rows_are_bounded_by_the_limit_longest_idle_first(fakes: FakeAdapters) -> None:
+    seeded = []
+    for _ in range(3):
+        seeded.append(fakes.repository.seed(Status.PROCESSING))
+        fakes.repository.clock.advance(1)
+    fakes.repository.clock.advance(STUCK)
+    assert scheduled(fakes, limit=2).stuck_failed == 2
+    assert [fakes.repository.status_of(p.id) for p in seeded] == [
+        Status.ERROR,
+        Status.ERROR,
+        Status.PROCESSING,
+    ]
+    assert scheduled(fakes, limit=2).stuck_failed == 1
+
+
+def test_sweep_handler_reports_skips_and_stuck_rows(fakes: FakeAdapters) -> None:
+    from tests.unit.conftest import FakeLambdaContext, load_function
+
+    stuck = fakes.repository.seed(Status.PENDING)
+    fakes.repository.clock.advance(fakes.settings.stuck_after_seconds + 1)
+    handler = load_function("sweep").lambda_handler
+
+    result = handler({}, FakeLambdaContext(), lambda: fakes)
+    assert result == {"requeued": 0, "deleted": 0, "stuck_failed": 1, "skipped": False}
+    assert fakes.repository.status_of(stuck.id) is Status.ERROR
+    with fakes.repository.exclusive(SWEEP_LOCK):
+        assert handler({}, FakeLambdaContext(), lambda: fakes)["skipped"] is True

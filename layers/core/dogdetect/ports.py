@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
 from dogdetect.models import Detection, Job, Prediction
@@ -34,6 +35,17 @@ class PredictionRepository(Protocol):
     def unenqueued_before(self, seconds: int, limit: int) -> list[Prediction]: ...
     def unfinished(self, limit: int) -> list[Prediction]:
         """PENDING or PROCESSING rows whose message was sent, oldest first."""
+        ...
+
+    def fail_stuck(self, older_than_seconds: int, reason: str, limit: int) -> int:
+        """PENDING/PROCESSING rows whose message was sent and that have not changed for
+        `older_than_seconds` -> ERROR with `reason`, at most `limit` of them (the longest
+        unchanged first), in one conditional UPDATE; returns how many."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Hold the lock `name` for the block; the block gets False (and holds nothing) when
+        another holder, in any process, has it."""
         ...
 
     def ping(self) -> None: ...

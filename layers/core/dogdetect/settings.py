@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # API Gateway and Lambda cap a synchronous request payload at 6 MB (6,291,456 bytes), and
@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     database_port: int = 5432
     database_name: str = "dogdetect"
     database_tls: bool = False  # the cloud template turns it on for RDS Proxy
+    # A PEM file of extra CAs (an RDS instance's) trusted besides the default store, with TLS on.
+    database_ca_bundle: str | None = None
+    # The migration only: the login role the runtime functions use (`dogdetect.migrate`), from
+    # its secret ({"username", "password"}) in the cloud, or given directly (`make local`).
+    app_database_secret_arn: str | None = None
+    app_database_user: str = "dogdetect_app"
+    app_database_password: SecretStr | None = None
     bucket_name: str = "dogdetect-uploads"
     queue_url: str = ""
     aws_endpoint_url: str | None = None
@@ -31,8 +38,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_image_pixels: int = 40_000_000
     dog_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
-    max_receive_count: int = 3
+    max_receive_count: int = 5  # == the jobs queue's maxReceiveCount (infra/template.yaml)
     enqueue_grace_seconds: int = 60
+    stuck_after_seconds: int = Field(default=7200, gt=0)  # then the sweeper gives up
 
     model_path: str | None = None
     api_keys: str = ""  # comma-separated; empty disables the check

@@ -19,7 +19,12 @@ class Adapters:
     def repository(self) -> PostgresPredictionRepository:
         credentials = credentials_for(self.settings)
         url = database_url(self.settings, credentials)
-        engine = make_engine(url, tls=self.settings.database_tls, credentials=credentials)
+        engine = make_engine(
+            url,
+            tls=self.settings.database_tls,
+            credentials=credentials,
+            ca_bundle=self.settings.database_ca_bundle,
+        )
         return PostgresPredictionRepository(engine)
 
     @cached_property

@@ -20,16 +20,17 @@ def response_body(
             "Status": status,
             "Reason": reason[:_MAX_REASON],
             "PhysicalResourceId": event.get("PhysicalResourceId") or physical_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
+            # .get: an event missing a key still gets an answer, which names the problem
+            "StackId": event.get("StackId", ""),
+            "RequestId": event.get("RequestId", ""),
+            "LogicalResourceId": event.get("LogicalResourceId", ""),
             "NoEcho": False,
             "Data": data,
         }
     ).encode()
 
 
-def put_response(url: str, body: bytes) -> int:
+def put_response(url: str, body: bytes, timeout: float = 5.0) -> int:
     """PUT the answer; returns the HTTP status. Only https: the URL comes from the event."""
     if urlparse(url).scheme != "https":
         raise ValueError("ResponseURL must be https")
@@ -37,6 +38,6 @@ def put_response(url: str, body: bytes) -> int:
         url, data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
     )
     # https only, checked above (bandit B310, ruff S310)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
         status: int = response.status
         return status

@@ -3,6 +3,8 @@ conditional UPDATE, so concurrent workers and redeliveries cannot corrupt a row.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import ssl
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -10,7 +12,19 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import URL, Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +34,22 @@ from dogdetect.models import Box, Detection, Prediction, Status
 
 T = TypeVar("T")
 _ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
+logger = logging.getLogger(__name__)
+
+
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """Verify the server's chain and host name against the default trust store (RDS Proxy's
+    certificate is public) plus `ca_bundle`, a PEM file (an RDS instance's CA bundle). Given a
+    context, pg8000 refuses a server that does not speak TLS instead of falling back."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+def lock_key(name: str) -> int:
+    """A fixed signed 64-bit advisory lock key for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def make_engine(
@@ -27,11 +57,11 @@ def make_engine(
     connect_timeout: float = 5.0,
     tls: bool = False,
     credentials: Callable[[], tuple[str, str]] | None = None,
+    ca_bundle: str | None = None,
 ) -> Engine:
     connect_args: dict[str, object] = {"timeout": connect_timeout}
     if tls:
-        # pg8000 speaks TLS only when given a context; RDS Proxy's certificate is public.
-        connect_args["ssl_context"] = ssl.create_default_context()
+        connect_args["ssl_context"] = tls_context(ca_bundle)
     # One small pool per container: Lambda runs one request at a time per container.
     engine = create_engine(
         database_url,
@@ -60,16 +90,8 @@ class PostgresPredictionRepository:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except DBAPIError as exc:
-            # Connection faults are the dependency's; constraint or SQL errors are our bugs.
-            if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
-                raise DependencyUnavailable("database") from exc
-            raise
-        except (OSError, ConnectionError) as exc:
-            raise DependencyUnavailable("database") from exc
+        with _database_errors(), self._sessions.begin() as session:
+            yield session
 
     def _run(self, work: Callable[[Session], T]) -> T:
         with self._session() as session:
@@ -77,6 +99,48 @@ class PostgresPredictionRepository:
 
     def ping(self) -> None:
         self._run(lambda s: s.execute(text("SELECT 1")))
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A session-level advisory lock, taken and released on one connection that keeps a
+        transaction open for the block: RDS Proxy may hand a connection's next transaction to
+        another backend, and the unlock would then miss the one holding the lock. A dropped
+        connection (a timed-out Lambda) ends the session, which releases the lock."""
+        key = lock_key(name)
+        with _database_errors():
+            connection = self._engine.connect()
+            try:
+                acquired = bool(connection.scalar(_TRY_LOCK, {"key": key}))
+            except BaseException:
+                connection.close()
+                raise
+        try:
+            yield acquired
+        finally:
+            _release(connection, key, name, acquired)
+
+    def fail_stuck(self, older_than_seconds: int, reason: str, limit: int) -> int:
+        cutoff = func.now() - timedelta(seconds=older_than_seconds)
+        stuck = (
+            select(PredictionRow.id)
+            .where(
+                PredictionRow.status.in_(_ACTIVE),
+                # unchanged since both its last step and its (re)queueing by the sweeper
+                PredictionRow.updated_at < cutoff,
+                PredictionRow.enqueued_at < cutoff,
+            )
+            .order_by(PredictionRow.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # a row a worker is changing is left for later
+        )
+        statement = (
+            update(PredictionRow)
+            # the status again: a row a worker finished meanwhile stays finished
+            .where(PredictionRow.id.in_(stuck.scalar_subquery()), PredictionRow.status.in_(_ACTIVE))
+            .values(status=Status.ERROR.value, error=reason, updated_at=func.now())
+            .returning(PredictionRow.id)
+        )
+        return self._run(lambda s: len(s.execute(statement).all()))
 
     def add_pending(self, prediction_id: uuid.UUID, image_key: str) -> Prediction:
         statement = (
@@ -159,6 +223,35 @@ class PostgresPredictionRepository:
         self, prediction_id: uuid.UUID, allowed: tuple[str, ...], **values: object
     ) -> bool:
         return self._run(lambda s: _update_if(s, prediction_id, allowed, **values))
+
+
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        # Connection faults are the dependency's; constraint or SQL errors are our bugs.
+        if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+            raise DependencyUnavailable("database") from exc
+        raise
+    except (OSError, ConnectionError) as exc:
+        raise DependencyUnavailable("database") from exc
+
+
+def _release(connection: Connection, key: int, name: str, acquired: bool) -> None:
+    """Unlock and return the connection; never raise over the block's own outcome."""
+    try:
+        if acquired and not connection.scalar(_UNLOCK, {"key": key}):
+            logger.warning("advisory lock %r was no longer held", name)
+    except (DBAPIError, OSError):
+        logger.warning("could not unlock %r; closing the connection releases it", name)
+        connection.invalidate()
+    finally:
+        connection.close()
 
 
 def _update_if(

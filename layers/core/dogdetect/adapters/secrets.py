@@ -35,11 +35,34 @@ class RotatingCredentials:
             return self._value
 
 
-def credentials_for(settings: Settings) -> RotatingCredentials | None:
+def _secrets_client(settings: Settings) -> Any:
+    return aws_client("secretsmanager", settings.aws_endpoint_url, settings.aws_region)
+
+
+def credentials_for(settings: Settings, client: Any = None) -> RotatingCredentials | None:
     if not settings.database_secret_arn:
         return None
-    client = aws_client("secretsmanager", settings.aws_endpoint_url, settings.aws_region)
-    return RotatingCredentials(client, settings.database_secret_arn)
+    return RotatingCredentials(client or _secrets_client(settings), settings.database_secret_arn)
+
+
+class AppCredentialsMissing(ValueError):
+    """The migration was given no login for the runtime functions' role."""
+
+
+def app_role_credentials(settings: Settings, client: Any = None) -> tuple[str, str]:
+    """(name, password) of the runtime functions' role, which the migration sets up: its
+    secret in the cloud (APP_DATABASE_SECRET_ARN), given directly locally."""
+    if settings.app_database_secret_arn:
+        secret = RotatingCredentials(
+            client or _secrets_client(settings), settings.app_database_secret_arn
+        )
+        return secret()
+    if settings.app_database_password is not None:
+        return settings.app_database_user, settings.app_database_password.get_secret_value()
+    raise AppCredentialsMissing(
+        "APP_DATABASE_SECRET_ARN (or APP_DATABASE_USER and APP_DATABASE_PASSWORD) is not set: "
+        "the migration sets up the login role of the runtime functions"
+    )
 
 
 def database_url(settings: Settings, credentials: RotatingCredentials | None = None) -> str | URL:

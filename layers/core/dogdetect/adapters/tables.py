@@ -38,6 +38,12 @@ class PredictionRow(Base):
             "created_at",
             postgresql_where=text("enqueued_at IS NULL"),
         ),
+        # The sweeper's stuck-row query: unfinished rows by last change (migration 0002).
+        Index(
+            "ix_predictions_unfinished",
+            "updated_at",
+            postgresql_where=text("status IN ('PENDING', 'PROCESSING')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

@@ -1,25 +1,21 @@
-"""Alembic environment: online migrations only, with a lock so concurrent deploys serialize."""
+"""Alembic environment: online migrations only, on the connection `dogdetect.migrate` opens (TLS
+and time limits set), with a lock so concurrent deploys serialize."""
 
 from __future__ import annotations
 
 from alembic import context
 from dogdetect.adapters.tables import Base
-from sqlalchemy import create_engine, pool, text
-
-MIGRATION_LOCK_ID = 727_364_001  # any constant; pg_advisory_xact_lock key for this schema
+from dogdetect.migrate import MIGRATION_LOCK_ID
+from sqlalchemy import Connection, text
 
 
 def run_migrations_online() -> None:
-    url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url is required"
-    connect_args = context.config.attributes.get("connect_args", {})
-    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata)
-        with context.begin_transaction():
-            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
-            context.run_migrations()
-    engine.dispose()
+    connection: Connection | None = context.config.attributes.get("connection")
+    assert connection is not None, "run through dogdetect.migrate, which passes its connection"
+    context.configure(connection=connection, target_metadata=Base.metadata)
+    with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
+        context.run_migrations()
 
 
 run_migrations_online()

@@ -1,9 +1,10 @@
-"""Repair what a failed submit may leave: rows never marked enqueued after a grace period."""
+"""Repair what a failed submit may leave (rows never marked enqueued after a grace period), and
+give up on predictions that never got a result. One sweep at a time."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dogdetect.models import Job
 from dogdetect.ports import ImageStorage, JobQueue, PredictionRepository
@@ -11,10 +12,43 @@ from dogdetect.ports import ImageStorage, JobQueue, PredictionRepository
 logger = logging.getLogger(__name__)
 
 
+SWEEP_LOCK = "dogdetect.sweep"
+
+
 @dataclass(frozen=True)
 class SweepResult:
     requeued: int
     deleted: int
+    stuck_failed: int = 0
+    skipped: bool = False  # another sweep was running: this one did nothing
+
+
+def stuck_reason(stuck_after_seconds: int) -> str:
+    return (
+        f"gave up: no result {stuck_after_seconds} seconds after the prediction was queued "
+        "or last picked up by a worker"
+    )
+
+
+def sweep(
+    repository: PredictionRepository,
+    storage: ImageStorage,
+    queue: JobQueue,
+    grace_seconds: int,
+    stuck_after_seconds: int,
+    limit: int = 100,
+) -> SweepResult:
+    """The scheduled sweep. Two never overlap (a slow one and the next minute's would both
+    requeue the same upload): the second skips and says so."""
+    with repository.exclusive(SWEEP_LOCK) as acquired:
+        if not acquired:
+            logger.info("sweep skipped: another sweep is running")
+            return SweepResult(0, 0, skipped=True)
+        repaired = sweep_unenqueued(repository, storage, queue, grace_seconds, limit)
+        stuck = repository.fail_stuck(stuck_after_seconds, stuck_reason(stuck_after_seconds), limit)
+    if stuck:
+        logger.warning("sweep gave up on stuck predictions", extra={"stuck_failed": stuck})
+    return replace(repaired, stuck_failed=stuck)
 
 
 def sweep_unenqueued(

@@ -1,0 +1,46 @@
+"""deadletter: drains the jobs' dead-letter queue. Each message there is a prediction that ran
+out of attempts: its row is marked ERROR with the reason, and the message is consumed. Partial
+batch failures: only a record whose database update failed returns to the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from dogdetect.observability import instrument, observability
+from dogdetect.service.deadletter import DeadLetterDeps, settle_dead_letter
+from dogdetect.wiring import adapters
+
+obs = observability("deadletter")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def deadletter_deps() -> DeadLetterDeps:
+    a = adapters()
+    return DeadLetterDeps(repository=a.repository, max_receive_count=a.settings.max_receive_count)
+
+
+def process_record(record: SQSRecord, deps: Callable[[], DeadLetterDeps]) -> None:
+    if settle_dead_letter(record.body, deps).abandoned:
+        obs.metrics.add_metric(name="PredictionsAbandoned", unit="Count", value=1)
+
+
+def lambda_handler(
+    event: dict[str, Any], context: Any, deps: Callable[[], DeadLetterDeps] = deadletter_deps
+) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: process_record(record, deps),
+        processor=processor,
+        context=context,
+    )
+
+
+handler = instrument(lambda_handler, obs)
