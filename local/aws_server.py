@@ -8,14 +8,18 @@ docs/decisions.md)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from local.files import write_private
+
 _MUTATING = {"PUT", "POST", "DELETE"}
 REGION = "us-east-1"
+ADMINISTRATOR = "local-stack"
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -84,13 +88,50 @@ def restore(root: Path) -> int:
     return restored
 
 
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def establish_identities(identities_file: Path) -> None:
+    """From the first request on, every call must be signed by a known IAM identity. A new
+    stack gets one identity of its own, an administrator (it creates the queues and the
+    functions' users), made in moto's backend before anything is served. A restarted server
+    (a fault test) gets back every identity the stack recorded, with the same keys, so that
+    running functions keep working."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+    if identities_file.exists():
+        identities = json.loads(identities_file.read_text())
+    else:
+        identities = {ADMINISTRATOR: {"policy": ALLOW_ALL}}
+    for user, identity in identities.items():
+        iam.create_user(REGION, user)
+        iam.put_user_policy(user, user, json.dumps(identity["policy"]))
+        key = iam.create_access_key(user)
+        if "AWS_ACCESS_KEY_ID" in identity:  # restore the recorded key
+            key.access_key_id = identity["AWS_ACCESS_KEY_ID"]
+            key.secret_access_key = identity["AWS_SECRET_ACCESS_KEY"]
+        identity["AWS_ACCESS_KEY_ID"] = key.access_key_id
+        identity["AWS_SECRET_ACCESS_KEY"] = key.secret_access_key
+    write_private(identities_file, json.dumps(identities))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data", type=Path, required=True, help="folder of the S3 mirror")
+    parser.add_argument(
+        "--identities", type=Path, required=True, help="the IAM identities, kept across restarts"
+    )
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    # IAM enforced from the first request: each function calls with its own role's policy.
+    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -100,6 +141,7 @@ def main() -> None:
 
     args.data.mkdir(parents=True, exist_ok=True)
     print(f"restored {restore(args.data)} objects from {args.data}", flush=True)
+    establish_identities(args.identities)
     app = S3Mirror(DomainDispatcherApplication(create_backend_app), args.data)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 

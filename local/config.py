@@ -1,4 +1,4 @@
-"""Ports, names and limits of the local stack. Routes and queue settings are read from
+"""Ports, names and limits of the local stack. Routes, timeouts and queue settings come from
 infra/template.yaml (local/template.py), so the local stack and the cloud cannot drift."""
 
 from __future__ import annotations
@@ -6,28 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from local.template import REPO_ROOT, QueueConfig, Route, queue_config
 
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # API Gateway route key syntax: /image_prediction/{image_prediction_id}
-    function: str
-
-
-@dataclass(frozen=True)
-class QueueConfig:
-    batch_size: int
-    batching_window_seconds: int
-    visibility_timeout_seconds: int
-    max_receive_count: int
-
-
-def _template_queue_config() -> QueueConfig:
-    from local.template import queue_config
-
-    return queue_config()
+__all__ = ["REPO_ROOT", "LocalConfig", "QueueConfig", "Route"]
 
 
 @dataclass(frozen=True)
@@ -41,8 +22,9 @@ class LocalConfig:
     queue: str = "dogdetect-jobs"
     dead_letter_queue: str = "dogdetect-jobs-dlq"
     region: str = "us-east-1"
-    queue_config: QueueConfig = field(default_factory=_template_queue_config)
+    queue_config: QueueConfig = field(default_factory=queue_config)
     sweep_interval_seconds: float = 15.0
+    function_timeouts: dict[str, float] = field(default_factory=dict)  # tests' overrides
 
     @property
     def aws_endpoint(self) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.config import Route
+from local.template import Route
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
 ACCOUNT_ID = "000000000000"
@@ -42,10 +42,10 @@ def http_api_event(
     path_parameters: Mapping[str, str],
     source_ip: str,
     host: str,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    content_type = headers.get("content-type", "")
-    is_text = any(content_type.startswith(t) for t in _TEXT_TYPES)
+    text = _as_text(body, headers.get("content-type", ""))
     query = dict(parse_qsl(query_string, keep_blank_values=True))
     event: dict[str, Any] = {
         "version": "2.0",
@@ -65,13 +65,13 @@ def http_api_event(
                 "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id or str(uuid.uuid4()),
             "routeKey": route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "isBase64Encoded": bool(body) and not is_text,
+        "isBase64Encoded": bool(body) and text is None,
     }
     if query:
         event["queryStringParameters"] = query
@@ -80,10 +80,19 @@ def http_api_event(
     if "cookie" in headers:
         event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
     if body:
-        event["body"] = (
-            base64.b64encode(body).decode() if event["isBase64Encoded"] else body.decode()
-        )
+        event["body"] = base64.b64encode(body).decode() if text is None else text
     return event
+
+
+def _as_text(body: bytes, content_type: str) -> str | None:
+    """The body as text when its type is textual and it decodes; else None (base64), as API
+    Gateway does: bytes that are not UTF-8 never reach a function as a broken string."""
+    if not any(content_type.startswith(t) for t in _TEXT_TYPES):
+        return None
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def sqs_event(messages: Iterable[Mapping[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:

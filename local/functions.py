@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -18,14 +19,16 @@ LAYER_PATH = str(REPO_ROOT / "layers" / "core")
 
 def load_function(name: str) -> ModuleType:
     """Import functions/<name>/app.py under a unique module name (every one is `app`)."""
+    return load_module(name, REPO_ROOT / "functions" / name / "app.py")
+
+
+def load_module(name: str, code: Path) -> ModuleType:
     if LAYER_PATH not in sys.path:
         sys.path.insert(0, LAYER_PATH)  # the core layer, as /opt/python is in Lambda
     module_name = f"function_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(
-        module_name, REPO_ROOT / "functions" / name / "app.py"
-    )
+    spec = importlib.util.spec_from_file_location(module_name, code)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
@@ -64,4 +67,5 @@ class LambdaContext:
 
 
 def invoke(module: ModuleType, name: str, event: dict[str, Any], timeout: float) -> Any:
+    """Call a loaded handler in this process (benchmarks measure a function's own cost so)."""
     return module.handler(event, LambdaContext(function_name=name, timeout_seconds=timeout))

@@ -1,63 +1,101 @@
-"""The local API Gateway: HTTP in, API Gateway HTTP API (2.0) events to the real handlers,
-their responses back out. Requests over Lambda's payload limit are refused as in the cloud."""
+"""The local API Gateway (HTTP API, payload 2.0): HTTP in, events to the real handlers, each
+function in execution environments of its own (local/runtime.py), their responses back out.
+
+What API Gateway answers by itself, it answers here the same way, as JSON {"message": ...}
+with an `apigw-requestid` header: 413 for a request over the payload limit, 429 past the
+template's throttling limits, 500 when the function fails or times out, 503 when the
+integration takes longer than API Gateway waits. Every other answer is the function's."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from types import ModuleType
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from dogdetect.settings import LAMBDA_PAYLOAD_LIMIT_BYTES
 
-from local.config import Route
 from local.events import http_api_event, match_route
-from local.functions import invoke, load_function
-from local.template import default_route_function, routes
+from local.runtime import FunctionFailed, FunctionPool, FunctionTimeout, wait_all_ready
+from local.template import Route, Throttle, default_route_function, functions, routes, throttle
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-API_TIMEOUT_SECONDS = 29.0  # API Gateway's integration timeout
-DOCS_HTML = """<!doctype html><html><head><title>dog-detector API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head><body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+INTEGRATION_TIMEOUT_SECONDS = 30.0  # HTTP API's maximum integration timeout
+# API Gateway reads a refused body to its end before answering, so a client that writes the
+# whole body before reading (urllib) gets the 413 rather than a reset connection; past the
+# HTTP API's own 10 MB limit a connection is closed anyway.
+DRAIN_LIMIT_BYTES = 10 * 1024 * 1024
+BODY_IDLE_TIMEOUT_SECONDS = 10.0  # between two chunks of a request body
+# After a request whose body never fully came, the connection cannot carry another request.
+CLOSE_AFTER = {408: {"connection": "close"}}
+GATEWAY_ANSWERS = {
+    408: "Request Timeout",
+    413: "Request Entity Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
-def _new_loop_per_thread() -> None:
-    # Mangum drives the ASGI app on the thread's event loop; worker threads have none.
-    asyncio.set_event_loop(asyncio.new_event_loop())
+class Invoker(Protocol):
+    def invoke(self, event: dict[str, Any]) -> Any: ...
 
 
-def merged_openapi(modules: dict[str, ModuleType]) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "openapi": "3.1.0",
-        "info": {"title": "dog-detector", "version": "1.0.0"},
-        "paths": {},
-        "components": {"schemas": {}},
-    }
-    for module in modules.values():
-        part = module.app.openapi()
-        spec["paths"].update(part.get("paths", {}))
-        spec["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
-    return spec
+@dataclass
+class TokenBucket:
+    """API Gateway's throttling: a steady rate with a burst allowance."""
+
+    rate: float
+    burst: int
+    tokens: float = field(init=False)
+    updated: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.burst)
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 class Gateway:
-    def __init__(self, concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        environments: Mapping[str, Mapping[str, str]],
+        pool_size: int = 4,
+        limits: Throttle | None = None,
+        timeouts: Mapping[str, float] | None = None,
+        pools: Mapping[str, Invoker] | None = None,
+    ) -> None:
         self.routes: tuple[Route, ...] = routes()
         self.default_function = default_route_function()  # the JSON 404 for unknown paths
         names = {r.function for r in self.routes} | {self.default_function}
-        self.functions = {name: load_function(name) for name in sorted(names)}
-        self._pool = ThreadPoolExecutor(concurrency, "lambda", initializer=_new_loop_per_thread)
-        self._openapi = json.dumps(merged_openapi(self.functions)).encode()
+        specs = functions(timeouts)
+        self.pools: Mapping[str, Invoker] = pools or {
+            name: FunctionPool(specs[name], environments[name], size=pool_size)
+            for name in sorted(names)
+        }
+        self.integration_timeout = INTEGRATION_TIMEOUT_SECONDS
+        self._threads = ThreadPoolExecutor(pool_size * len(self.pools), "invoke")
+        self._limits = limits or throttle()
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def prewarm(self) -> None:
+        wait_all_ready([p for p in self.pools.values() if isinstance(p, FunctionPool)])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -65,28 +103,36 @@ class Gateway:
             return
         if scope["type"] != "http":
             return
-        path, method = scope["path"], scope["method"]
-        if method == "GET" and path == "/openapi.json":
-            await _respond(send, 200, {"content-type": "application/json"}, self._openapi)
+        request_id = str(uuid.uuid4())
+        try:
+            body = await _read_body(receive, LAMBDA_PAYLOAD_LIMIT_BYTES)
+        except IncompleteBody:
+            # Nothing reaches a function: an upload cut short must store nothing. A client
+            # still there is told so; one that left is not.
+            await _gateway_answer(send, 408, request_id)
             return
-        if method == "GET" and path == "/docs":
-            await _respond(send, 200, {"content-type": "text/html"}, DOCS_HTML.encode())
-            return
-        body = await _read_body(receive, LAMBDA_PAYLOAD_LIMIT_BYTES)
         if body is None:
-            await _too_large(send)
+            await _gateway_answer(send, 413, request_id)
             return
-        await self._dispatch(scope, method, path, body, send)
+        await self._dispatch(scope, body, request_id, send)
 
-    async def _dispatch(
-        self, scope: Scope, method: str, path: str, body: bytes, send: Send
-    ) -> None:
+    def _throttled(self, route_key: str) -> bool:
+        bucket = self._buckets.setdefault(
+            route_key, TokenBucket(self._limits.rate_per_second, self._limits.burst)
+        )
+        return not bucket.take()
+
+    async def _dispatch(self, scope: Scope, body: bytes, request_id: str, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
         matched = match_route(self.routes, method, path)
         params: dict[str, str] = {}
         route_key, function = "$default", self.default_function
         if matched is not None:
             route, params = matched
             route_key, function = f"{route.method} {route.path}", route.function
+        if self._throttled(route_key):
+            await _gateway_answer(send, 429, request_id)
+            return
         headers = _headers(scope)
         event = http_api_event(
             route_key=route_key,
@@ -98,19 +144,28 @@ class Gateway:
             path_parameters=params,
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
             host=headers.get("host", "127.0.0.1"),
+            request_id=request_id,
         )
         if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT_BYTES:
-            await _too_large(send)
+            await _gateway_answer(send, 413, request_id)
             return
         loop = asyncio.get_running_loop()
-        module = self.functions[function]
-        result = await loop.run_in_executor(
-            self._pool, invoke, module, function, event, API_TIMEOUT_SECONDS
-        )
-        await _send_lambda_response(send, result)
+        call = loop.run_in_executor(self._threads, self.pools[function].invoke, event)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(call), self.integration_timeout)
+        except TimeoutError:
+            await _gateway_answer(send, 503, request_id)
+            return
+        except (FunctionFailed, FunctionTimeout):
+            await _gateway_answer(send, 500, request_id)
+            return
+        await _send_lambda_response(send, result, request_id)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        for pool in self.pools.values():
+            if isinstance(pool, FunctionPool):
+                pool.close()
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -121,45 +176,52 @@ def _headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
+class IncompleteBody(Exception):
+    """The client went away or stalled before sending the body it announced."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None when it is over the limit (read to its end all the same)."""
     chunks, size = [], 0
     while True:
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), BODY_IDLE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise IncompleteBody("no body bytes for a while") from None
+        if message["type"] == "http.disconnect":
+            raise IncompleteBody("the client disconnected")
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        if size <= limit:
+            chunks.append(chunk)
+        if not message.get("more_body", False) or size > DRAIN_LIMIT_BYTES:
+            return b"".join(chunks) if size <= limit else None
 
 
-async def _too_large(send: Send) -> None:
-    detail = {"detail": f"request larger than the {LAMBDA_PAYLOAD_LIMIT_BYTES}-byte payload limit"}
-    await _respond(send, 413, {"content-type": "application/json"}, json.dumps(detail).encode())
+async def _gateway_answer(send: Send, status: int, request_id: str) -> None:
+    body = json.dumps({"message": GATEWAY_ANSWERS[status]}, separators=(",", ":")).encode()
+    await _send_lambda_response(
+        send,
+        {
+            "statusCode": status,
+            "headers": {"content-type": "application/json", **CLOSE_AFTER.get(status, {})},
+            "body": base64.b64encode(body).decode(),
+            "isBase64Encoded": True,
+        },
+        request_id,
+    )
 
 
-async def _send_lambda_response(send: Send, result: dict[str, Any]) -> None:
+async def _send_lambda_response(send: Send, result: dict[str, Any], request_id: str) -> None:
     body = result.get("body") or ""
     payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
     headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    headers["apigw-requestid"] = request_id
     raw = [(k.encode(), v.encode()) for k, v in headers.items() if k != "content-length"]
     raw += [(b"set-cookie", c.encode()) for c in result.get("cookies") or []]
     raw.append((b"content-length", str(len(payload)).encode()))
     await send({"type": "http.response.start", "status": int(result["statusCode"]), "headers": raw})
     await send({"type": "http.response.body", "body": payload})
-
-
-async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
-    await _send_lambda_response(
-        send,
-        {
-            "statusCode": status,
-            "headers": headers,
-            "body": base64.b64encode(body).decode(),
-            "isBase64Encoded": True,
-        },
-    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

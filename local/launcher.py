@@ -82,7 +82,10 @@ def _await_ready(stack: RunningStack, timeout: float) -> None:
 
 @contextmanager
 def running_stack(
-    state_dir: Path, visibility_timeout: int | None = None, ready_timeout: float = 300
+    state_dir: Path,
+    visibility_timeout: int | None = None,
+    ready_timeout: float = 300,
+    function_timeouts: dict[str, float] | None = None,
 ) -> Iterator[RunningStack]:
     ports = {"api": free_port(), "aws": free_port(), "pg": free_port()}
     argv = [
@@ -94,6 +97,8 @@ def running_stack(
     ]  # fmt: skip
     if visibility_timeout is not None:
         argv += ["--visibility-timeout", str(visibility_timeout)]
+    for name, seconds in (function_timeouts or {}).items():
+        argv += ["--function-timeout", f"{name}={seconds}"]
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / READY_FILE).unlink(missing_ok=True)  # a previous run's must not count
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AWS_ENDPOINT_URL")}

@@ -1,6 +1,12 @@
-"""The local SQS event source mapping: receive a batch, call `predict` with a real SQS event,
-delete what succeeded, leave failures to the visibility timeout and the redrive policy.
-Also the local scheduler: runs `sweep` every few seconds, as EventBridge does in the cloud."""
+"""The local SQS event source mappings and scheduler.
+
+For each function the template triggers from a queue (predict from the jobs queue, deadletter
+from the dead-letter queue): receive a batch the way Lambda's poller does (waiting up to the
+batching window to fill it), invoke the function in its own execution environment with a real
+SQS event, delete what succeeded, and leave failures, errors and timeouts to the visibility
+timeout and the redrive policy. Each mapping polls with its function's credentials, as the
+cloud's polls with the function's role. Also runs `sweep` every few seconds, as EventBridge
+does in the cloud."""
 
 from __future__ import annotations
 
@@ -9,71 +15,88 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import FrameType
 from typing import Any
 
-from dogdetect.adapters.aws import aws_client
+import boto3
+from dogdetect.adapters.aws import CLIENT_CONFIG
 
 from local.events import sqs_event
-from local.functions import invoke, load_function
+from local.logs import configure as configure_logs
+from local.runtime import FunctionFailed, FunctionPool, FunctionTimeout, wait_all_ready
+from local.template import functions
 
 logger = logging.getLogger("local.poller")
-PREDICT_TIMEOUT_SECONDS = 60.0
+LONG_POLL_SECONDS = 2  # short enough for a prompt shutdown
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    function: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    batching_window_seconds: float
 
 
 @dataclass(frozen=True)
 class PollerConfig:
     endpoint: str
     region: str
-    queue_url: str
-    queue_arn: str
-    batch_size: int
-    wait_seconds: int
+    sources: list[SourceConfig]
     sweep_interval_seconds: float
     ready_file: str
+    environments_file: str  # function name -> its environment (credentials included), 0600
+    timeouts: dict[str, float]  # tests' overrides of the template's
 
 
-class Poller:
-    def __init__(self, config: PollerConfig) -> None:
-        self.config = config
-        self.sqs = aws_client("sqs", config.endpoint, config.region)
-        self.predict: ModuleType = load_function("predict")
-        self.sweep: ModuleType = load_function("sweep")
-        self.running = True
-        self._next_sweep = 0.0
-
-    def run(self) -> None:
-        while self.running:
-            self._maybe_sweep()
-            try:
-                self.poll_once()
-            except Exception:  # the endpoint may be restarting: keep polling, as Lambda does
-                logger.exception("poll failed")
-                time.sleep(1)
+class EventSource:
+    def __init__(self, config: SourceConfig, pool: FunctionPool, sqs: Any, region: str) -> None:
+        self.config, self.pool, self.sqs, self.region = config, pool, sqs, region
 
     def poll_once(self) -> int:
-        messages = self.sqs.receive_message(
+        messages = self.receive_batch()
+        if messages:
+            self.deliver(messages)
+        return len(messages)
+
+    def _receive(self, most: int, wait: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.sqs.receive_message(
             QueueUrl=self.config.queue_url,
-            MaxNumberOfMessages=self.config.batch_size,
-            WaitTimeSeconds=self.config.wait_seconds,
+            MaxNumberOfMessages=most,
+            WaitTimeSeconds=wait,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        if messages:
-            self._deliver(messages)
-        return len(messages)
+        return found
 
-    def _deliver(self, messages: list[dict[str, Any]]) -> None:
-        event = sqs_event(messages, self.config.queue_arn, self.config.region)
+    def receive_batch(self) -> list[dict[str, Any]]:
+        """The first message, then more until the batch is full or the window has passed."""
+        size = self.config.batch_size
+        messages = self._receive(size, LONG_POLL_SECONDS)
+        if not messages:
+            return []
+        deadline = time.monotonic() + self.config.batching_window_seconds
+        while len(messages) < size and (left := deadline - time.monotonic()) > 0:
+            more = self._receive(min(10, size - len(messages)), int(left))
+            messages += more
+            if not more and left < 1:
+                time.sleep(min(0.05, left))
+        return messages
+
+    def deliver(self, messages: list[dict[str, Any]]) -> None:
+        event = sqs_event(messages, self.config.queue_arn, self.region)
         try:
-            response = invoke(self.predict, "predict", event, PREDICT_TIMEOUT_SECONDS)
-            failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
-        except Exception:  # a failed invocation returns the whole batch to the queue
-            logger.exception("predict invocation failed")
+            response = self.pool.invoke(event)
+        except (FunctionFailed, FunctionTimeout) as exc:
+            # A failed or timed-out invocation returns the whole batch to the queue.
+            logger.error("%s invocation failed: %s", self.config.function, exc)
             return
+        failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self.sqs.delete_message_batch(
@@ -83,31 +106,83 @@ class Poller:
                 ],
             )
 
-    def _maybe_sweep(self) -> None:
-        if time.monotonic() < self._next_sweep:
-            return
-        self._next_sweep = time.monotonic() + self.config.sweep_interval_seconds
-        try:
-            invoke(
-                self.sweep, "sweep", {"source": "aws.events", "detail-type": "Scheduled Event"}, 60
+    def run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # the endpoint may be restarting: keep polling, as Lambda does
+                logger.exception("poll of %s failed", self.config.function)
+                time.sleep(1)
+
+
+def sqs_client(endpoint: str, region: str, environment: dict[str, str]) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+    return session.client("sqs", endpoint_url=endpoint, region_name=region, config=CLIENT_CONFIG)
+
+
+class Poller:
+    def __init__(self, config: PollerConfig) -> None:
+        self.config = config
+        environments: dict[str, dict[str, str]] = json.loads(
+            Path(config.environments_file).read_text()
+        )
+        specs = functions(config.timeouts)
+        # predict loads its model in init, as a provisioned container would.
+        hooks = {"predict": "predict_deps"}
+        self.pools = {
+            name: FunctionPool(specs[name], environments[name], init_hook=hooks.get(name))
+            for name in {s.function for s in config.sources} | {"sweep"}
+        }
+        self.sources = [
+            EventSource(
+                source,
+                self.pools[source.function],
+                sqs_client(config.endpoint, config.region, environments[source.function]),
+                config.region,
             )
+            for source in config.sources
+        ]
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        threads = [
+            threading.Thread(target=source.run, args=(self.stopping,), daemon=True)
+            for source in self.sources
+        ]
+        for thread in threads:
+            thread.start()
+        while not self.stopping.is_set():
+            self._sweep()
+            self.stopping.wait(self.config.sweep_interval_seconds)
+        for thread in threads:
+            thread.join(LONG_POLL_SECONDS + 1)
+        for pool in self.pools.values():
+            pool.close()
+
+    def _sweep(self) -> None:
+        try:
+            self.pools["sweep"].invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
         except Exception:
             logger.exception("sweep failed")
 
     def stop(self, _signum: int, _frame: FrameType | None) -> None:
-        self.running = False
+        self.stopping.set()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("config", help="PollerConfig as JSON")
-    config = PollerConfig(**json.loads(parser.parse_args().config))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    raw = json.loads(parser.parse_args().config)
+    raw["sources"] = [SourceConfig(**s) for s in raw["sources"]]
+    config = PollerConfig(**raw)
+    configure_logs()
     poller = Poller(config)
     signal.signal(signal.SIGTERM, poller.stop)
     signal.signal(signal.SIGINT, poller.stop)
-    # Load the model before taking messages, as a provisioned container would.
-    poller.predict.predict_deps()
+    wait_all_ready(list(poller.pools.values()))
     Path(config.ready_file).write_text(str(os.getpid()))
     logger.info("poller ready")
     poller.run()

@@ -14,8 +14,10 @@ from typing import Any
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Runs in the child after any user switch (which would clear the setting), before exec.
+    if sys.platform != "linux":
+        return
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -24,7 +26,7 @@ def spawn(
     argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None, **kwargs: Any
 ) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
-    preexec = _die_with_parent if sys.platform == "linux" else None
+    preexec = die_with_parent if sys.platform == "linux" else None
     return subprocess.Popen(  # noqa: S603 - argv is ours, never user input
         list(argv),
         stdout=log,

@@ -15,11 +15,22 @@ from pathlib import Path
 
 import uvicorn
 
-from local.aws import FAKE_CREDENTIALS, Resources, ensure_resources, start_moto
+from local.aws import (
+    FAKE_CREDENTIALS,
+    Resources,
+    ensure_resources,
+    remember_identities,
+    start_moto,
+)
 from local.config import LocalConfig
+from local.files import write_private
+from local.http_protocol import GatewayHttpProtocol
+from local.iam import LocalNames, function_identities, iam_client
+from local.logs import configure as configure_logs
 from local.postgres import EmbeddedPostgres
 from local.processes import stop, wait_until
 from local.supervisor import PollerSupervisor
+from local.template import functions
 
 logger = logging.getLogger("local")
 READY_FILE = "stack.json"
@@ -44,8 +55,25 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
         default=defaults.queue_config.visibility_timeout_seconds,
         help="seconds before a failed message is retried (tests shorten the template's value)",
     )
+    parser.add_argument(
+        "--function-timeout",
+        action="append",
+        default=[],
+        metavar="NAME=SECONDS",
+        help="replace a function's timeout from the template (tests make one time out)",
+    )
     args = parser.parse_args(argv)
-    queue = replace(defaults.queue_config, visibility_timeout_seconds=args.visibility_timeout)
+    timeouts = {
+        name: float(seconds)
+        for name, seconds in (item.split("=", 1) for item in args.function_timeout)
+    }
+    queue = defaults.queue_config
+    if args.visibility_timeout != queue.visibility_timeout_seconds:  # for both queues
+        queue = replace(
+            queue,
+            visibility_timeout_seconds=args.visibility_timeout,
+            dead_letter_visibility_timeout_seconds=args.visibility_timeout,
+        )
     return replace(
         defaults,
         state_dir=args.state_dir.resolve(),
@@ -53,6 +81,7 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
         aws_port=args.aws_port,
         pg_port=args.pg_port,
         queue_config=queue,
+        function_timeouts=timeouts,
     )
 
 
@@ -61,7 +90,13 @@ def function_environment(
 ) -> dict[str, str]:
     """What every function sees: the same variable names the template sets in the cloud."""
     return {
-        **FAKE_CREDENTIALS,
+        # The stack's own identity; each function's own replaces it (per_function_environments).
+        "AWS_ACCESS_KEY_ID": os.environ.get(
+            "AWS_ACCESS_KEY_ID", FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+        ),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get(
+            "AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+        ),
         "AWS_DEFAULT_REGION": config.region,
         "AWS_ENDPOINT_URL": endpoint,
         "DATABASE_URL": database_url,
@@ -102,28 +137,63 @@ def run(config: LocalConfig) -> None:
         )
     config.state_dir.mkdir(parents=True, exist_ok=True)
     (config.state_dir / READY_FILE).unlink(missing_ok=True)
-    os.environ.update(FAKE_CREDENTIALS)  # what moto (or LocalStack) is signed with, from here on
+    for name, value in FAKE_CREDENTIALS.items():  # another endpoint's, unless given
+        os.environ.setdefault(name, value)
     with ExitStack() as cleanup:
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
             postgres = EmbeddedPostgres(config.state_dir / "postgres", config.host, config.pg_port)
             cleanup.callback(postgres.stop)
             database_url = postgres.start()
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        if not endpoint:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+        own_moto = not endpoint
+        if own_moto:
             moto = start_moto(config, config.state_dir / "moto.log")
-            cleanup.callback(stop, moto)
+            cleanup.callback(stop, moto.process)
+            os.environ.update(moto.credentials)  # the stack's own identity, from here on
             endpoint = config.aws_endpoint
         resources = ensure_resources(config, endpoint)
-        from dogdetect.migrate import upgrade
+        from local.database import migrate_for_functions
 
-        upgrade(database_url)
-        environment = function_environment(config, database_url, endpoint, resources)
+        app_database_url = migrate_for_functions(database_url)  # the functions' least privilege
+        environment = function_environment(config, app_database_url, endpoint, resources)
         os.environ.update(environment)
         recover_lost_messages(resources)
-        poller = PollerSupervisor(config, endpoint, resources)
+        functions = per_function_environments(config, environment, endpoint, resources, own_moto)
+        poller = PollerSupervisor(config, endpoint, resources, functions)
         cleanup.callback(poller.stop)
-        serve(config, environment, poller)
+        # stack.json also names the superuser's URL, for tests; never given to a function
+        serve(config, {**environment, "MASTER_DATABASE_URL": database_url}, functions, poller)
+
+
+def per_function_environments(
+    config: LocalConfig,
+    environment: dict[str, str],
+    endpoint: str,
+    resources: Resources,
+    enforce_iam: bool,
+) -> dict[str, dict[str, str]]:
+    """Each function's environment: this process's (API_KEYS, PATH, ...) with the shared
+    settings, and the function's own credentials: an IAM user whose policy is its role's in
+    the template (on our own moto, which enforces it)."""
+    names = {name: {**os.environ, **environment} for name in functions()}
+    if enforce_iam:
+        local = LocalNames(
+            region=environment["AWS_DEFAULT_REGION"],
+            account=resources.account,
+            bucket=resources.bucket,
+            queue_urls={
+                "JobsQueue": resources.queue_url,
+                "JobsDeadLetterQueue": resources.dead_letter_queue_url,
+            },
+        )
+        identities = function_identities(iam_client(endpoint, local.region), local)
+        remember_identities(
+            config, {i.user: {"policy": i.policy, **i.credentials} for i in identities.values()}
+        )
+        for name, identity in identities.items():
+            names[name].update(identity.credentials)
+    return names
 
 
 def recover_lost_messages(resources: Resources) -> None:
@@ -139,21 +209,33 @@ def recover_lost_messages(resources: Resources) -> None:
             logger.info("re-queued %d unfinished predictions", count)
 
 
-def serve(config: LocalConfig, environment: dict[str, str], poller: PollerSupervisor) -> None:
+def serve(
+    config: LocalConfig,
+    environment: dict[str, str],
+    functions: dict[str, dict[str, str]],
+    poller: PollerSupervisor,
+) -> None:
     from local.gateway import Gateway
 
-    gateway = Gateway()
+    gateway = Gateway(functions, timeouts=config.function_timeouts)
     server = uvicorn.Server(
         uvicorn.Config(
-            gateway, host=config.host, port=config.api_port, log_level="warning", lifespan="on"
+            gateway,
+            host=config.host,
+            port=config.api_port,
+            log_level="warning",
+            lifespan="on",
+            http=GatewayHttpProtocol,  # JSON for malformed HTTP; slow headers timed out
+            timeout_keep_alive=5,
         )
     )
 
     def announce_when_ready() -> None:
+        gateway.prewarm()
         wait_until(lambda: server.started, 60, "gateway")
         wait_until(poller.ready, 300, "predict poller")
         ready = {"api_url": config.api_url, "pid": os.getpid(), **environment}
-        (config.state_dir / READY_FILE).write_text(json.dumps(ready, indent=2))
+        write_private(config.state_dir / READY_FILE, json.dumps(ready, indent=2))
         print(
             f"\nready: API on {config.api_url} (docs at /docs, logs in {config.state_dir})",
             flush=True,
@@ -168,7 +250,7 @@ def serve(config: LocalConfig, environment: dict[str, str], poller: PollerSuperv
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logs()
     config = parse_config(argv)
     print(
         f"starting: PostgreSQL :{config.pg_port}, AWS :{config.aws_port}, API :{config.api_port}",

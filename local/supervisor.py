@@ -13,26 +13,50 @@ from dataclasses import asdict
 
 from local.aws import Resources
 from local.config import LocalConfig
-from local.poller import PollerConfig
+from local.files import write_private
+from local.poller import PollerConfig, SourceConfig
 from local.processes import spawn, stop
+from local.template import sqs_consumers
 
 logger = logging.getLogger("local.supervisor")
 
 
+def event_sources(resources: Resources) -> list[SourceConfig]:
+    """The template's SQS event sources, on the local queues."""
+    queues = {
+        "JobsQueue": (resources.queue_url, resources.queue_arn),
+        "JobsDeadLetterQueue": (resources.dead_letter_queue_url, resources.dead_letter_queue_arn),
+    }
+    sources = []
+    for function, (queue_id, properties) in sorted(sqs_consumers().items()):
+        url, arn = queues[queue_id]
+        batch_size = int(properties.get("BatchSize", 10))
+        window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
+        sources.append(SourceConfig(function, url, arn, batch_size, window))
+    return sources
+
+
 class PollerSupervisor:
-    def __init__(self, config: LocalConfig, endpoint: str, resources: Resources) -> None:
+    def __init__(
+        self,
+        config: LocalConfig,
+        endpoint: str,
+        resources: Resources,
+        environments: dict[str, dict[str, str]],
+    ) -> None:
         self.log = config.state_dir / "poller.log"
         self.ready_file = config.state_dir / "poller.ready"
         self.ready_file.unlink(missing_ok=True)
+        environments_file = config.state_dir / "poller-functions.json"
+        write_private(environments_file, json.dumps(environments))
         poller_config = PollerConfig(
             endpoint=endpoint,
             region=config.region,
-            queue_url=resources.queue_url,
-            queue_arn=resources.queue_arn,
-            batch_size=config.queue_config.batch_size,
-            wait_seconds=config.queue_config.batching_window_seconds,
+            sources=event_sources(resources),
             sweep_interval_seconds=config.sweep_interval_seconds,
             ready_file=str(self.ready_file),
+            environments_file=str(environments_file),
+            timeouts=config.function_timeouts,
         )
         self._argv = [sys.executable, "-m", "local.poller", json.dumps(asdict(poller_config))]
         self._stopping = threading.Event()

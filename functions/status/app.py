@@ -3,6 +3,7 @@ asks the bucket and the queue whether they answer)."""
 
 from __future__ import annotations
 
+from dogdetect import docs
 from dogdetect.http import ERROR_RESPONSES, create_api
 from dogdetect.observability import instrument, observability
 from dogdetect.ports import PredictionRepository
@@ -17,6 +18,7 @@ from mangum import Mangum
 
 obs = observability("status")
 app = create_api("dog-detector status")
+docs.serve_api_description(app)  # /openapi.json and /docs, reached through $default
 
 
 def repository() -> PredictionRepository:
@@ -36,7 +38,11 @@ def read_prediction(
     return PredictionOut.of(get_prediction(image_prediction_id, repo))
 
 
-@app.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+@app.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "A dependency is not answering"}},
+)
 def health(a: Adapters = Depends(adapters)) -> JSONResponse:
     checks = check_dependencies(
         {"database": a.repository.ping, "storage": a.storage.ping, "queue": a.queue.ping}

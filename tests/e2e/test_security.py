@@ -168,6 +168,16 @@ def test_each_configured_key_is_accepted(
     assert other.json()["image_prediction_id"] == keyed_prediction_id
 
 
+@pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/no-such-route"])
+def test_the_api_description_needs_a_key_too(keyed_api: httpx.Client, path: str) -> None:
+    # Only /health answers without a key: the docs describe the API to whoever holds one.
+    response = keyed_api.get(path)
+    assert response.status_code == 401, response.text
+    assert _is_json_error(response)
+    if path != "/no-such-route":
+        assert keyed_api.get(path, headers={"X-API-Key": KEYS[1]}).status_code == 200
+
+
 def test_health_needs_no_key(keyed_api: httpx.Client) -> None:
     response = keyed_api.get("/health")
     assert response.status_code == 200

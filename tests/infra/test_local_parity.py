@@ -18,7 +18,8 @@ from local.config import LocalConfig
 from local.functions import load_function
 from local.gateway import Gateway
 from local.stack import function_environment
-from tests.infra.conftest import environment
+from local.template import functions as local_functions
+from tests.infra.conftest import environment, function_property
 
 # Set only by `make local`: where the emulated services are, and their fake credentials.
 LOCAL_ONLY = {
@@ -46,16 +47,23 @@ def template_routes(functions: dict[str, Any]) -> dict[tuple[str, str], str]:
 def test_gateway_serves_the_templates_routes_with_its_handlers(
     functions: dict[str, Any],
 ) -> None:
-    gateway = Gateway(concurrency=1)
+    gateway = Gateway(environments={name: {} for name in local_functions()})
     try:
         local = {(r.method, r.path): r.function for r in gateway.routes}
         local[("ANY", "$default")] = gateway.default_function
         assert local == template_routes(functions)
-        for name, module in gateway.functions.items():
-            assert module is load_function(name)  # functions/<CodeUri>/app.py's handler
-            assert callable(module.handler)
+        for name in gateway.pools:
+            assert callable(load_function(name).handler)  # functions/<CodeUri>/app.py's
     finally:
         gateway.close()
+
+
+def test_local_functions_time_out_as_the_template_declares(
+    template: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    local = {spec.logical_id: spec.timeout_seconds for spec in local_functions().values()}
+    declared = {n: float(function_property(template, f, "Timeout")) for n, f in functions.items()}
+    assert local == declared
 
 
 def test_local_queue_is_created_as_the_template_declares(

@@ -17,11 +17,14 @@ from dogdetect.service.sweep import sweep_unenqueued
 from dogdetect.settings import Settings
 from sqlalchemy import text
 
+from local.launcher import RunningStack
+from local.template import queue_config
 from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_terminal
 from tests.corpus import CASES
 from tests.photos import photo
 
-REDRIVE_SECONDS = TEST_VISIBILITY_TIMEOUT * 3 + 20
+ATTEMPTS = queue_config().max_receive_count
+REDRIVE_SECONDS = TEST_VISIBILITY_TIMEOUT * ATTEMPTS + 20
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +32,8 @@ def sqs(stack_settings: Settings) -> Any:
     return aws_client("sqs", stack_settings.aws_endpoint_url, stack_settings.aws_region)
 
 
-@pytest.fixture(scope="module")
-def dead_letter_url(sqs: Any) -> str:
-    url: str = sqs.get_queue_url(QueueName="dogdetect-jobs-dlq")["QueueUrl"]
-    return url
-
-
-def dead_letters(sqs: Any, url: str) -> list[str]:
-    """Bodies now in the dead-letter queue (read without consuming them for long)."""
-    messages = sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1, WaitTimeSeconds=1
-    ).get("Messages", [])
-    return [m["Body"] for m in messages]
+def worker_log(stack: RunningStack) -> str:
+    return (stack.state_dir / "poller.log").read_text(errors="replace")
 
 
 def enqueue_without_submit(
@@ -67,22 +60,35 @@ def test_image_gone_from_bucket_is_retried_then_dead_lettered_and_error(
     repository: PostgresPredictionRepository,
     stack_settings: Settings,
     sqs: Any,
-    dead_letter_url: str,
+    stack: RunningStack,
 ) -> None:
     job = enqueue_without_submit(repository, stack_settings, sqs)  # no object was ever stored
     failed = final_state(repository, job, REDRIVE_SECONDS)
     assert failed.status is Status.ERROR
-    assert failed.error == "gave up after 3 attempts: StoredImageMissing"
-    body = job_to_body(job)
-    eventually(lambda: body in dead_letters(sqs, dead_letter_url), REDRIVE_SECONDS)
+    assert failed.error == f"gave up after {ATTEMPTS} attempts: StoredImageMissing"
+    # The message then went to the dead-letter queue, whose consumer found the row ERROR.
+    settled = f'"prediction_id":"{job.prediction_id}"'
+    eventually(
+        lambda: any(
+            "prediction abandoned: already ERROR" in line and settled in line
+            for line in worker_log(stack).splitlines()
+        ),
+        REDRIVE_SECONDS,
+        what="the dead-letter consumer settled the message",
+    )
 
 
-def test_malformed_message_is_dead_lettered(
-    stack_settings: Settings, sqs: Any, dead_letter_url: str
+def test_malformed_message_is_dead_lettered_then_consumed(
+    stack_settings: Settings, sqs: Any, stack: RunningStack
 ) -> None:
+    def consumed() -> int:
+        return worker_log(stack).count("malformed dead letter consumed")
+
+    before = consumed()
     poison = json.dumps({"image_prediction_id": "not-a-uuid", "marker": uuid.uuid4().hex})
     sqs.send_message(QueueUrl=stack_settings.queue_url, MessageBody=poison)
-    eventually(lambda: poison in dead_letters(sqs, dead_letter_url), REDRIVE_SECONDS)
+    eventually(lambda: consumed() > before, REDRIVE_SECONDS, what="the poison message consumed")
+    assert poison not in worker_log(stack)  # the body is never logged
 
 
 def test_undecodable_image_ends_error_at_once(

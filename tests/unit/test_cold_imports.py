@@ -1,5 +1,6 @@
-"""submit and status never import torch or ultralytics: their Lambda packages do not contain
-them, and importing them would cost seconds of cold start. Each import runs in a fresh
+"""The zip functions (all but predict's image) never import torch, ultralytics or numpy:
+their Lambda packages (the dependency layer) do not contain them, and importing them would cost
+seconds of cold start. Each import runs in a fresh
 interpreter with sys.path as in Lambda (the function's folder, then the core layer)."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from local.template import functions
 
 REPO = Path(__file__).resolve().parents[2]
 # numpy too: only the worker decodes pixels; submit validates without it (cold start).
@@ -23,7 +26,17 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[3]
 """
 
 
-@pytest.mark.parametrize("function", ["submit", "status"])
+# Every function of the template but the container image (functions/<name>/Dockerfile).
+ZIP_FUNCTIONS = sorted(
+    n for n in functions() if not (REPO / "functions" / n / "Dockerfile").exists()
+)
+
+
+def test_every_zip_function_is_checked() -> None:
+    assert {"submit", "status", "sweep", "deadletter", "migrate"} <= set(ZIP_FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", ZIP_FUNCTIONS)
 def test_function_imports_no_model_runtime(function: str) -> None:
     proc = subprocess.run(
         [

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dogdetect import errors
 from dogdetect.schemas import ErrorOut, UnprocessableOut
+from dogdetect.security import API_KEY_REQUIRED, key_is_valid
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,22 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.DependencyUnavailable: 503,
 }
 
+# Written out, not left to http.HTTPStatus: its phrases change between Python versions (3.13
+# says "Content Too Large"), and the OpenAPI document must not.
+STATUS_DESCRIPTIONS = {
+    400: "The upload is empty",
+    401: "A valid X-API-Key header is required",
+    404: "No prediction with this id",
+    413: "The upload is larger than the limit",
+    415: "Not an image in an accepted format, or a truncated or corrupt one",
+    422: "An image over the pixel limit, or a request that is not one file in the field 'image'",
+    503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": UnprocessableOut if status == 422 else ErrorOut}
+    status: {
+        "model": UnprocessableOut if status == 422 else ErrorOut,
+        "description": STATUS_DESCRIPTIONS[status],
+    }
     for status in sorted(set(ERROR_STATUS.values()))
 }
 
@@ -47,15 +62,37 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=status, headers=headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405) and not key_is_valid(request.headers.get("x-api-key")):
+        # With keys set, an unknown route or method says nothing without one either.
+        return await _domain_error(request, errors.Unauthorized(API_KEY_REQUIRED))
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+IMAGE_FIELD_MISSING = "send the photo as a file in the multipart form field 'image'"
+IMAGE_FIELD_NOT_A_FILE = (
+    "the form field 'image' must be a file (a multipart part with a filename), not text"
+)
+
+
+def _client_message(problem: dict[str, Any]) -> str:
+    """A sentence for the client in place of FastAPI's (which reads, for a text field where
+    the photo belongs, "Expected UploadFile, received: <class 'str'>")."""
+    loc = [str(part) for part in problem.get("loc", ())]
+    kind = str(problem.get("type", ""))
+    if loc == ["body", "image"]:
+        return IMAGE_FIELD_MISSING if kind == "missing" else IMAGE_FIELD_NOT_A_FILE
+    where = f"'{'.'.join(loc[1:])}' in the {loc[0]}" if len(loc) > 1 else "the request"
+    if kind == "missing":
+        return f"{where} is required"
+    return f"{where} is not valid ({kind or 'invalid'})"
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        {"loc": list(e.get("loc", ())), "msg": _client_message(e), "type": e.get("type", "")}
         for e in exc.errors()
     ]
     return JSONResponse({"detail": problems}, status_code=422)
@@ -74,7 +111,18 @@ async def one_image(request: Request) -> None:
 
 
 def create_api(title: str) -> FastAPI:
-    app = FastAPI(title=title, version="1.0.0")
+    # FastAPI's own /docs and /openapi.json would be public and describe one function's part
+    # of the API: the status function serves the whole API's instead (dogdetect.docs).
+    # No trailing-slash redirects: Starlette builds them from the Host header, which a client
+    # chooses (a 307 to any host). A path with a slash too many is a JSON 404 instead.
+    app = FastAPI(
+        title=title,
+        version="1.0.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+    )
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

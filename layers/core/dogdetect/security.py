@@ -25,9 +25,17 @@ def current_settings() -> Settings:
     return adapters().settings
 
 
+API_KEY_REQUIRED = "a valid X-API-Key header is required"
+
+
+def key_is_valid(provided: str | None, settings: Settings | None = None) -> bool:
+    """True when no keys are set, or `provided` is one of them."""
+    allowed = (settings or current_settings()).api_key_set
+    return not allowed or key_matches(provided or "", allowed)
+
+
 def require_api_key(
     x_api_key: str | None = Header(default=None), settings: Settings = Depends(current_settings)
 ) -> None:
-    allowed = settings.api_key_set
-    if allowed and not key_matches(x_api_key or "", allowed):
-        raise Unauthorized("a valid X-API-Key header is required")
+    if not key_is_valid(x_api_key, settings):
+        raise Unauthorized(API_KEY_REQUIRED)

@@ -15,11 +15,13 @@ from dogdetect.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.jobs import job_to_body
 from dogdetect.models import Job
 
-# Fail fast: a client waiting on a dead endpoint is worse than a quick 503 it can retry.
-_CLIENT_CONFIG = Config(
+# Fail fast: a client waiting on a dead endpoint is worse than a quick 503 it can retry. An
+# endpoint that accepts connections but never answers (a paused process, a black hole) costs
+# at most 2 attempts x 3 s. S3 and SQS answer these small calls in milliseconds.
+CLIENT_CONFIG = Config(
     connect_timeout=2,
-    read_timeout=10,
-    retries={"max_attempts": 2, "mode": "standard"},
+    read_timeout=3,
+    retries={"total_max_attempts": 2, "mode": "standard"},
     # S3 checks the body against Content-MD5/TLS anyway; a client CRC32 on every upload is CPU
     # on the submit path, and its aws-chunked encoding is what some emulators trip on.
     request_checksum_calculation="when_required",
@@ -30,7 +32,7 @@ _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 def aws_client(service: str, endpoint_url: str | None, region: str) -> Any:
     return boto3.session.Session().client(
-        service, endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG
+        service, endpoint_url=endpoint_url, region_name=region, config=CLIENT_CONFIG
     )
 
 

@@ -1,0 +1,57 @@
+"""One local Lambda execution environment:
+`python -m local.worker NAME CODE REPLY_FD [INIT_HOOK]`.
+
+Imports the function's code (functions/NAME/app.py) once, the init phase; optionally calls a
+warm-up hook of the module (predict loads its model, as a provisioned container would); then
+runs one invocation at a time: a JSON line on stdin in, a JSON line on REPLY_FD out. The
+function's own output (its JSON logs) goes to the inherited stdout and stderr, as in
+CloudWatch."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from local.functions import LambdaContext, load_module
+
+
+def _reply(channel: BinaryIO, message: dict[str, Any]) -> None:
+    channel.write(json.dumps(message).encode() + b"\n")
+    channel.flush()
+
+
+def _log_unhandled(error: dict[str, str], exc: Exception) -> None:
+    """One JSON line, as Lambda's runtime logs an unhandled error: the message may carry
+    request data, and a raw traceback would spread it over lines that look like events."""
+    stack = traceback.format_exception(exc)
+    print(
+        json.dumps({"level": "ERROR", "message": "unhandled error", **error, "stackTrace": stack})
+    )
+
+
+def serve(name: str, code: Path, reply_fd: int, init_hook: str | None) -> None:
+    channel = os.fdopen(reply_fd, "wb")
+    module = load_module(name, code)
+    if init_hook:
+        getattr(module, init_hook)()
+    _reply(channel, {"ready": os.getpid()})
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        context = LambdaContext(function_name=name, timeout_seconds=request["timeout"])
+        try:
+            reply: dict[str, Any] = {"result": module.handler(request["event"], context)}
+        except Exception as exc:  # Lambda reports an unhandled error and keeps the container
+            error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            _log_unhandled(error, exc)
+            reply = {"error": error}
+        sys.stdout.flush()
+        _reply(channel, reply)
+
+
+if __name__ == "__main__":
+    name, code, reply_fd, *hook = sys.argv[1:]
+    serve(name, Path(code), int(reply_fd), hook[0] if hook else None)

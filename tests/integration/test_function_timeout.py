@@ -1,0 +1,62 @@
+"""Nothing stuck, ever: on a local stack whose predict always runs past its timeout, the
+prediction ends ERROR with a reason, through the same path as in the cloud: each invocation
+is killed at the function's timeout, the message returns after the visibility timeout, after
+maxReceiveCount receives it moves to the dead-letter queue, and the dead-letter consumer
+marks the row ERROR. Nothing else changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from local.launcher import running_stack
+from local.template import queue_config
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_terminal
+from tests.photos import photo
+
+# Shorter than any predict can be (a storage read, a decode and inference), so every
+# invocation times out: the function's own Timeout from the template is 60 s.
+PREDICT_TIMEOUT_SECONDS = 0.01
+
+
+def queue_depth(sqs: Any, url: str) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[n]) for n in names)
+
+
+def test_a_predict_that_always_times_out_ends_error(tmp_path: Path) -> None:
+    attempts = queue_config().max_receive_count
+    with (
+        running_stack(
+            tmp_path,
+            visibility_timeout=TEST_VISIBILITY_TIMEOUT,
+            function_timeouts={"predict": PREDICT_TIMEOUT_SECONDS},
+        ) as stack,
+        httpx.Client(base_url=stack.api_url, timeout=30) as api,
+    ):
+        accepted = submit(api, photo("dog.jpg"))
+        assert accepted.status_code == 202, accepted.text
+        prediction_id = accepted.json()["image_prediction_id"]
+        # Each attempt: a cold start (the model loads again), the timeout, the visibility timeout.
+        body = wait_terminal(api, prediction_id, timeout=attempts * (TEST_VISIBILITY_TIMEOUT + 20))
+        assert body["status"] == "ERROR"
+        assert body["error"] == (
+            f"gave up: the prediction did not finish after {attempts} attempts "
+            "(it failed or timed out each time)"
+        )
+        assert body["has_dog"] is None
+        assert body["detections"] == []
+        env = stack.environment
+        sqs = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        ).client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"])
+        dead_letters = sqs.get_queue_url(QueueName="dogdetect-jobs-dlq")["QueueUrl"]
+        eventually(lambda: queue_depth(sqs, env["QUEUE_URL"]) == 0, 30, what="jobs queue empty")
+        eventually(lambda: queue_depth(sqs, dead_letters) == 0, 30, what="dead letters consumed")
+        log = (stack.state_dir / "poller.log").read_text()
+        assert log.count("Task timed out after 0.01 seconds") == attempts

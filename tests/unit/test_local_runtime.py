@@ -1,0 +1,74 @@
+"""Local execution environments behave as Lambda's: one process per environment, reused while
+warm; an invocation past the function's timeout has its environment killed and the next one
+starts cold; a handler's exception is an error reply from a container that stays warm."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local.runtime import FunctionFailed, FunctionPool, FunctionTimeout
+from local.template import FunctionSpec
+
+HANDLER = """
+import os, time
+
+def handler(event, context):
+    if event.get("raise"):
+        raise ValueError(event["raise"])
+    time.sleep(event.get("sleep", 0))
+    return {"pid": os.getpid(), "remaining_ms": context.get_remaining_time_in_millis()}
+"""
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[FunctionPool]:
+    code = tmp_path / "app.py"
+    code.write_text(HANDLER)
+    spec = FunctionSpec("sleepy", "SleepyFunction", 0.5, None, code)
+    created = FunctionPool(spec, dict(os.environ), size=1)
+    yield created
+    created.close()
+
+
+def test_a_warm_environment_is_reused(pool: FunctionPool) -> None:
+    first, second = pool.invoke({}), pool.invoke({})
+    assert first["pid"] == second["pid"]
+    assert pool.cold_starts == 1
+    assert 0 < first["remaining_ms"] <= 500  # the context counts down from the timeout
+
+
+def test_past_the_timeout_the_environment_is_killed_and_the_next_call_starts_cold(
+    pool: FunctionPool,
+) -> None:
+    warm = pool.invoke({})["pid"]
+    with pytest.raises(FunctionTimeout):
+        pool.invoke({"sleep": 5})
+    with pytest.raises(ProcessLookupError):
+        os.kill(warm, 0)  # gone, as Lambda discards a timed-out environment
+    after = pool.invoke({})
+    assert after["pid"] != warm
+    assert pool.cold_starts == 2
+
+
+def test_a_handler_error_fails_the_call_and_keeps_the_environment(pool: FunctionPool) -> None:
+    warm = pool.invoke({})["pid"]
+    with pytest.raises(FunctionFailed):
+        pool.invoke({"raise": "asked to"})
+    assert pool.invoke({})["pid"] == warm
+
+
+def test_an_unhandled_error_is_logged_as_one_json_line(
+    pool: FunctionPool, capfd: pytest.CaptureFixture[str]
+) -> None:
+    forged = '\r\n{"level":"INFO","message":"forged"}\n'
+    with pytest.raises(FunctionFailed):
+        pool.invoke({"raise": forged})
+    (line,) = [line for line in capfd.readouterr().out.splitlines() if line.strip()]
+    logged = json.loads(line)
+    assert logged["errorType"] == "ValueError"
+    assert logged["errorMessage"] == forged
