@@ -5,12 +5,27 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements-dev.txt functions/predict/requirements.txt layers/deps/requirements.txt constraints.txt pyproject.toml
+# Two tool venvs beside .venv, each made once and made again when its requirements change:
+# the SAM CLI (its exact pins would fight the project's) and Python 3.13, the Lambda
+# runtime's, with only what the unit tests import.
+SAM_VENV ?= .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# Resolved now: `make build` puts Python 3.13's folder first on PATH (below), and its python3
+# would otherwise make this venv when `make build` comes first.
+SAM_BASE_PYTHON := $(or $(shell command -v $(PYTHON)),$(PYTHON))
+VENV313 ?= .venv313
+STAMP313 := $(VENV313)/.installed
+# A working Python 3.13: on PATH, else in pyenv. PYTHON313=/path/to/python3.13 to choose one.
+ifndef PYTHON313
+PYTHON313 := $(shell scripts/find-python313)
+endif
 
-.PHONY: help venv local test test-unit test-integration test-e2e test-infra lint bench clean
+.PHONY: help venv local test test-unit test-integration test-e2e test-infra lint bench clean openapi
+.PHONY: test-cloud-build sam-build sam-build-check test-unit-py313
 .DEFAULT_GOAL := help
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## create .venv with everything installed (torch first, then the rest pinned)
 
@@ -26,7 +41,9 @@ $(STAMP): $(REQUIREMENTS)
 local: venv ## run the whole service on this machine (API on http://127.0.0.1:8080)
 	$(PY) -m local
 
-test: venv lint ## every suite: unit, integration, end-to-end, infrastructure
+# The cloud build and the unit tests on 3.13 take seconds once their venvs exist: they run
+# before the suites' minutes, so a failure there is known at once.
+test: venv lint test-cloud-build ## lint, sam build + unit tests on 3.13, then every suite
 	$(PY) -m pytest tests
 
 test-unit: venv ## unit tests only (no network)
@@ -49,10 +66,56 @@ lint: venv ## ruff, mypy, bandit and pip-audit
 	$(VENV)/bin/bandit -q -r layers/core functions local -c pyproject.toml
 	VENV=$(VENV) scripts/audit-dependencies
 
+$(SAM_STAMP): infra/requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(SAM_BASE_PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet -r infra/requirements-sam.txt
+	touch $(SAM_STAMP)
+
+ifeq ($(PYTHON313),)
+test-cloud-build sam-build sam-build-check test-unit-py313:
+	@echo "################################################################################" >&2
+	@echo "WARNING: no Python 3.13 (the Lambda runtime's) on PATH or in pyenv: NOT CHECKED:" >&2
+	@echo "  - sam build of the Lambda zip functions and layers for python3.13 x86_64" >&2
+	@echo "    (their dependencies, that every handler imports with only its layers)" >&2
+	@echo "  - the unit tests on Python 3.13 (they ran on $$($(PY) -V 2>&1) only)" >&2
+	@echo "Install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13." >&2
+	@echo "################################################################################" >&2
+	@[ "$${PY313_REQUIRED:-0}" != 1 ] || { echo "error: PY313_REQUIRED=1" >&2; exit 1; }
+else
+test-cloud-build: sam-build test-unit-py313 ## what the cloud runs: sam build of the zip artifacts, unit tests on 3.13
+
+sam-build: $(SAM_STAMP) ## sam build of the zip functions and layers (.aws-sam-test), then sam-build-check
+	$(SAM_VENV)/bin/python scripts/sam_zip.py build --sam $(SAM_VENV)/bin/sam --python313 $(PYTHON313)
+	$(SAM_VENV)/bin/python scripts/sam_zip.py check --python313 $(PYTHON313)
+
+sam-build-check: $(SAM_STAMP) ## check the last sam-build: contents, sizes, handlers import on 3.13
+	$(SAM_VENV)/bin/python scripts/sam_zip.py check --python313 $(PYTHON313)
+
+$(STAMP313): requirements-unit.txt layers/deps/requirements.txt
+	$(VENV313)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null \
+	  || $(PYTHON313) -m venv --clear $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet -r requirements-unit.txt
+	touch $(STAMP313)
+
+# pytest's exit code 5 (no test ran) fails the target like any other non-zero code.
+test-unit-py313: $(STAMP313) ## unit tests on Python 3.13 (.venv313: only what they import)
+	$(VENV313)/bin/python -m pytest tests/unit || { code=$$?; \
+	  [ $$code != 5 ] || echo "error: no unit test ran on Python 3.13" >&2; exit $$code; }
+endif
+
+openapi: venv ## write the whole API's OpenAPI document (layers/core/dogdetect/openapi.json)
+	$(PY) -m local.openapi
+
 bench: venv ## benchmarks: writes bench/results/*.json and docs/benchmarks.md
 	$(PY) -m bench
 
-clean: ## remove local state (.local) and caches; keeps .venv
-	rm -rf .local .pytest_cache .mypy_cache .ruff_cache .aws-sam infra/.aws-sam
+clean: ## remove local state (.local), caches and build output; keeps the venvs
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache .aws-sam infra/.aws-sam .aws-sam-test
+
+# `make build` and `make destroy` (infra/infra.mk) install the same pinned SAM CLI on first
+# use, and SAM's python3.13 builder needs a python3.13 first on PATH (a pyenv shim may be
+# there that does not run).
+build destroy: $(SAM_STAMP)
+build: export PATH := $(if $(PYTHON313),$(patsubst %/,%,$(dir $(PYTHON313))):)$(PATH)
 
 -include infra/infra.mk
