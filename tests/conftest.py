@@ -44,6 +44,13 @@ def stack_settings(stack: RunningStack) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def master_database_url(stack: RunningStack) -> str:
+    """The superuser's URL, which only the migration uses; the functions (and `repository`)
+    connect as the least-privileged application role of DATABASE_URL."""
+    return stack.environment["MASTER_DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
 def api(stack: RunningStack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.api_url, timeout=30) as client:
         yield client
@@ -60,11 +67,17 @@ def storage(stack_settings: Settings) -> S3ImageStorage:
     return S3ImageStorage(s3, stack_settings.bucket_name)
 
 
-def eventually(check: Callable[[], Any], timeout: float, interval: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+def eventually(
+    check: Callable[[], Any],
+    timeout: float,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> Any:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds, naming
+    `what` was awaited."""
     deadline = time.monotonic() + timeout
     while not (result := check()):
-        assert time.monotonic() < deadline, "condition not met in time"
+        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
         time.sleep(interval)
     return result
 
@@ -74,9 +87,23 @@ def submit(api: httpx.Client, data: bytes, filename: str = "upload.jpg") -> http
 
 
 def wait_terminal(api: httpx.Client, prediction_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The prediction's body once it is DONE or ERROR; fails the test, showing the last answer,
+    when it is not terminal within `timeout` seconds, or at once on an answer other than 200 or
+    503 (a dependency restarting)."""
     deadline = time.monotonic() + timeout
     while True:
-        body: dict[str, Any] = api.get(f"/image_prediction/{prediction_id}").json()
-        if body["status"] in TERMINAL or time.monotonic() > deadline:
-            return body
+        response = api.get(f"/image_prediction/{prediction_id}")
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            if body["status"] in TERMINAL:
+                return body
+        elif response.status_code != 503:
+            raise AssertionError(
+                f"prediction {prediction_id}: {response.status_code} {response.text}"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"prediction {prediction_id} not DONE or ERROR within {timeout} s; "
+                f"last answer: {response.status_code} {response.text}"
+            )
         time.sleep(0.1)

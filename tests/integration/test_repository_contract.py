@@ -1,0 +1,314 @@
+"""The repository port's contract (`dogdetect.ports.PredictionRepository`), checked the same way
+on the in-memory fake the unit tests use (`tests.fakes.FakeRepository`) and on PostgreSQL
+(`PostgresPredictionRepository` on the session stack's server): same calls, same answers.
+
+Rows are made through the port only. Time passes (`Subject.pass_time`) by advancing the
+fake's clock, and in PostgreSQL by backdating every timestamp of the test's own rows by as
+much, with SQL. The session stack shares that database: each test looks at its own rows (and
+at the order and `limit` of whole answers), and deletes them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+import pytest
+from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
+from dogdetect.errors import DependencyUnavailable
+from dogdetect.models import Box, Detection, Prediction, Status, image_key_for
+from dogdetect.settings import Settings
+from sqlalchemy import Engine, bindparam, text
+from sqlalchemy.exc import DBAPIError
+
+from tests.fakes import FakeRepository
+
+Repository = FakeRepository | PostgresPredictionRepository
+# What each raises when the database refuses a write: the adapter lets SQLAlchemy's error
+# through as a bug, the fake raises plain ones. Never DependencyUnavailable (an outage).
+REFUSED = (DBAPIError, ValueError, RuntimeError)
+# Ages below the sweeper's grace (ENQUEUE_GRACE_SECONDS, 60 s) so that the session stack's
+# sweeper leaves this test's unqueued rows alone.
+OLD, YOUNG = 40, 20
+
+DETECTIONS = (
+    Detection("dog", 0.9189, Box(131.8, 221.1, 310.2, 540.4)),
+    Detection("bicycle", 0.51, Box(0.0, 0.5, 700.25, 400.0)),
+    Detection("dog", 0.25, Box(1.0, 2.0, 3.0, 4.0)),
+)
+
+
+@dataclass
+class Subject:
+    repository: Repository
+    elapse: Callable[[Sequence[uuid.UUID], float], None]
+    created: list[uuid.UUID] = field(default_factory=list)
+
+    def add(self, *, enqueued: bool = False) -> Prediction:
+        prediction_id = uuid.uuid4()
+        self.created.append(prediction_id)
+        prediction = self.repository.add_pending(prediction_id, image_key_for(prediction_id))
+        if enqueued:
+            self.repository.mark_enqueued(prediction_id)
+        return prediction
+
+    def in_state(self, status: Status, *, enqueued: bool = True) -> Prediction:
+        """A row brought to `status` the way the services do it."""
+        prediction_id = self.add(enqueued=enqueued).id
+        if status in (Status.PROCESSING, Status.DONE):
+            assert self.repository.start_processing(prediction_id)
+        if status is Status.DONE:
+            assert self.repository.finish(prediction_id, True, DETECTIONS)
+        if status is Status.ERROR:
+            assert self.repository.fail(prediction_id, "could not be decoded")
+        return self.get(prediction_id)
+
+    def get(self, prediction_id: uuid.UUID) -> Prediction:
+        found = self.repository.get(prediction_id)
+        assert found is not None, prediction_id
+        return found
+
+    def pass_time(self, seconds: float) -> None:
+        """`seconds` go by for every row of this test (read rows again after it)."""
+        self.elapse(self.created, seconds)
+
+    def later(self, prediction: Prediction, seconds: float = 10) -> Prediction:
+        """The row as it reads once `seconds` went by since its last change."""
+        self.pass_time(seconds)
+        return self.get(prediction.id)
+
+    def own(self, predictions: list[Prediction]) -> list[uuid.UUID]:
+        return [p.id for p in predictions if p.id in self.created]
+
+
+def _backdate(engine: Engine, ids: Sequence[uuid.UUID], seconds: float) -> None:
+    statement = text(
+        "UPDATE predictions SET created_at = created_at - make_interval(secs => :seconds),"
+        " updated_at = updated_at - make_interval(secs => :seconds),"
+        " enqueued_at = enqueued_at - make_interval(secs => :seconds)"
+        " WHERE id IN :ids"
+    ).bindparams(bindparam("ids", expanding=True))
+    with engine.begin() as connection:
+        connection.execute(statement, {"seconds": seconds, "ids": list(ids)})
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
+    if request.param == "fake":
+        fake = FakeRepository()
+        yield Subject(fake, lambda _ids, seconds: fake.clock.advance(seconds))
+        return
+    repository: PostgresPredictionRepository = request.getfixturevalue("repository")
+    settings: Settings = request.getfixturevalue("stack_settings")
+    engine = make_engine(settings.database_url)
+    subject = Subject(repository, lambda ids, seconds: _backdate(engine, ids, seconds))
+    try:
+        yield subject
+    finally:
+        for prediction_id in subject.created:
+            repository.delete(prediction_id)
+        engine.dispose()
+
+
+def _raises_a_bug(call: Callable[[], object]) -> None:
+    """The write is refused, and not as an outage: retrying would not help."""
+    with pytest.raises(REFUSED) as caught:
+        call()
+    assert not isinstance(caught.value, DependencyUnavailable), caught.value
+
+
+# --- add_pending, get, delete ---------------------------------------------------------------
+
+
+def test_add_pending_then_get(subject: Subject) -> None:
+    added = subject.add()
+    assert (added.status, added.image_key) == (Status.PENDING, image_key_for(added.id))
+    assert (added.has_dog, added.error, added.detections) == (None, None, ())
+    assert added.created_at.tzinfo is not None and added.updated_at == added.created_at
+    assert subject.repository.get(added.id) == added
+
+
+def test_get_unknown_is_none(subject: Subject) -> None:
+    subject.add()
+    assert subject.repository.get(uuid.uuid4()) is None
+
+
+def test_add_pending_twice_is_refused_and_keeps_the_row(subject: Subject) -> None:
+    added = subject.add()
+    _raises_a_bug(lambda: subject.repository.add_pending(added.id, "uploads/another"))
+    assert subject.get(added.id) == added
+
+
+def test_delete_removes_the_row_and_its_detections(subject: Subject) -> None:
+    done = subject.in_state(Status.DONE)
+    kept = subject.in_state(Status.DONE)
+    subject.repository.delete(done.id)
+    assert subject.repository.get(done.id) is None
+    subject.repository.delete(done.id)  # deleting what is gone is no error
+    subject.repository.delete(uuid.uuid4())
+    # The same id again starts from nothing: no detection of the deleted row comes back.
+    again = subject.repository.add_pending(done.id, done.image_key)
+    assert again.detections == () and subject.get(done.id) == again
+    assert subject.get(kept.id) == kept
+
+
+# --- start_processing, finish, fail ---------------------------------------------------------
+
+STARTABLE = {Status.PENDING: True, Status.PROCESSING: True, Status.DONE: False, Status.ERROR: False}
+
+
+@pytest.mark.parametrize(("status", "allowed"), STARTABLE.items(), ids=str)
+def test_start_processing_from_pending_or_processing_only(
+    subject: Subject, status: Status, allowed: bool
+) -> None:
+    before = subject.later(subject.in_state(status))
+    assert subject.repository.start_processing(before.id) is allowed
+    after = subject.get(before.id)
+    if allowed:  # PROCESSING again is a redelivered message: the worker takes it over
+        assert after.status is Status.PROCESSING
+        assert after.updated_at - before.updated_at >= timedelta(seconds=10)
+        assert after == replace(before, status=Status.PROCESSING, updated_at=after.updated_at)
+    else:
+        assert after == before
+
+
+@pytest.mark.parametrize("status", [Status.PENDING, Status.DONE, Status.ERROR], ids=str)
+def test_finish_from_processing_only(subject: Subject, status: Status) -> None:
+    before = subject.later(subject.in_state(status))
+    assert subject.repository.finish(before.id, False, DETECTIONS[:1]) is False
+    assert subject.get(before.id) == before
+
+
+def test_finish_stores_the_answer_and_detections_once(subject: Subject) -> None:
+    before = subject.later(subject.in_state(Status.PROCESSING))
+    assert subject.repository.finish(before.id, True, DETECTIONS) is True
+    done = subject.get(before.id)
+    assert (done.status, done.has_dog, done.error) == (Status.DONE, True, None)
+    assert done.detections == DETECTIONS  # every one, in the detector's order
+    assert done.updated_at - before.updated_at >= timedelta(seconds=10)
+    assert done.created_at == before.created_at
+    # A redelivered message, or a second worker on the same one, changes nothing.
+    done = subject.later(done)
+    assert subject.repository.start_processing(done.id) is False
+    assert subject.repository.finish(done.id, False, DETECTIONS) is False
+    assert subject.repository.fail(done.id, "gave up") is False
+    assert subject.get(done.id) == done
+
+
+def test_finish_without_detections(subject: Subject) -> None:
+    before = subject.in_state(Status.PROCESSING)
+    assert subject.repository.finish(before.id, False, []) is True
+    done = subject.get(before.id)
+    assert (done.status, done.has_dog, done.detections) == (Status.DONE, False, ())
+
+
+def test_finish_is_all_or_nothing(subject: Subject) -> None:
+    # detections.label holds 64 characters: a longer one cannot be stored, so the row must not
+    # be DONE without its detections.
+    before = subject.in_state(Status.PROCESSING)
+    unstorable = [*DETECTIONS[:1], Detection("x" * 65, 0.5, Box(0, 0, 1, 1))]
+    _raises_a_bug(lambda: subject.repository.finish(before.id, True, unstorable))
+    assert subject.get(before.id) == before
+    assert subject.repository.finish(before.id, True, DETECTIONS[:1]) is True
+    assert subject.get(before.id).detections == DETECTIONS[:1]
+
+
+def test_text_that_cannot_be_stored_is_refused(subject: Subject) -> None:
+    # PostgreSQL's text holds no NUL character; nothing is half-written when it is refused.
+    unknown = uuid.uuid4()
+    _raises_a_bug(lambda: subject.repository.add_pending(unknown, "uploads/\x00"))
+    assert subject.repository.get(unknown) is None
+    pending = subject.in_state(Status.PENDING)
+    _raises_a_bug(lambda: subject.repository.fail(pending.id, "reason\x00"))
+    assert subject.get(pending.id) == pending
+    processing = subject.in_state(Status.PROCESSING)
+    labelled = [Detection("dog\x00", 0.5, Box(0, 0, 1, 1))]
+    _raises_a_bug(lambda: subject.repository.finish(processing.id, True, labelled))
+    assert subject.get(processing.id) == processing
+
+
+FAILABLE = {Status.PENDING: True, Status.PROCESSING: True, Status.DONE: False, Status.ERROR: False}
+
+
+@pytest.mark.parametrize(("status", "allowed"), FAILABLE.items(), ids=str)
+def test_fail_from_a_non_terminal_state_only(
+    subject: Subject, status: Status, allowed: bool
+) -> None:
+    before = subject.later(subject.in_state(status))
+    assert subject.repository.fail(before.id, "gave up after 5 attempts") is allowed
+    after = subject.get(before.id)
+    if allowed:
+        assert (after.status, after.error, after.has_dog) == (
+            Status.ERROR,
+            "gave up after 5 attempts",
+            None,
+        )
+        assert after.updated_at - before.updated_at >= timedelta(seconds=10)
+        assert after == replace(
+            before, status=Status.ERROR, error=after.error, updated_at=after.updated_at
+        )
+    else:  # the first reason stays; a finished answer stays
+        assert after == before
+
+
+def test_transitions_of_an_unknown_id_are_refused(subject: Subject) -> None:
+    subject.add()
+    unknown = uuid.uuid4()
+    assert subject.repository.start_processing(unknown) is False
+    assert subject.repository.finish(unknown, True, DETECTIONS) is False
+    assert subject.repository.fail(unknown, "gone") is False
+    subject.repository.mark_enqueued(unknown)  # no error, and no row appears
+    assert subject.repository.get(unknown) is None
+
+
+# --- unenqueued_before, unfinished ----------------------------------------------------------
+
+
+def test_unenqueued_before_finds_old_rows_never_marked_enqueued(subject: Subject) -> None:
+    oldest = subject.add()
+    subject.pass_time(OLD - YOUNG)
+    old = subject.add()
+    subject.pass_time(1)  # distinct creation times: the order of ties is not promised
+    old_failed = subject.in_state(Status.ERROR, enqueued=False)  # whatever its status
+    old_enqueued = subject.add(enqueued=True)
+    subject.pass_time(YOUNG)
+    fresh = subject.add()
+
+    found = subject.repository.unenqueued_before(YOUNG - 5, 10_000)
+    assert subject.own(found) == [oldest.id, old.id, old_failed.id]  # oldest first
+    assert subject.own(subject.repository.unenqueued_before(OLD - 5, 10_000)) == [oldest.id]
+    assert subject.own(subject.repository.unenqueued_before(OLD + 5, 10_000)) == []
+    assert old_enqueued.id not in subject.own(found) and fresh.id not in subject.own(found)
+    # The oldest `limit` of them.
+    assert [p.created_at for p in found] == sorted(p.created_at for p in found)
+    assert subject.repository.unenqueued_before(YOUNG - 5, 2) == found[:2]
+
+    subject.repository.mark_enqueued(old.id)
+    assert old.id not in subject.own(subject.repository.unenqueued_before(YOUNG - 5, 10_000))
+
+
+def test_unfinished_lists_sent_rows_not_yet_finished(subject: Subject) -> None:
+    processing = subject.in_state(Status.PROCESSING)
+    subject.pass_time(5)
+    pending = subject.in_state(Status.PENDING)
+    subject.in_state(Status.PENDING, enqueued=False)  # its message may never have been sent
+    subject.in_state(Status.DONE)
+    subject.in_state(Status.ERROR)
+    subject.pass_time(1)
+    never_sent_processing = subject.in_state(Status.PROCESSING, enqueued=False)
+
+    found = subject.repository.unfinished(10_000)
+    assert subject.own(found) == [processing.id, pending.id]  # oldest first
+    assert [p.created_at for p in found] == sorted(p.created_at for p in found)
+    assert subject.repository.unfinished(1) == found[:1]
+
+    subject.repository.mark_enqueued(never_sent_processing.id)
+    assert subject.own(subject.repository.unfinished(10_000)) == [
+        processing.id,
+        pending.id,
+        never_sent_processing.id,
+    ]
+    assert subject.repository.finish(processing.id, False, [])
+    assert subject.repository.fail(pending.id, "gave up")
+    assert subject.own(subject.repository.unfinished(10_000)) == [never_sent_processing.id]
