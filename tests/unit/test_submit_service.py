@@ -72,6 +72,8 @@ def test_storage_down_leaves_no_row_and_no_message(fakes: FakeAdapters) -> None:
     assert fakes.repository.rows == {}
     assert fakes.storage.objects == {}
     assert fakes.queue.sent == [] and fakes.queue.calls == []
+    # The storage that just failed is not asked again: the client would wait a second timeout.
+    assert fakes.storage.operations() == ["put"]
 
 
 def test_queue_down_removes_row_and_object(fakes: FakeAdapters) -> None:

@@ -35,23 +35,27 @@ def submit_image(data: bytes, deps: SubmitDeps) -> Prediction:
     prediction_id = uuid.uuid4()
     key = image_key_for(prediction_id)
     prediction = deps.repository.add_pending(prediction_id, key)
+    stored = False
     try:
         deps.storage.put(key, data)
+        stored = True
         deps.queue.send(Job(prediction_id, deps.storage.bucket, key))
     except DependencyUnavailable:
-        _compensate(prediction_id, key, deps)
+        _compensate(prediction_id, key, deps, stored)
         raise
     _mark_enqueued(prediction_id, deps)
     return prediction
 
 
-def _compensate(prediction_id: uuid.UUID, key: str, deps: SubmitDeps) -> None:
+def _compensate(prediction_id: uuid.UUID, key: str, deps: SubmitDeps, stored: bool) -> None:
     """Undo what the failed submit stored. A row left behind is deleted by the sweeper once
-    its object is gone; an object left behind expires by the bucket's lifecycle rule."""
-    undo_steps: tuple[tuple[str, Callable[[], None]], ...] = (
+    its object is gone; an object left behind expires by the bucket's lifecycle rule. When the
+    storage itself failed, it is not asked again: the client would wait a second timeout."""
+    undo_steps: list[tuple[str, Callable[[], None]]] = [
         ("row", lambda: deps.repository.delete(prediction_id)),
-        ("object", lambda: deps.storage.delete(key)),
-    )
+    ]
+    if stored:
+        undo_steps.append(("object", lambda: deps.storage.delete(key)))
     for what, undo in undo_steps:
         try:
             undo()

@@ -1,0 +1,64 @@
+"""The local gateway's HTTP/1.1 connection handling: uvicorn's h11 protocol, with what a
+managed gateway adds in front of it. Malformed HTTP gets a JSON 400, as every other error; a
+client that does not finish its request headers in time gets a JSON 408 and is closed,
+instead of holding a connection open."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+HEADER_TIMEOUT_SECONDS = 5.0
+
+
+def json_answer(status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    body = json.dumps({"message": message}, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    return headers, body
+
+
+class GatewayHttpProtocol(H11Protocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        loop = asyncio.get_running_loop()
+        self._header_timer = loop.call_later(HEADER_TIMEOUT_SECONDS, self._headers_too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.cycle is not None:
+            self._cancel_header_timer()  # a request's headers have all arrived
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        if self.cycle is None and not self.transport.is_closing():
+            self._answer_and_close(408, "Request Timeout")
+
+    def send_400_response(self, msg: str) -> None:
+        self._answer_and_close(400, "Bad Request")
+
+    def _answer_and_close(self, status: int, message: str) -> None:
+        headers, body = json_answer(status, message)
+        # h11 may be in an error state after a malformed request: write the bytes directly.
+        head = b"HTTP/1.1 %d %s\r\n" % (status, message.encode())
+        head += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+        self.transport.write(head + b"\r\n" + body)
+        self.transport.close()

@@ -1,0 +1,21 @@
+"""The local stack's own log lines (the functions log JSON through Powertools): one event per
+line, whatever a message carries. Request data reaches messages (paths, headers in errors), and
+a CR or LF in it must not start a line that looks like another event."""
+
+from __future__ import annotations
+
+import logging
+
+FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+class OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)  # the message, then any traceback
+        return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def configure() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter(FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
