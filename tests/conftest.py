@@ -107,3 +107,12 @@ def wait_terminal(api: httpx.Client, prediction_id: str, timeout: float = 60) ->
                 f"last answer: {response.status_code} {response.text}"
             )
         time.sleep(0.1)
+
+
+def queue_empty(sqs: Any, url: str) -> bool:
+    """No message waiting or in flight (as SQS counts them)."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return all(v == "0" for v in attributes.values())

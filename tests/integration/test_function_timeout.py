@@ -7,25 +7,24 @@ marks the row ERROR. Nothing else changes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import boto3
 import httpx
 
 from local.launcher import running_stack
 from local.template import queue_config
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_terminal
+from tests.conftest import (
+    TEST_VISIBILITY_TIMEOUT,
+    eventually,
+    queue_empty,
+    submit,
+    wait_terminal,
+)
 from tests.photos import photo
 
 # Shorter than any predict can be (a storage read, a decode and inference), so every
 # invocation times out: the function's own Timeout from the template is 60 s.
 PREDICT_TIMEOUT_SECONDS = 0.01
-
-
-def queue_depth(sqs: Any, url: str) -> int:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-    return sum(int(attributes[n]) for n in names)
 
 
 def test_a_predict_that_always_times_out_ends_error(tmp_path: Path) -> None:
@@ -56,7 +55,7 @@ def test_a_predict_that_always_times_out_ends_error(tmp_path: Path) -> None:
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         ).client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"])
         dead_letters = sqs.get_queue_url(QueueName="dogdetect-jobs-dlq")["QueueUrl"]
-        eventually(lambda: queue_depth(sqs, env["QUEUE_URL"]) == 0, 30, what="jobs queue empty")
-        eventually(lambda: queue_depth(sqs, dead_letters) == 0, 30, what="dead letters consumed")
+        eventually(lambda: queue_empty(sqs, env["QUEUE_URL"]), 30, what="jobs queue empty")
+        eventually(lambda: queue_empty(sqs, dead_letters), 30, what="dead letters consumed")
         log = (stack.state_dir / "poller.log").read_text()
         assert log.count("Task timed out after 0.01 seconds") == attempts

@@ -22,7 +22,7 @@ from dogdetect.settings import Settings
 from sqlalchemy.engine import make_url
 
 from local.launcher import RunningStack
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, wait_terminal
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, queue_empty, wait_terminal
 from tests.photos import photo
 
 LOGS = ("stack.log", "poller.log")
@@ -95,7 +95,7 @@ def traffic(
     # that request moves the spent message to the dead-letter queue: once the jobs queue is
     # empty, they are in the file.
     eventually(
-        lambda: _queue_empty(sqs, stack_settings.queue_url),
+        lambda: queue_empty(sqs, stack_settings.queue_url),
         TEST_VISIBILITY_TIMEOUT + 30,
         what="the spent job leaving the jobs queue",
     )
@@ -172,11 +172,3 @@ def _outputs_of_our_processes(stack: RunningStack) -> dict[str, set[str]]:
         except psutil.NoSuchProcess:  # ended meanwhile
             continue
     return outputs
-
-
-def _queue_empty(sqs: Any, url: str) -> bool:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return all(v == "0" for v in attributes.values())

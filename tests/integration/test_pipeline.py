@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from local.launcher import RunningStack
 from local.template import queue_config
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_terminal
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, queue_empty, submit, wait_terminal
 from tests.corpus import CASES
 from tests.photos import photo
 
@@ -122,16 +122,8 @@ def test_redelivered_message_for_a_finished_row_changes_nothing(
     queue_url = stack_settings.queue_url
     for _ in range(2):
         sqs.send_message(QueueUrl=queue_url, MessageBody=job_to_body(job))
-    eventually(lambda: _queue_empty(sqs, queue_url), 30)
+    eventually(lambda: queue_empty(sqs, queue_url), 30)
     assert api.get(f"/image_prediction/{prediction_id}").json() == first
-
-
-def _queue_empty(sqs: Any, url: str) -> bool:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return all(v == "0" for v in attributes.values())
 
 
 def stored_counts(settings: Settings) -> tuple[int, int]:
