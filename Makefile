@@ -20,7 +20,7 @@ ifndef PYTHON313
 PYTHON313 := $(shell scripts/find-python313)
 endif
 
-.PHONY: help venv local test test-unit test-integration test-e2e test-infra lint bench clean openapi
+.PHONY: help venv local test test-unit test-integration test-e2e test-infra lint bench clean openapi fuzz fuzz-worst-case
 .PHONY: test-cloud-build sam-build sam-build-check test-unit-py313
 .DEFAULT_GOAL := help
 
@@ -59,8 +59,8 @@ test-infra: venv ## template tests (cfn-lint and properties)
 	$(PY) -m pytest tests/infra
 
 lint: venv ## ruff, mypy, bandit and pip-audit
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
+	$(VENV)/bin/ruff format --check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
 	$(VENV)/bin/mypy layers/core functions local
 	# bandit: skips and `# nosec` lines are justified in docs/security.md
 	$(VENV)/bin/bandit -q -r layers/core functions local -c pyproject.toml
@@ -102,6 +102,12 @@ test-unit-py313: $(STAMP313) ## unit tests on Python 3.13 (.venv313: only what t
 	$(VENV313)/bin/python -m pytest tests/unit || { code=$$?; \
 	  [ $$code != 5 ] || echo "error: no unit test ran on Python 3.13" >&2; exit $$code; }
 endif
+
+fuzz: venv ## fuzz the image decoder for FUZZ_SECONDS (default 600); `make test` runs ~30 s of it
+	$(PY) scripts/fuzz-decoding --seconds $(or $(FUZZ_SECONDS),600)
+
+fuzz-worst-case: venv ## time the costliest image each limit allows, per format
+	$(PY) scripts/fuzz-decoding --worst-case
 
 openapi: venv ## write the whole API's OpenAPI document (layers/core/dogdetect/openapi.json)
 	$(PY) -m local.openapi

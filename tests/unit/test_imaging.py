@@ -1,10 +1,22 @@
-"""Upload validation and decoding against the hostile-input corpus."""
+"""Upload validation and decoding against the hostile-input corpus, and the decoding policy
+(`dogdetect.decoding`): every cost bounded, every decoder failure a domain error."""
 
 from __future__ import annotations
 
+import io
+import struct
+import sys
+import traceback
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
 import numpy as np
 import pytest
-from dogdetect import errors
+from dogdetect import decoding, errors
 from dogdetect.errors import (
     EmptyUpload,
     ImageTooLarge,
@@ -12,8 +24,16 @@ from dogdetect.errors import (
     UploadTooLarge,
 )
 from dogdetect.http import ERROR_STATUS
-from dogdetect.imaging import ImageInfo, decode_rgb, sniff_format, validate_upload
+from dogdetect.imaging import (
+    IMAGE_ERRORS,
+    ImageInfo,
+    decode_rgb,
+    decoding_failure,
+    sniff_format,
+    validate_upload,
+)
 from dogdetect.settings import Settings
+from PIL import Image
 
 from tests import corpus
 from tests.corpus import CASES, INVALID_CASES, VALID_CASES, CorpusCase
@@ -184,3 +204,283 @@ def test_cmyk_and_grayscale_become_rgb() -> None:
 )
 def test_sniff_format(data: bytes, expected: str | None) -> None:
     assert sniff_format(data) == expected
+
+
+# --- one policy for submit and the worker --------------------------------------------------
+
+
+def _outcome(call: Callable[[], object]) -> type[Exception] | None:
+    try:
+        call()
+    except errors.DomainError as exc:
+        return type(exc)
+    return None
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.name not in ("empty", "oversized")], ids=lambda c: c.name
+)
+def test_submit_refuses_exactly_what_the_worker_cannot_decode(case: CorpusCase) -> None:
+    data = case.data()
+    assert _outcome(lambda: validate(data)) is _outcome(lambda: decode(data))
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        struct.error("unpack requires a buffer of 4 bytes"),
+        TypeError("'str' object cannot be interpreted as an integer"),
+        IndexError("index out of range"),
+        KeyError(3),
+        ValueError("not enough image data"),
+        OSError("image file is truncated"),
+        SyntaxError("not a TIFF file"),
+        ZeroDivisionError("division by zero"),
+        EOFError(),
+        RecursionError("maximum recursion depth exceeded"),
+        NotImplementedError(),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_any_decoder_exception_is_an_unsupported_image(raised: Exception) -> None:
+    mapped = decoding_failure(raised, "TIFF")
+    assert type(mapped) is errors.UnsupportedImage
+    assert mapped.detail.startswith("the TIFF data is corrupt or truncated (")
+    assert "()" not in mapped.detail  # says something even when the decoder said nothing
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [Image.DecompressionBombError("too big"), MemoryError()],
+    ids=lambda e: type(e).__name__,
+)
+def test_decoder_running_out_of_room_is_image_too_large(raised: Exception) -> None:
+    assert type(decoding_failure(raised, "PNG")) is errors.ImageTooLarge
+
+
+def test_text_where_a_tiff_number_belongs_is_415_not_500() -> None:
+    # Pillow's load raised TypeError, which reached the client as a 500.
+    with pytest.raises(errors.UnsupportedImage, match="the TIFF data is corrupt or truncated"):
+        validate(corpus.tiff_strip_offsets_text())
+    with pytest.raises(errors.UnsupportedImage):
+        decode(corpus.tiff_strip_offsets_text())
+    assert decode(corpus.tiff_by_hand()).shape == (corpus.HEIGHT, corpus.WIDTH, 3)
+
+
+@pytest.mark.parametrize(
+    "make", [corpus.jpeg_exif_text_resolution_unit, corpus.webp_exif_text_resolution_unit]
+)
+def test_orientation_is_applied_whatever_else_the_exif_holds(make: Callable[[], bytes]) -> None:
+    # Pillow's exif_transpose rewrote the EXIF and raised struct.error on the text
+    # ResolutionUnit: the worker retried the job for 13 minutes, then said "error".
+    stored_w, stored_h = corpus.EXIF_STORED_SIZE
+    image = decode(make())
+    assert image.shape == (stored_w, stored_h, 3)
+    assert image[0, :, 0].max() < 60  # the stored left column (red 0) is now the top row
+
+
+def _png_with_chunk(kind: bytes, payload: bytes) -> bytes:
+    data = corpus.png()
+    return data[:33] + corpus._png_chunk(kind, payload) + data[33:]
+
+
+ORIENTATION_6 = corpus.short(0x0112, 6)
+XMP_ORIENTATION_6 = b'<x:xmpmeta><rdf:Description tiff:Orientation="6"/>'
+
+
+@pytest.mark.parametrize(
+    ("data", "plain"),
+    [
+        pytest.param(_png_with_chunk(b"eXIf", corpus.exif_block([ORIENTATION_6])[6:]),
+                     corpus.png(), id="png-exif"),
+        pytest.param(_png_with_chunk(b"iTXt", b"XML:com.adobe.xmp\x00" + b"\x00" * 4
+                                     + XMP_ORIENTATION_6), corpus.png(), id="png-xmp"),
+        pytest.param(_png_with_chunk(b"tEXt", b"Raw profile type exif\x00\nexif\n   40\n"
+                                     + corpus.exif_block([ORIENTATION_6]).hex().encode()),
+                     corpus.png(), id="png-imagemagick-exif"),
+        pytest.param(corpus.tiff_structure([*corpus.gray_tiff_entries(8), corpus.long(273, 8),
+                                            ORIENTATION_6], corpus.gray_pixels()),
+                     corpus.tiff_by_hand(), id="tiff-tag"),
+    ],
+)  # fmt: skip
+def test_orientation_read_where_pillow_reads_it(data: bytes, plain: bytes) -> None:
+    # Rotated 90 degrees clockwise, once (Pillow's TIFF reader rotates by itself).
+    np.testing.assert_array_equal(decode(data), np.rot90(decode(plain), k=-1))
+    assert validate(data).format == sniff_format(data)
+
+
+# --- bounded work ----------------------------------------------------------------------
+
+
+def _raised_inside_pillow(exc: BaseException) -> bool:
+    return any("/PIL/" in frame.filename for frame in traceback.extract_tb(exc.__traceback__))
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.expected_status == 422], ids=lambda c: c.name
+)
+def test_costly_files_are_refused_before_any_decoder_runs(case: CorpusCase) -> None:
+    for check in (validate, decode):
+        with pytest.raises(errors.ImageTooLarge) as caught:
+            check(case.data())
+        assert not _raised_inside_pillow(caught.value)
+        assert caught.value.__cause__ is None
+
+
+def test_the_probe_scan_flood_is_refused_by_counting_scans() -> None:
+    # The probe's file repeated one scan 35,000 times (41 s at submit); this one twice the limit.
+    assert len(corpus.jpeg_scans(corpus.jpeg_scan_flood())) == corpus.PROBE_SCANS
+    with pytest.raises(errors.ImageTooLarge, match="more than 100 JPEG scans"):
+        validate(corpus.jpeg_scan_flood())
+    limit = decoding.jpeg_layout(corpus.jpeg_at_scan_limit())
+    assert limit.jpeg_scans == decoding.MAX_JPEG_SCANS
+    assert validate(corpus.jpeg_at_scan_limit()).format == "JPEG"
+
+
+def test_scan_work_is_bounded_for_the_worst_jpeg_accepted() -> None:
+    """The budget holds for the worst file the limits allow: the accepted one is within one
+    scan of it, the refused one the same plus one scan (work counted, not timed: the time it
+    takes is measured by scripts/fuzz-decoding --worst-case)."""
+    worst = decoding.jpeg_layout(corpus.jpeg_at_scan_work_limit())
+    one_scan = ((corpus.WORK_SIDE + 7) // 8) ** 2 * (decoding.JPEG_BLOCK_OVERHEAD + 63)
+    assert worst.jpeg_scan_work <= decoding.MAX_JPEG_SCAN_WORK < worst.jpeg_scan_work + one_scan
+    flood = corpus.jpeg_scan_work_flood()
+    assert len(corpus.jpeg_scans(flood)) == worst.jpeg_scans + 1 < decoding.MAX_JPEG_SCANS
+    with pytest.raises(errors.ImageTooLarge, match="coefficient-times"):
+        validate(flood)
+    assert decode(corpus.jpeg_at_scan_work_limit()).shape == (corpus.WORK_SIDE,) * 2 + (3,)
+
+
+def test_a_scan_weighs_its_blocks_and_spectral_band() -> None:
+    # Pillow's progressive JPEG of a 64x64 gray image: 64 blocks; scans DC (1 coefficient),
+    # AC 1-5, 6-63, 1-63, DC refinement, 1-63 refinement.
+    plain = decoding.jpeg_layout(jpeg_bytes(Image.new("L", (64, 64), 9), progressive=True))
+    overhead = decoding.JPEG_BLOCK_OVERHEAD
+    bands = [1, 5, 58, 63, 1, 63]
+    assert plain.jpeg_scans == len(bands)
+    assert plain.jpeg_scan_work == 64 * sum(overhead + band for band in bands)
+    baseline = decoding.jpeg_layout(jpeg_bytes(Image.new("RGB", (64, 64)), subsampling=0))
+    assert baseline.jpeg_scans == 1
+    assert baseline.jpeg_scan_work == 3 * 64 * (overhead + 64)  # one interleaved scan
+
+
+def jpeg_bytes(img: Image.Image, **params: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", **params)
+    return buf.getvalue()
+
+
+def test_the_walk_stops_at_the_first_end_of_image() -> None:
+    # Scans after EOI are never decoded: not counted either (a second image, MPO-style).
+    tail = corpus.jpeg_scan_flood()
+    assert decoding.jpeg_layout(corpus.jpeg() + tail).jpeg_scans == 1
+
+
+@dataclass
+class PythonWork:
+    pillow_lines: int = 0
+    peak_bytes: int = 0
+
+
+@contextmanager
+def counting_python_work() -> Iterator[PythonWork]:
+    """Lines of Pillow's Python run, and the peak of Python memory: work, counted."""
+    work = PythonWork()
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        if "/PIL/" not in frame.f_code.co_filename:
+            return None
+        if event == "line":
+            work.pillow_lines += 1
+        return trace
+
+    tracemalloc.start()
+    sys.settrace(trace)
+    try:
+        yield work
+    finally:
+        sys.settrace(None)
+        work.peak_bytes = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [corpus.png_exif_repeated_headers, corpus.jpeg_mpf_index_flood],
+    ids=lambda make: make.__name__,
+)
+def test_metadata_that_pillow_would_expand_is_never_expanded(make: Callable[[], bytes]) -> None:
+    # png_exif_repeated_headers: Pillow's EXIF reader strips 60,000 headers one copy at a time
+    # (27 s for 300,000). jpeg_mpf_index_flood: Pillow's MPO reader expands its index into
+    # 6 million numbers at open. Both are only metadata: accepted, without reading it.
+    data = make()
+    with counting_python_work() as work:
+        decode(data)
+        validate(data)
+    assert work.pillow_lines < 20_000
+    assert work.peak_bytes < 4 * len(data) + 8_000_000
+
+
+def _ifd(count: int) -> bytes:
+    entries = b"".join(struct.pack("<HHL4s", 0x9000 + i, 3, 1, b"\x01\x00\x00\x00")
+                       for i in range(count))  # fmt: skip
+    return b"II*\x00" + struct.pack("<LH", 8, count) + entries + b"\x00" * 4
+
+
+def test_directory_entries_are_bounded() -> None:
+    ok, too_many = decoding.MAX_IFD_ENTRIES, decoding.MAX_IFD_ENTRIES + 1
+    assert decoding.exif_orientation(b"Exif\x00\x00" + _ifd(ok), check_cost=True) is None
+    with pytest.raises(errors.ImageTooLarge, match="EXIF directory has 1001 entries"):
+        decoding.exif_orientation(b"Exif\x00\x00" + _ifd(too_many), check_cost=True)
+    # Only a block Pillow would parse is refused; otherwise it is just read no further.
+    assert decoding.exif_orientation(b"Exif\x00\x00" + _ifd(too_many)) is None
+
+
+def test_repeated_exif_headers_are_refused_where_pillow_parses_them() -> None:
+    block = b"Exif\x00\x00" * 3 + corpus.exif_block([corpus.short(0x0112, 6)])[6:]
+    with pytest.raises(errors.ImageTooLarge, match="repeats its header"):
+        decoding.exif_orientation(block, check_cost=True)
+    assert decoding.exif_orientation(block) is None
+    assert decoding.exif_orientation(block[12:]) == 6  # one header, as written
+
+
+def test_tiff_strips_are_bounded() -> None:
+    strips = decoding.MAX_TIFF_STRIPS + 1
+    data = corpus.tiff_structure(
+        [corpus.short(256, 1), corpus.long(257, strips), corpus.short(258, 8),
+         corpus.short(262, 1), corpus.short(278, 1),
+         corpus.long(273, *([8] * strips)), corpus.long(279, *([1] * strips))],
+        b"\x00",
+    )  # fmt: skip
+    with pytest.raises(errors.ImageTooLarge, match="65537 TIFF strips"):
+        validate(data)
+
+
+def test_jpeg_segments_are_bounded() -> None:
+    data = corpus.jpeg()
+    comments = b"\xff\xfe\x00\x02" * decoding.MAX_JPEG_SEGMENTS
+    with pytest.raises(errors.ImageTooLarge, match="more than 1000 JPEG marker segments"):
+        validate(data[:2] + comments + data[2:])
+    validate(data[:2] + comments[: 4 * (decoding.MAX_JPEG_SEGMENTS - 20)] + data[2:])
+
+
+def test_rle_bmp_under_the_limit_is_decoded() -> None:
+    width = 250
+    row = b"\xfa\x01\x00\x00"  # a run of 250 pixels of index 1, end of line
+    palette = b"\x00\x00\x00\x00\xff\xff\xff\x00" + b"\x00" * 4 * 254
+    pixels = row * 4 + b"\x00\x01"
+    offset = 14 + 40 + len(palette)
+    header = struct.pack("<IiiHHIIiiII", 40, width, 4, 1, 8, 1, len(pixels), 0, 0, 256, 0)
+    data = b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + header
+    image = decode(data + palette + pixels)
+    assert image.shape == (4, width, 3) and (image == 255).all()
+
+
+def test_refusals_name_what_was_wrong() -> None:
+    for case in INVALID_CASES:
+        if case.name in ("empty", "oversized"):
+            continue
+        with pytest.raises(IMAGE_ERRORS) as caught:
+            validate(case.data())
+        detail = caught.value.detail
+        assert detail and detail[0].islower() and "<class" not in detail, (case.name, detail)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from dogdetect.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.jobs import MalformedJob, parse_job
 from dogdetect.models import Job, Prediction, Status
-from dogdetect.service.predict import PredictDeps, has_dog, process_job
+from dogdetect.service.predict import PredictDeps, failure_reason, has_dog, process_job
 from dogdetect.settings import Settings
 
 from tests import corpus
@@ -85,16 +87,43 @@ def test_detector_sees_the_decoded_upright_image() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["truncated_jpeg", "html", "png_bomb", "png_over_pixel_limit", "random_bytes"]
+    "bad",
+    [
+        "truncated_jpeg",
+        "html",
+        "png_bomb",
+        "png_over_pixel_limit",
+        "random_bytes",
+        # issue 9: a TypeError inside Pillow's load was retried until "gave up ...: TypeError"
+        "tiff_strip_offsets_text",
+        "jpeg_scan_flood",
+        "gif_block_flood",
+    ],
 )
-def test_undecodable_image_ends_error_without_retry(bad: str) -> None:
+def test_undecodable_image_ends_error_on_the_first_attempt(bad: str) -> None:
     world = World()
     job = world.queued(corpus.CASES_BY_NAME[bad].data())
     process_job(job, 1, world.deps)  # returns: the message is deleted, not retried
     row = world.row(job)
     assert row.status is Status.ERROR
-    assert row.error is not None and row.error.startswith("image could not be decoded")
+    assert row.error is not None and row.error.startswith("the image could not be decoded: ")
+    assert len(row.error) > len("the image could not be decoded: ") + 10  # says why
     assert world.detector.seen == []
+
+
+@pytest.mark.parametrize(
+    "quirky", ["jpeg_exif_text_resolution_unit", "webp_exif_text_resolution_unit"]
+)
+def test_odd_exif_is_no_reason_to_fail(quirky: str) -> None:
+    # Pillow's exif_transpose raised struct.error on a ResolutionUnit stored as text: the job
+    # was retried for 13 minutes, then ended "gave up after 3 attempts: error".
+    world = World()
+    job = world.queued(corpus.CASES_BY_NAME[quirky].data())
+    process_job(job, 1, world.deps)
+    assert world.row(job).status is Status.DONE
+    (image,) = world.detector.seen
+    w, h = corpus.EXIF_STORED_SIZE
+    assert image.shape == (w, h, 3)  # upright: the orientation was applied
 
 
 @pytest.mark.parametrize(
@@ -132,16 +161,68 @@ def test_last_attempt_marks_error_and_reraises(attempt: int) -> None:
         process_job(job, attempt, world.deps)
     row = world.row(job)
     assert row.status is Status.ERROR
-    assert row.error == f"gave up after {MAX_ATTEMPTS} attempts: RuntimeError"
+    assert (
+        row.error == f"gave up after {MAX_ATTEMPTS} attempts: unexpected error RuntimeError: boom"
+    )
 
 
-def test_last_attempt_with_missing_object_marks_error() -> None:
+def _storage_down(world: World) -> None:
+    world.storage.break_("get")
+
+
+def _object_gone(world: World) -> None:
+    world.storage.objects.clear()
+
+
+def _database_down_at_finish(world: World) -> None:
+    world.repository.break_("finish")
+
+
+def _struct_error_in_detector(world: World) -> None:
+    world.detector.fault = struct.error("unpack requires a buffer of 4 bytes")
+
+
+def _silent_error_in_detector(world: World) -> None:
+    world.detector.fault = RuntimeError()
+
+
+def _multi_line_error_in_detector(world: World) -> None:
+    world.detector.fault = ValueError("bad value\x00 here\n[SQL: UPDATE predictions ...]")
+
+
+@pytest.mark.parametrize(
+    ("fault", "raised", "reason"),
+    [
+        (_storage_down, DependencyUnavailable, "the image storage did not answer"),
+        (_object_gone, StoredImageMissing, "the stored image is missing"),
+        (_database_down_at_finish, DependencyUnavailable, "the database did not answer"),
+        (
+            _struct_error_in_detector,
+            struct.error,
+            "unexpected error struct.error: unpack requires a buffer of 4 bytes",
+        ),
+        (_silent_error_in_detector, RuntimeError, "unexpected error RuntimeError"),
+        (_multi_line_error_in_detector, ValueError, "unexpected error ValueError: bad value? here"),
+    ],
+    ids=lambda v: getattr(v, "__name__", None),
+)
+def test_give_up_reason_says_what_failed_in_words(
+    fault: Callable[[World], None], raised: type[Exception], reason: str
+) -> None:
+    # It used to be the class name alone: "gave up after 3 attempts: error" (struct.error).
     world = World()
     job = world.queued()
-    world.storage.objects.clear()
-    with pytest.raises(StoredImageMissing):
+    fault(world)
+    with pytest.raises(raised):
         process_job(job, MAX_ATTEMPTS, world.deps)
-    assert world.row(job).status is Status.ERROR
+    world.repository.repair()
+    row = world.row(job)
+    assert row.status is Status.ERROR
+    assert row.error == f"gave up after {MAX_ATTEMPTS} attempts: {reason}"
+
+
+def test_give_up_reason_is_short() -> None:
+    assert len(failure_reason(RuntimeError("x" * 10_000))) < 250
 
 
 def test_last_attempt_reraises_the_original_fault_when_marking_fails() -> None:

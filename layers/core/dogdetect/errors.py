@@ -24,11 +24,14 @@ class MultipleImages(DomainError):
 
 
 class UnsupportedImage(DomainError):
-    """The bytes are not an image format we accept (text, HTML, SVG, PDF, random bytes)."""
+    """Not an image format we accept (text, HTML, SVG, PDF, random bytes), or one its decoder
+    cannot read (truncated, corrupt: whatever the decoder raised). Permanent: see
+    `dogdetect.imaging.IMAGE_ERRORS`."""
 
 
 class ImageTooLarge(DomainError):
-    """A decodable image whose pixel count exceeds the limit (decompression bomb)."""
+    """An image whose pixel count exceeds the limit (decompression bomb), or whose decoding
+    would cost more than a limit allows (scans, chunks, directory entries: `dogdetect.decoding`)."""
 
 
 class PredictionNotFound(DomainError):

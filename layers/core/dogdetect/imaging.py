@@ -1,5 +1,14 @@
-"""Upload validation and decoding. Formats are sniffed from the bytes, never from a filename
-or Content-Type; Pillow then parses the header and the pixel count is capped before decoding."""
+"""Upload validation and decoding: one policy for submit and the worker.
+
+Formats are sniffed from the bytes, never from a filename or Content-Type. Then, for both
+`validate_upload` (submit) and `decode_rgb` (the worker), the same steps: the container is
+walked for what it would cost to decode (`dogdetect.decoding`), the header is parsed by that
+format's Pillow plugin only, the pixel count is capped, the first frame is decoded, the EXIF
+orientation is applied and the pixels are converted to RGB. Whatever Pillow raises on the way
+is the upload's fault: `UnsupportedImage` (415), or `ImageTooLarge` (422) for a cost limit.
+So a file the worker would fail on is refused at submit. The one difference: submit decodes a
+JPEG at 1/8 scale (DCT scaling still entropy-decodes every scan, at a fraction of the cost).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +17,56 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import (
+    BmpImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageFile,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
+
+from dogdetect import decoding
+from dogdetect.errors import (
+    DomainError,
+    EmptyUpload,
+    ImageTooLarge,
+    UnsupportedImage,
+    UploadTooLarge,
+)
 
 if TYPE_CHECKING:  # numpy is for the worker's decode; submit only validates (cold start)
     import numpy as np
 
-from dogdetect.errors import EmptyUpload, ImageTooLarge, UnsupportedImage, UploadTooLarge
-
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+# Every failure of `validate_upload`'s decode and of `decode_rgb` is one of these: the file's
+# fault, the same on every try (a 415 or 422 at submit, ERROR at once in the worker).
+IMAGE_ERRORS: tuple[type[DomainError], ...] = (UnsupportedImage, ImageTooLarge)
+
+# Each format's own plugin, called directly: `Image.open` would also try other readers (a
+# JPEG with an MPF block becomes a multi-picture file, whose index Pillow parses unbounded).
+_PLUGINS: dict[str, type[ImageFile.ImageFile]] = {
+    "JPEG": JpegImagePlugin.JpegImageFile,
+    "PNG": PngImagePlugin.PngImageFile,
+    "WEBP": WebPImagePlugin.WebPImageFile,
+    "BMP": BmpImagePlugin.BmpImageFile,
+    "TIFF": TiffImagePlugin.TiffImageFile,
+    "GIF": GifImagePlugin.GifImageFile,
+}
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 @dataclass(frozen=True)
@@ -43,83 +94,105 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def validate_upload(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
-    """Check an upload fully (header, size, pixel count, a decode) without keeping pixels."""
+    """Check an upload fully (size, cost, a decode as the worker will do it), keep no pixels."""
     if not data:
         raise EmptyUpload("the upload is empty")
     if len(data) > max_bytes:
         raise UploadTooLarge(f"the upload is larger than the limit of {max_bytes} bytes")
-    sniffed = sniff_format(data)
-    if sniffed is None:
-        raise UnsupportedImage(f"not a supported image; accepted: {', '.join(ACCEPTED_FORMATS)}")
-    with _open(data, sniffed, max_pixels) as img:
-        info = ImageInfo(sniffed, img.width, img.height)
-        _decode_check(img)
+    info, _ = _decode(data, max_pixels, reduced=True)
     return info
 
 
 def decode_rgb(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode to an upright RGB uint8 array (EXIF orientation applied, first frame only)."""
-    sniffed = sniff_format(data)
-    if sniffed is None:
-        raise UnsupportedImage("not a supported image")
-    with _open(data, sniffed, max_pixels) as img:
-        img.seek(0)
-        try:  # exif_transpose loads the pixels: truncated data surfaces here
-            upright = ImageOps.exif_transpose(img) or img
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise UnsupportedImage(f"the {sniffed} data is truncated or corrupt") from exc
-        return _to_rgb_array(upright)
-
-
-def _open(data: bytes, sniffed: str, max_pixels: int) -> Image.Image:
-    try:
-        with warnings.catch_warnings():
-            # Our own pixel cap below is stricter than Pillow's warning threshold.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=[sniffed])
-    except Image.DecompressionBombError as exc:
-        # Pillow refuses more than 2 * MAX_IMAGE_PIXELS at open: a bomb, not a bad format.
-        raise ImageTooLarge(f"the image claims too many pixels; the limit is {max_pixels}") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise UnsupportedImage(f"the {sniffed} header could not be parsed") from exc
-    if img.width <= 0 or img.height <= 0:
-        img.close()
-        raise UnsupportedImage("the image has no pixels")
-    if img.width * img.height > max_pixels:
-        img.close()
-        raise ImageTooLarge(
-            f"the image is {img.width}x{img.height} pixels; the limit is {max_pixels} pixels"
-        )
-    return img
-
-
-def _decode_check(img: Image.Image) -> None:
-    """Decode once so that truncated or corrupt data is refused at the door."""
-    if img.format == "JPEG":
-        # DCT scaling decodes every block at 1/8 size: cheap, and still reads all the data.
-        img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
-    try:
-        img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise UnsupportedImage(f"the {img.format} data is truncated or corrupt") from exc
-
-
-def _to_rgb_array(img: Image.Image) -> np.ndarray:
     import numpy as np
 
+    _, rgb = _decode(data, max_pixels, reduced=False)
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def _decode(data: bytes, max_pixels: int, reduced: bool) -> tuple[ImageInfo, Image.Image]:
+    sniffed = sniff_format(data)
+    if sniffed is None:
+        raise UnsupportedImage(f"not a supported image; accepted: {', '.join(ACCEPTED_FORMATS)}")
     try:
-        img.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UnsupportedImage(f"the {img.format} data is truncated or corrupt") from exc
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16-bit samples: scale to 8 bits rather than clip (a plain convert turns them white).
-        wide = np.asarray(img, dtype=np.uint32)
-        gray = (np.clip(wide, 0, 65535) >> 8).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([gray] * 3, axis=-1))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+        with warnings.catch_warnings():
+            # Pillow warns about what it skips (corrupt EXIF, its own bomb threshold, which
+            # our pixel cap undercuts); the outcome is what counts.
+            warnings.simplefilter("ignore")
+            return _decode_checked(data, sniffed, max_pixels, reduced)
+    except DomainError:
+        raise
+    except Exception as exc:  # any decoder failure is the file's
+        raise decoding_failure(exc, sniffed) from exc
+
+
+def decoding_failure(exc: Exception, image_format: str) -> DomainError:
+    """The domain error for whatever a decoder raised on an upload's bytes: Pillow raises
+    struct.error, TypeError, IndexError, KeyError, ValueError, OSError, SyntaxError,
+    ZeroDivisionError, EOFError... on bad data, and no list of them is ever complete."""
+    if isinstance(exc, (Image.DecompressionBombError, MemoryError)):
+        return ImageTooLarge(f"the {image_format} image is too large to decode")
+    return UnsupportedImage(f"the {image_format} data is corrupt or truncated ({_reason(exc)})")
+
+
+def _decode_checked(
+    data: bytes, sniffed: str, max_pixels: int, reduced: bool
+) -> tuple[ImageInfo, Image.Image]:
+    layout = decoding.inspect(data, sniffed, max_pixels)
+    img = _PLUGINS[sniffed](io.BytesIO(data))  # parses the header only
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise UnsupportedImage("the image has no pixels")
+    decoding.check_pixels(width, height, max_pixels)
+    if reduced and sniffed == "JPEG":
+        # DCT scaling decodes every block at 1/8 size: cheap, and still reads all the data.
+        img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    img.load()  # the first frame only: nothing here reads or counts the others
+    # Pillow's TIFF reader applies the TIFF's orientation itself, as it loads.
+    orientation = 1 if sniffed == "TIFF" else _orientation(img, layout)
+    upright = img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
+    return ImageInfo(sniffed, width, height), _to_rgb(upright)
+
+
+def _orientation(img: Image.Image, layout: decoding.Layout) -> int:
+    """The orientation stated in EXIF, else in XMP (as Pillow's `exif_transpose` reads them),
+    read by our own bounded parser: Pillow's EXIF reader has no cost limits, and rewriting
+    the EXIF as `exif_transpose` does fails on odd tags (a ResolutionUnit stored as text)."""
+    if layout.orientation is not None:
+        return layout.orientation
+    exif = img.info.get("exif")
+    raw_profile = img.info.get("Raw profile type exif")  # ImageMagick's PNG text chunk
+    if exif is None and isinstance(raw_profile, str):
+        try:
+            exif = bytes.fromhex("".join(raw_profile.split("\n")[3:]))
+        except ValueError:
+            exif = None
+    if isinstance(exif, bytes):
+        orientation = decoding.exif_orientation(exif)
+        if orientation is not None:
+            return orientation
+    for key in ("xmp", "XML:com.adobe.xmp"):
+        xmp = img.info.get(key)
+        if isinstance(xmp, (bytes, str)):
+            return decoding.xmp_orientation(xmp)
+    return 1
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in _SIXTEEN_BIT:
+        # Scale to 8 bits rather than clip (a plain convert turns 16-bit samples white).
+        wide = img if img.mode == "I" else img.convert("I")
+        return wide.point(lambda v: v * (1 / 256)).convert("L").convert("RGB")
+    if img.mode in _ALPHA or (img.mode == "P" and "transparency" in img.info):
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _reason(exc: Exception) -> str:
+    """What the decoder said, short enough for a client; its class when it said nothing."""
+    text = "".join(c if c.isprintable() else "?" for c in " ".join(str(exc).split()))
+    return text[:160] if text else type(exc).__name__
