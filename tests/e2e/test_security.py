@@ -79,6 +79,21 @@ def test_a_known_id_cannot_be_deleted_or_changed(api: httpx.Client) -> None:
     assert api.get(f"/image_prediction/{prediction_id}").status_code == 200
 
 
+def test_a_known_id_answers_only_in_its_own_spelling(api: httpx.Client) -> None:
+    prediction_id = submit(api, jpeg()).json()["image_prediction_id"]
+    assert api.get(f"/image_prediction/{prediction_id}").status_code == 200
+    spellings = [
+        prediction_id.upper(),
+        "{" + prediction_id + "}",
+        "urn:uuid:" + prediction_id,
+        prediction_id.replace("-", ""),
+    ]
+    for other in spellings:
+        response = api.get(f"/image_prediction/{other}")
+        assert response.status_code == 404, other
+        assert response.json() == {"detail": "no prediction with this id"}
+
+
 # --- API keys, end to end, on a second stack started with API_KEYS set ----------------------
 
 
@@ -191,3 +206,14 @@ def test_keys_never_reach_the_logs(keyed_stack: RunningStack, keyed_api: httpx.C
         text = (keyed_stack.state_dir / name).read_text(errors="replace")
         for secret in (*KEYS, "wrong-key-7d1e0c"):
             assert secret not in text, f"{secret!r} in {name}"
+
+
+def test_local_state_is_private_to_its_user(stack: RunningStack) -> None:
+    # Uploaded photos, logs with prediction ids and credentials: nobody else may read them.
+    def mode(name: str) -> int:
+        return (stack.state_dir / name).stat().st_mode & 0o777
+
+    assert mode(".") & 0o066 == 0  # others may pass through to PostgreSQL's folder, not list
+    assert mode("s3") == 0o700
+    for private in ("stack.json", "poller-functions.json", "aws-identities.json", "poller.log"):
+        assert mode(private) == 0o600, private
