@@ -37,11 +37,13 @@ def _run_as_user() -> str | None:
 
 
 def _traversable(path: Path) -> None:
-    """Let other users pass through the folders above `path` (o+x), without listing them."""
+    """Let other users pass through the folders above `path`, without listing them. Group too:
+    PostgreSQL runs with root's group when we switch only its user."""
+    passing = stat.S_IXGRP | stat.S_IXOTH
     for parent in path.parents:
         mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
+        if mode & passing != passing:
+            parent.chmod(mode | passing)
 
 
 def _grant(path: Path, user: str | None) -> None:

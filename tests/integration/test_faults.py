@@ -3,7 +3,6 @@ killed hard, and what a client sees meanwhile and after. Nothing lost, nothing h
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,9 +32,14 @@ FAILED_AT_START_PROCESSING = b"deps.repository.start_processing(job.prediction_i
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     state = tmp_path_factory.mktemp("fault-stack")
-    with running_stack(state, visibility_timeout=TEST_VISIBILITY_TIMEOUT) as stack:
+    with (
+        running_stack(state, visibility_timeout=TEST_VISIBILITY_TIMEOUT) as stack,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        # This module's clients sign as this stack's identity; the session stack's come back
+        # after it (each stack has identities of its own).
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-            os.environ[name] = stack.environment[name]
+            env.setenv(name, stack.environment[name])
         yield stack
 
 
@@ -76,6 +80,16 @@ def _gone(process: psutil.Process) -> bool:
         return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def aws_server(stack: RunningStack) -> psutil.Process:
+    """The stack's AWS endpoint: its child, or the one a test started after killing it."""
+    port = str(stack.ports["aws"])
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "local.aws_server" in cmdline and port in cmdline:
+            return process
+    raise LookupError(f"no AWS endpoint on port {port}")
 
 
 def kill_hard(process: psutil.Process) -> None:
@@ -141,7 +155,7 @@ def test_aws_endpoint_down_during_submit_leaves_no_pending_row(
     fault_stack: RunningStack, client: httpx.Client, restarted: Any
 ) -> None:
     rows = sql(fault_stack, "SELECT count(*) FROM predictions")[0][0]
-    kill_hard(fault_stack.child("local.aws_server"))
+    kill_hard(aws_server(fault_stack))
 
     assert_503_json(submit(client, photo("dog.jpg")), "storage")
     checks = client.get("/health").json()["checks"]
@@ -164,7 +178,7 @@ def test_aws_endpoint_paused_answers_503_within_seconds(
     fault_stack: RunningStack, client: httpx.Client
 ) -> None:
     rows = sql(fault_stack, "SELECT count(*) FROM predictions")[0][0]
-    endpoint = fault_stack.child("local.aws_server")
+    endpoint = aws_server(fault_stack)
     endpoint.suspend()
     try:
         started = time.monotonic()

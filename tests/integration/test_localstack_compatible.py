@@ -9,7 +9,14 @@ from local.launcher import RunningStack
 
 
 def test_localstack_client_sees_the_stacks_resources(stack: RunningStack) -> None:
-    session = localstack_client.session.Session(localstack_host=f"127.0.0.1:{stack.ports['aws']}")
+    # Signed as the stack's own identity: the endpoint enforces IAM, and LocalStack's default
+    # credentials name no user of it.
+    session = localstack_client.session.Session(
+        aws_access_key_id=stack.environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.environment["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=None,
+        localstack_host=f"127.0.0.1:{stack.ports['aws']}",
+    )
     buckets = {b["Name"] for b in session.client("s3").list_buckets()["Buckets"]}
     queues = session.client("sqs").list_queues()["QueueUrls"]
     assert stack.environment["BUCKET_NAME"] in buckets

@@ -65,7 +65,7 @@ def test_image_gone_from_bucket_is_retried_then_dead_lettered_and_error(
     job = enqueue_without_submit(repository, stack_settings, sqs)  # no object was ever stored
     failed = final_state(repository, job, REDRIVE_SECONDS)
     assert failed.status is Status.ERROR
-    assert failed.error == f"gave up after {ATTEMPTS} attempts: StoredImageMissing"
+    assert failed.error == f"gave up after {ATTEMPTS} attempts: the stored image is missing"
     # The message then went to the dead-letter queue, whose consumer found the row ERROR.
     settled = f'"prediction_id":"{job.prediction_id}"'
     eventually(
@@ -106,7 +106,7 @@ def test_undecodable_image_ends_error_at_once(
     # Well before a retry could happen: an undecodable image is not retried.
     failed = final_state(repository, job, TEST_VISIBILITY_TIMEOUT + 10)
     assert failed.status is Status.ERROR
-    assert failed.error is not None and failed.error.startswith("image could not be decoded")
+    assert failed.error is not None and failed.error.startswith("the image could not be decoded: ")
 
 
 def test_redelivered_message_for_a_finished_row_changes_nothing(

@@ -50,8 +50,17 @@ OTHER_SPELLINGS = [
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "nope", "123", "../../etc/passwd", "' OR 1=1 --", "0" * 33, "\x00", "é" * 36]
-    + OTHER_SPELLINGS,
+    [
+        "",
+        "nope",
+        "123",
+        "../../etc/passwd",
+        "' OR 1=1 --",
+        "0" * 33,
+        "\x00",
+        "é" * 36,
+        *OTHER_SPELLINGS,
+    ],
 )
 def test_malformed_id_is_not_found_without_a_lookup(raw: str) -> None:
     repo = FakeRepository()
