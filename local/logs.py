@@ -12,7 +12,8 @@ FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 class OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)  # the message, then any traceback
-        return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+        # Only the line breaks: a message that is JSON already (the access log) stays JSON.
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def configure() -> None:

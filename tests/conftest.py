@@ -88,8 +88,9 @@ def submit(api: httpx.Client, data: bytes, filename: str = "upload.jpg") -> http
 
 def wait_terminal(api: httpx.Client, prediction_id: str, timeout: float = 60) -> dict[str, Any]:
     """The prediction's body once it is DONE or ERROR; fails the test, showing the last answer,
-    when it is not terminal within `timeout` seconds, or at once on an answer other than 200 or
-    503 (a dependency restarting)."""
+    when it is not terminal within `timeout` seconds, or at once on an answer other than 200,
+    429 (the gateway's throttling: many waiters poll at once) or 503 (a dependency
+    restarting)."""
     deadline = time.monotonic() + timeout
     while True:
         response = api.get(f"/image_prediction/{prediction_id}")
@@ -97,7 +98,7 @@ def wait_terminal(api: httpx.Client, prediction_id: str, timeout: float = 60) ->
             body: dict[str, Any] = response.json()
             if body["status"] in TERMINAL:
                 return body
-        elif response.status_code != 503:
+        elif response.status_code not in (429, 503):
             raise AssertionError(
                 f"prediction {prediction_id}: {response.status_code} {response.text}"
             )
@@ -106,7 +107,7 @@ def wait_terminal(api: httpx.Client, prediction_id: str, timeout: float = 60) ->
                 f"prediction {prediction_id} not DONE or ERROR within {timeout} s; "
                 f"last answer: {response.status_code} {response.text}"
             )
-        time.sleep(0.1)
+        time.sleep(0.25)
 
 
 def queue_empty(sqs: Any, url: str) -> bool:

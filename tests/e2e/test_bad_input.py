@@ -33,7 +33,19 @@ def test_accepted_format_ends_done(api: httpx.Client, case: CorpusCase) -> None:
 def test_wrong_form_field_is_422_json(api: httpx.Client) -> None:
     response = api.post("/image_prediction", files={"file": ("a.jpg", b"\xff\xd8\xff")})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "image"]
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "image"]
+    assert problem["msg"] == "send the photo as a file in the multipart form field 'image'"
+
+
+def test_text_where_the_photo_belongs_is_422_in_words(api: httpx.Client) -> None:
+    response = api.post("/image_prediction", data={"image": "not a file"})
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert "UploadFile" not in problem["msg"]
+    assert problem["msg"] == (
+        "the form field 'image' must be a file (a multipart part with a filename), not text"
+    )
 
 
 def test_no_body_is_422_json(api: httpx.Client) -> None:

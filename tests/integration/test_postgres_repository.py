@@ -260,9 +260,17 @@ def test_stuck_rows_are_given_up_at_most_limit_at_a_time(
     with holding(repository, SWEEP_LOCK):
         rows = [queued(repository) for _ in range(3)]
         backdate(engine, rows, STUCK + 60, STUCK + 60)
-        assert repository.fail_stuck(STUCK, GAVE_UP, 2) == 2
-        assert repository.fail_stuck(STUCK, GAVE_UP, 2) == 1
-        assert repository.fail_stuck(STUCK, GAVE_UP, 2) == 0
+        # The database is shared with other tests, whose stuck rows may count too: what holds
+        # is that no call gives up more than its limit, and that calls in turn get them all.
+        counts = []
+        while given_up := repository.fail_stuck(STUCK, GAVE_UP, 2):
+            counts.append(given_up)
+            assert len(counts) < 100
+        assert max(counts) == 2
+        assert sum(counts) >= len(rows)
+        for prediction_id in rows:
+            found = repository.get(prediction_id)
+            assert found is not None and found.status is Status.ERROR
     for prediction_id in rows:
         repository.delete(prediction_id)
 

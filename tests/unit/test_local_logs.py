@@ -31,5 +31,6 @@ def test_a_traceback_is_part_of_its_event() -> None:
     assert "Traceback (most recent call last):" in line
 
 
-def test_backslashes_are_escaped_so_escapes_cannot_be_faked() -> None:
-    assert format_("%s", "a\\nb").endswith("a\\\\nb")
+def test_a_json_message_stays_json() -> None:
+    message = '{"path":"/x\\r\\n{\\"level\\":\\"INFO\\"}"}'
+    assert format_("%s", message).endswith(message)
