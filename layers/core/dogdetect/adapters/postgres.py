@@ -132,11 +132,15 @@ class PostgresPredictionRepository:
             .order_by(PredictionRow.updated_at)
             .limit(limit)
             .with_for_update(skip_locked=True)  # a row a worker is changing is left for later
+            # Materialized: picked once. As an IN (subquery) the planner may run it again per
+            # row, and with SKIP LOCKED each run picks others: more than `limit` rows changed.
+            .cte("stuck")
+            .prefix_with("MATERIALIZED")
         )
         statement = (
             update(PredictionRow)
             # the status again: a row a worker finished meanwhile stays finished
-            .where(PredictionRow.id.in_(stuck.scalar_subquery()), PredictionRow.status.in_(_ACTIVE))
+            .where(PredictionRow.id == stuck.c.id, PredictionRow.status.in_(_ACTIVE))
             .values(status=Status.ERROR.value, error=reason, updated_at=func.now())
             .returning(PredictionRow.id)
         )
