@@ -7,19 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from dogdetect.observability import instrument, observability
 from dogdetect.service.deadletter import DeadLetterDeps, settle_dead_letter
+from dogdetect.sqs_batch import process_sqs_batch
 from dogdetect.wiring import adapters
 
 obs = observability("deadletter")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def deadletter_deps() -> DeadLetterDeps:
@@ -35,12 +30,7 @@ def process_record(record: SQSRecord, deps: Callable[[], DeadLetterDeps]) -> Non
 def lambda_handler(
     event: dict[str, Any], context: Any, deps: Callable[[], DeadLetterDeps] = deadletter_deps
 ) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: process_record(record, deps),
-        processor=processor,
-        context=context,
-    )
+    return process_sqs_batch(event, context, lambda record: process_record(record, deps))
 
 
 handler = instrument(lambda_handler, obs)

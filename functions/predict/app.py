@@ -6,21 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from dogdetect.detector import load_detector
 from dogdetect.jobs import parse_job
 from dogdetect.observability import instrument, observability
 from dogdetect.service.predict import PredictDeps, process_job
+from dogdetect.sqs_batch import process_sqs_batch
 from dogdetect.wiring import adapters
 
 obs = observability("predict")
-processor = BatchProcessor(event_type=EventType.SQS)
 _deps: PredictDeps | None = None
 
 
@@ -51,12 +46,7 @@ def process_record(record: SQSRecord, deps: Callable[[], PredictDeps]) -> None:
 def lambda_handler(
     event: dict[str, Any], context: Any, deps: Callable[[], PredictDeps] = predict_deps
 ) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: process_record(record, deps),
-        processor=processor,
-        context=context,
-    )
+    return process_sqs_batch(event, context, lambda record: process_record(record, deps))
 
 
 handler = instrument(lambda_handler, obs)
