@@ -169,7 +169,10 @@ class Poller:
             logger.exception("sweep failed")
 
     def stop(self, _signum: int, _frame: FrameType | None) -> None:
-        self.stopping.set()
+        # A signal handler runs in the main thread between two bytecodes, maybe while that
+        # thread holds the event's lock inside `stopping.wait()`: setting it here could
+        # deadlock (it did once). Another thread sets it as soon as the lock is free.
+        threading.Thread(target=self.stopping.set, daemon=True).start()
 
 
 def main() -> None:
