@@ -73,10 +73,7 @@ class Resources:
     queue_url: str
     queue_arn: str
     dead_letter_queue_url: str
-
-    @property
-    def dead_letter_queue_arn(self) -> str:
-        return self.queue_arn.rsplit(":", 1)[0] + ":" + self.dead_letter_queue_url.rsplit("/", 1)[1]
+    dead_letter_queue_arn: str
 
     @property
     def account(self) -> str:
@@ -103,7 +100,7 @@ def ensure_resources(config: LocalConfig, endpoint: str) -> Resources:
     }
     queue_url = sqs.create_queue(QueueName=config.queue)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
-    return Resources(config.bucket, queue_url, _arn(sqs, queue_url), dlq_url)
+    return Resources(config.bucket, queue_url, _arn(sqs, queue_url), dlq_url, dlq_arn)
 
 
 def _arn(sqs: Any, queue_url: str) -> str:

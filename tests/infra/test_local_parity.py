@@ -95,7 +95,7 @@ def test_poller_batches_as_the_event_source_mapping(resources: dict[str, Any]) -
 def test_functions_see_the_templates_variable_names(
     template: dict[str, Any], functions: dict[str, Any]
 ) -> None:
-    resources = Resources("bucket", "http://queue", "arn:queue", "http://dlq")
+    resources = Resources("bucket", "http://queue", "arn:queue", "http://dlq", "arn:dlq")
     local_names = set(
         function_environment(LocalConfig(), "postgresql://x", "http://aws", resources)
     )

@@ -155,10 +155,16 @@ def test_delete_removes_the_row_and_its_detections(subject: Subject) -> None:
 
 # --- start_processing, finish, fail ---------------------------------------------------------
 
-STARTABLE = {Status.PENDING: True, Status.PROCESSING: True, Status.DONE: False, Status.ERROR: False}
+# start_processing and fail both move only an unfinished row.
+UNFINISHED = {
+    Status.PENDING: True,
+    Status.PROCESSING: True,
+    Status.DONE: False,
+    Status.ERROR: False,
+}
 
 
-@pytest.mark.parametrize(("status", "allowed"), STARTABLE.items(), ids=str)
+@pytest.mark.parametrize(("status", "allowed"), UNFINISHED.items(), ids=str)
 def test_start_processing_from_pending_or_processing_only(
     subject: Subject, status: Status, allowed: bool
 ) -> None:
@@ -228,10 +234,7 @@ def test_text_that_cannot_be_stored_is_refused(subject: Subject) -> None:
     assert subject.get(processing.id) == processing
 
 
-FAILABLE = {Status.PENDING: True, Status.PROCESSING: True, Status.DONE: False, Status.ERROR: False}
-
-
-@pytest.mark.parametrize(("status", "allowed"), FAILABLE.items(), ids=str)
+@pytest.mark.parametrize(("status", "allowed"), UNFINISHED.items(), ids=str)
 def test_fail_from_a_non_terminal_state_only(
     subject: Subject, status: Status, allowed: bool
 ) -> None:
