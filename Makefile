@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements-dev.txt functions/predict/requirements.txt layers/deps/requirements.txt constraints.txt pyproject.toml
+REQUIREMENTS := requirements-dev.txt functions/predict/requirements.txt functions/predict/requirements-export.txt layers/deps/requirements.txt constraints.txt pyproject.toml
 # Two tool venvs beside .venv, each made once and made again when its requirements change:
 # the SAM CLI (its exact pins would fight the project's) and Python 3.13, the Lambda
 # runtime's, with only what the unit tests import.
@@ -21,7 +21,7 @@ PYTHON313 := $(shell scripts/find-python313)
 endif
 
 .PHONY: help venv local test test-unit test-integration test-e2e test-infra lint bench clean openapi fuzz fuzz-worst-case
-.PHONY: test-cloud-build sam-build sam-build-check test-unit-py313
+.PHONY: test-cloud-build sam-build sam-build-check test-unit-py313 predict-runtime-check
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -72,17 +72,18 @@ $(SAM_STAMP): infra/requirements-sam.txt
 	touch $(SAM_STAMP)
 
 ifeq ($(PYTHON313),)
-test-cloud-build sam-build sam-build-check test-unit-py313:
+test-cloud-build sam-build sam-build-check test-unit-py313 predict-runtime-check:
 	@echo "################################################################################" >&2
 	@echo "WARNING: no Python 3.13 (the Lambda runtime's) on PATH or in pyenv: NOT CHECKED:" >&2
 	@echo "  - sam build of the Lambda zip functions and layers for python3.13 x86_64" >&2
 	@echo "    (their dependencies, that every handler imports with only its layers)" >&2
 	@echo "  - the unit tests on Python 3.13 (they ran on $$($(PY) -V 2>&1) only)" >&2
+	@echo "  - the predict image's runtime stage (its requirements; the handler's engine)" >&2
 	@echo "Install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13." >&2
 	@echo "################################################################################" >&2
 	@[ "$${PY313_REQUIRED:-0}" != 1 ] || { echo "error: PY313_REQUIRED=1" >&2; exit 1; }
 else
-test-cloud-build: sam-build test-unit-py313 ## what the cloud runs: sam build of the zip artifacts, unit tests on 3.13
+test-cloud-build: sam-build test-unit-py313 predict-runtime-check ## what the cloud runs: sam build of the zip artifacts, unit tests on 3.13, the predict image's runtime
 
 sam-build: $(SAM_STAMP) ## sam build of the zip functions and layers (.aws-sam-test), then sam-build-check
 	$(SAM_VENV)/bin/python scripts/sam_zip.py build --sam $(SAM_VENV)/bin/sam --python313 $(PYTHON313)
@@ -90,6 +91,13 @@ sam-build: $(SAM_STAMP) ## sam build of the zip functions and layers (.aws-sam-t
 
 sam-build-check: $(SAM_STAMP) ## check the last sam-build: contents, sizes, handlers import on 3.13
 	$(SAM_VENV)/bin/python scripts/sam_zip.py check --python313 $(PYTHON313)
+
+# The predict image's runtime stage without Docker (scripts/predict_runtime.py): its
+# requirements installed for 3.13 into .aws-sam-test/predict-runtime (again only when they
+# change) and trimmed; no torch; its size (.aws-sam-test/predict-runtime.json); the handler's
+# engine finds a dog from a pre-filled, read-only OpenVINO cache.
+predict-runtime-check: $(SAM_STAMP) ## the predict image's runtime stage: no torch, its size, the engine runs on 3.13
+	$(SAM_VENV)/bin/python scripts/predict_runtime.py --python313 $(PYTHON313)
 
 $(STAMP313): requirements-unit.txt layers/deps/requirements.txt
 	$(VENV313)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null \

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.certificates import issue_server_certificate, make_ca
 from tests.infra.conftest import REPO_ROOT, environment, ref_target
-from tests.infra.test_wiring import dockerfile_instructions
+from tests.infra.test_wiring import dockerfile_stages
 
 SCRIPT = REPO_ROOT / "scripts" / "fetch-rds-ca-bundle"
 SCRIPT_GLOBALS = runpy.run_path(str(SCRIPT))
@@ -48,9 +48,9 @@ def where_the_function_sees(resources: dict[str, Any], function: dict[str, Any])
     """The bundle's path inside a function, from how the template and Dockerfile build it."""
     props = function["Properties"]
     if props.get("PackageType") == "Image":
-        (copy,) = [
+        (copy,) = [  # in the image's last stage, the one Lambda runs
             arg.split()
-            for op, arg in dockerfile_instructions()
+            for op, arg in list(dockerfile_stages().values())[-1]
             if op == "COPY" and arg.startswith("layers/core/dogdetect ")
         ]
         source, target = copy

@@ -79,14 +79,28 @@ def test_each_function_gets_what_it_reads(
         "DATABASE_CA_BUNDLE",
     }
     aws = {"BUCKET_NAME", "QUEUE_URL"}
+    announces = {"NOTIFICATIONS_QUEUE_URL"}  # the code that ends predictions
     needs = {
-        "SubmitFunction": database | aws | {"MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "API_KEYS"},
+        "SubmitFunction": database
+        | aws
+        | {"MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "API_KEYS", "ALLOW_HTTP_WEBHOOKS"},
         "StatusFunction": database | aws | {"API_KEYS"},
         "PredictFunction": database
         | aws
+        | announces
         | {"DOG_CONFIDENCE", "MAX_IMAGE_PIXELS", "MAX_RECEIVE_COUNT", "MODEL_PATH"},
-        "SweepFunction": database | aws | {"ENQUEUE_GRACE_SECONDS", "STUCK_AFTER_SECONDS"},
-        "DeadLetterFunction": database | {"MAX_RECEIVE_COUNT"},
+        "SweepFunction": database
+        | aws
+        | announces
+        | {"ENQUEUE_GRACE_SECONDS", "STUCK_AFTER_SECONDS"},
+        "DeadLetterFunction": database | announces | {"MAX_RECEIVE_COUNT"},
+        "NotifyFunction": announces
+        | {
+            "WEBHOOK_SECRET_ARN",
+            "MAX_RECEIVE_COUNT",
+            "WEBHOOK_RETRY_DELAYS",
+            "ALLOW_HTTP_WEBHOOKS",
+        },
         "MigrateFunction": database | {"APP_DATABASE_SECRET_ARN"},
     }
     for name, function in functions.items():
@@ -144,9 +158,25 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     ]
 
 
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    """The instructions of each stage (`FROM image AS name`), in order; the last is the image."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    for op, arg in dockerfile_instructions():
+        if op == "FROM":
+            name = arg.split()[-1] if " as " in f" {arg.lower()} " else str(len(stages))
+            stages[name] = []
+        stages[list(stages)[-1]].append((op, arg))
+    return stages
+
+
+def context_copies() -> list[str]:
+    """The arguments of the COPY instructions that take from the build context."""
+    return [arg for op, arg in dockerfile_instructions() if op == "COPY" and "--from=" not in arg]
+
+
 def test_predict_image() -> None:
     instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "public.ecr.aws/lambda/python:3.13")
+    assert instructions[0][1].startswith("public.ecr.aws/lambda/python:3.13 ")
     runs = " ".join(arg for op, arg in instructions if op == "RUN")
     assert re.search(
         r"--index-url https://download.pytorch.org/whl/cpu\S* .*torch torchvision", runs
@@ -177,10 +207,9 @@ def test_predict_image_matches_the_template(
 
 
 def test_copied_sources_exist() -> None:
-    for op, arg in dockerfile_instructions():
-        if op == "COPY":
-            source = arg.split()[0]
-            assert (REPO_ROOT / source).exists(), source
+    for arg in context_copies():
+        source = arg.split()[0]
+        assert (REPO_ROOT / source).exists(), source
     predict_requirements = (REPO_ROOT / "functions/predict/requirements.txt").read_text()
     assert "-r ../../layers/deps/requirements.txt" in predict_requirements
 
@@ -193,10 +222,9 @@ def test_docker_context_is_trimmed() -> None:
     }
     assert {".venv", ".local", "tests", ".git"} <= ignored
     # but nothing the Dockerfile copies
-    for op, arg in dockerfile_instructions():
-        if op == "COPY":
-            top = arg.split()[0].split("/")[0]
-            assert top not in ignored, top
+    for arg in context_copies():
+        top = arg.split()[0].split("/")[0]
+        assert top not in ignored, top
 
 
 # ------------------------------------------------------------------ make targets

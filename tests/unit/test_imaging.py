@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from dogdetect import decoding, errors
@@ -27,12 +28,16 @@ from dogdetect.http import ERROR_STATUS
 from dogdetect.imaging import (
     IMAGE_ERRORS,
     ImageInfo,
+    decode_for_model,
     decode_rgb,
     decoding_failure,
     sniff_format,
     validate_upload,
 )
+from dogdetect.models import Box, Detection, scaled
 from dogdetect.settings import Settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from tests import corpus
@@ -484,3 +489,131 @@ def test_refusals_name_what_was_wrong() -> None:
             validate(case.data())
         detail = caught.value.detail
         assert detail and detail[0].islower() and "<class" not in detail, (case.name, detail)
+
+
+# --- decoding for the model (decode_for_model): JPEGs at a reduced DCT scale -------------
+
+
+def pattern(width: int, height: int) -> np.ndarray:
+    """Red grows left to right, green top to bottom, blue in 200-pixel squares."""
+    x = np.arange(width)[np.newaxis, :]
+    y = np.arange(height)[:, np.newaxis]
+    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    rgb[..., 0] = x * 255 // max(1, width - 1)
+    rgb[..., 1] = y * 255 // max(1, height - 1)
+    rgb[..., 2] = ((x // 200 + y // 200) % 2) * 255
+    return rgb
+
+
+def pattern_jpeg(width: int, height: int, orientation: int | None = None) -> bytes:
+    params: dict[str, Any] = {"quality": 90}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[corpus.EXIF_ORIENTATION_TAG] = orientation
+        params["exif"] = exif.tobytes()
+    return jpeg_bytes(Image.fromarray(pattern(width, height)), **params)
+
+
+@pytest.fixture(scope="module")
+def twelve_megapixels() -> bytes:
+    return pattern_jpeg(4000, 3000)
+
+
+def shrunk(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The full decode averaged down to the reduced one's size."""
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(int)
+
+
+def test_a_12_megapixel_jpeg_is_decoded_at_a_quarter_for_the_model(
+    twelve_megapixels: bytes,
+) -> None:
+    reduced = decode_for_model(twelve_megapixels, LIMITS.max_image_pixels, min_side=640)
+    # 1/8 would give 500 x 375, short of 640: 1/4 is the smallest scale that keeps 640
+    assert reduced.pixels.shape == (750, 1000, 3) and reduced.pixels.dtype == np.uint8
+    assert reduced.pixels.flags.c_contiguous
+    assert (reduced.scale_x, reduced.scale_y) == (4.0, 4.0)
+    full = decode(twelve_megapixels)
+    assert np.abs(shrunk(full, 750, 1000) - reduced.pixels).mean() < 3  # the same picture
+
+
+def test_scales_are_the_original_size_over_the_decoded_size() -> None:
+    # 1279 / 2 rounds up to 640, the minimum: 1/2 still qualifies, 640 x 480 decoded
+    reduced = decode_for_model(pattern_jpeg(1279, 959), LIMITS.max_image_pixels, min_side=640)
+    assert reduced.pixels.shape == (480, 640, 3)
+    assert (reduced.scale_x, reduced.scale_y) == (1279 / 640, 959 / 480)
+    # 1277 / 2 would be 639: decoded at full size, scale exactly 1
+    full = decode_for_model(pattern_jpeg(1277, 957), LIMITS.max_image_pixels, min_side=640)
+    assert full.pixels.shape == (957, 1277, 3) and (full.scale_x, full.scale_y) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_scales_follow_the_exif_orientation(orientation: int) -> None:
+    data = pattern_jpeg(1601, 1199, orientation)  # decoded at 1/4: 401 x 300 as stored
+    reduced = decode_for_model(data, LIMITS.max_image_pixels, min_side=400)
+    upright = decode(data)  # full size, upright
+    height, width = reduced.pixels.shape[:2]
+    assert (width, height) == ((300, 401) if orientation >= 5 else (401, 300))
+    assert width * reduced.scale_x == pytest.approx(upright.shape[1])
+    assert height * reduced.scale_y == pytest.approx(upright.shape[0])
+    assert np.abs(shrunk(upright, height, width) - reduced.pixels).mean() < 4
+
+
+def test_a_rotated_12_megapixel_photo_keeps_its_scales_upright() -> None:
+    data = pattern_jpeg(4001, 2999, orientation=6)  # stored landscape, viewed portrait
+    reduced = decode_for_model(data, LIMITS.max_image_pixels, min_side=640)
+    assert reduced.pixels.shape == (1001, 750, 3)  # 1/4 of 2999 x 4001, rounded up
+    assert (reduced.scale_x, reduced.scale_y) == (2999 / 750, 4001 / 1001)
+
+
+def test_other_formats_are_decoded_at_full_size() -> None:
+    png = io.BytesIO()
+    Image.fromarray(pattern(2000, 1500)).save(png, "PNG")
+    model_input = decode_for_model(png.getvalue(), LIMITS.max_image_pixels, min_side=640)
+    assert (model_input.scale_x, model_input.scale_y) == (1.0, 1.0)
+    np.testing.assert_array_equal(model_input.pixels, pattern(2000, 1500))
+
+
+@given(
+    width=st.integers(1, 260),
+    height=st.integers(1, 260),
+    min_side=st.integers(1, 100),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_smallest_scale_that_keeps_min_side(width: int, height: int, min_side: int) -> None:
+    reduced = decode_for_model(pattern_jpeg(width, height), LIMITS.max_image_pixels, min_side)
+    longer, decoded_longer = max(width, height), max(reduced.pixels.shape[:2])
+    assert decoded_longer >= min(min_side, longer)
+    assert reduced.pixels.shape[1] * reduced.scale_x == pytest.approx(width)
+    assert reduced.pixels.shape[0] * reduced.scale_y == pytest.approx(height)
+    smallest = next(s for s in (8, 4, 2, 1) if -(-longer // s) >= min_side or s == 1)
+    if min(width, height) >= smallest:  # libjpeg reduces no side below one pixel
+        assert decoded_longer == -(-longer // smallest)
+
+
+@pytest.mark.parametrize("case", VALID_CASES, ids=lambda c: c.name)
+def test_every_valid_upload_decodes_for_the_model(case: CorpusCase) -> None:
+    upright = decode(case.data())
+    model_input = decode_for_model(case.data(), LIMITS.max_image_pixels, min_side=8)
+    height, width = model_input.pixels.shape[:2]
+    assert width * model_input.scale_x == pytest.approx(upright.shape[1])
+    assert height * model_input.scale_y == pytest.approx(upright.shape[0])
+    if case.image_format != "JPEG":  # only JPEGs are decoded reduced
+        np.testing.assert_array_equal(model_input.pixels, upright)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in INVALID_CASES if c.name not in ("empty", "oversized")],
+    ids=lambda c: c.name,
+)
+def test_decode_for_model_refuses_what_decode_rgb_refuses(case: CorpusCase) -> None:
+    with pytest.raises(IMAGE_ERRORS) as caught:
+        decode(case.data())
+    with pytest.raises(type(caught.value)):
+        decode_for_model(case.data(), LIMITS.max_image_pixels, min_side=8)
+
+
+def test_detections_on_a_reduced_image_are_scaled_to_the_original() -> None:
+    found = [Detection("dog", 0.9, Box(10.0, 20.0, 100.5, 200.2))]
+    assert scaled(found, 4.0, 2999 / 750) == [Detection("dog", 0.9, Box(40.0, 80.0, 402.0, 800.5))]
+    assert scaled(found, 1.0, 1.0) == found

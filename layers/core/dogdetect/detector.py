@@ -1,10 +1,11 @@
-"""Builds the detector from settings: finds the weights and loads them once."""
+"""Builds the detector from settings: finds the model, loads it once with the chosen engine."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dogdetect.adapters.yolo import YoloDetector, find_model
+from dogdetect.adapters.yolo import find_model
+from dogdetect.ports import Detector
 from dogdetect.settings import Settings
 
 # The checkout root (layers/core/dogdetect/ -> three levels up), for models/ beside it.
@@ -14,8 +15,20 @@ _CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
 DETECTION_CONFIDENCE = 0.25
 
 
-def load_detector(settings: Settings) -> YoloDetector:
+def load_detector(settings: Settings) -> Detector:
+    """The engine DETECTOR_ENGINE names, loaded and warmed up. openvino (the default) runs
+    an OpenVINO export only, and says so for anything else. Each engine's modules are
+    imported here, the chosen one's only (OpenCV for one, torch for the other)."""
     model = find_model(settings.model_path, [Path.cwd(), _CHECKOUT_ROOT])
-    detector = YoloDetector(model, confidence=min(DETECTION_CONFIDENCE, settings.dog_confidence))
+    confidence = min(DETECTION_CONFIDENCE, settings.dog_confidence)
+    if settings.detector_engine == "openvino":
+        from dogdetect.adapters.openvino_yolo import OpenVinoYolo
+
+        engine = OpenVinoYolo(model, confidence, settings.openvino_cache_dir)
+        engine.warm_up()
+        return engine
+    from dogdetect.adapters.yolo import YoloDetector
+
+    detector = YoloDetector(model, confidence=confidence)
     detector.warm_up()
     return detector

@@ -6,14 +6,17 @@ walked for what it would cost to decode (`dogdetect.decoding`), the header is pa
 format's Pillow plugin only, the pixel count is capped, the first frame is decoded, the EXIF
 orientation is applied and the pixels are converted to RGB. Whatever Pillow raises on the way
 is the upload's fault: `UnsupportedImage` (415), or `ImageTooLarge` (422) for a cost limit.
-So a file the worker would fail on is refused at submit. The one difference: submit decodes a
-JPEG at 1/8 scale (DCT scaling still entropy-decodes every scan, at a fraction of the cost).
+So a file the worker would fail on is refused at submit. The one difference is the scale a
+JPEG is decoded at (DCT scaling still entropy-decodes every scan, at a fraction of the cost):
+1/8 at submit, and for the model (`decode_for_model`) the smallest scale that still gives it
+all the pixels it will look at.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,11 +72,38 @@ _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
+# Pillow's DCT scales (libjpeg decodes at 1/1, 1/2, 1/4 or 1/8), most reduced first.
+_DCT_SCALES = (8, 4, 2)
+_TRANSPOSED = (5, 6, 7, 8)  # orientations whose upright image swaps width and height
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     format: str
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """Upright RGB uint8 pixels for the model, and how many original pixels (of the upright
+    image) each decoded pixel spans: scale boxes by these to give them in the original's."""
+
+    pixels: np.ndarray
+    scale_x: float
+    scale_y: float
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    info: ImageInfo  # the stored image's format and full size
+    image: Image.Image  # upright RGB, possibly DCT-reduced
+    scale_x: float
+    scale_y: float
+
+
+# A JPEG's stored size -> the size to ask Pillow's `draft` for, or None for full size.
+_DraftRequest = Callable[[int, int], "tuple[int, int] | None"]
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -99,19 +129,63 @@ def validate_upload(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
         raise EmptyUpload("the upload is empty")
     if len(data) > max_bytes:
         raise UploadTooLarge(f"the upload is larger than the limit of {max_bytes} bytes")
-    info, _ = _decode(data, max_pixels, reduced=True)
-    return info
+    return _decode(data, max_pixels, _eighth).info
 
 
 def decode_rgb(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode to an upright RGB uint8 array (EXIF orientation applied, first frame only)."""
+    return _pixels(_decode(data, max_pixels, _full_size).image)
+
+
+def decode_for_model(data: bytes, max_pixels: int, min_side: int) -> ModelInput:
+    """`decode_rgb` for a model that resizes the longer side to `min_side`: a JPEG is decoded
+    at the smallest DCT scale whose longer side still has `min_side` pixels or more (a 12 MP
+    photo at 1/4: a sixteenth of the pixels to decode, convert and resize)."""
+    decoded = _decode(data, max_pixels, lambda w, h: _draft_request(w, h, min_side))
+    return ModelInput(_pixels(decoded.image), decoded.scale_x, decoded.scale_y)
+
+
+@dataclass(frozen=True)
+class UprightImage:
+    """`ModelInput` as a Pillow image: for drawing, where numpy is not at hand (status)."""
+
+    image: Image.Image
+    scale_x: float
+    scale_y: float
+
+
+def decode_upright(data: bytes, max_pixels: int, min_side: int) -> UprightImage:
+    """`decode_for_model`'s decode (same policy, same DCT scale choice) as a Pillow image."""
+    decoded = _decode(data, max_pixels, lambda w, h: _draft_request(w, h, min_side))
+    return UprightImage(decoded.image, decoded.scale_x, decoded.scale_y)
+
+
+def _pixels(rgb: Image.Image) -> np.ndarray:
     import numpy as np
 
-    _, rgb = _decode(data, max_pixels, reduced=False)
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
-def _decode(data: bytes, max_pixels: int, reduced: bool) -> tuple[ImageInfo, Image.Image]:
+def _eighth(width: int, height: int) -> tuple[int, int]:
+    return max(1, width // 8), max(1, height // 8)
+
+
+def _full_size(width: int, height: int) -> None:
+    return None
+
+
+def _draft_request(width: int, height: int, min_side: int) -> tuple[int, int] | None:
+    """A size that makes `draft` pick the most reduced scale whose longer side (rounded up,
+    as libjpeg does) is still >= min_side: draft picks the largest scale s with
+    width // requested_width >= s and height // requested_height >= s."""
+    longer = max(width, height)
+    for scale in _DCT_SCALES:
+        if -(-longer // scale) >= min_side:
+            return max(1, width // scale), max(1, height // scale)
+    return None
+
+
+def _decode(data: bytes, max_pixels: int, draft: _DraftRequest) -> _Decoded:
     sniffed = sniff_format(data)
     if sniffed is None:
         raise UnsupportedImage(f"not a supported image; accepted: {', '.join(ACCEPTED_FORMATS)}")
@@ -120,7 +194,7 @@ def _decode(data: bytes, max_pixels: int, reduced: bool) -> tuple[ImageInfo, Ima
             # Pillow warns about what it skips (corrupt EXIF, its own bomb threshold, which
             # our pixel cap undercuts); the outcome is what counts.
             warnings.simplefilter("ignore")
-            return _decode_checked(data, sniffed, max_pixels, reduced)
+            return _decode_checked(data, sniffed, max_pixels, draft)
     except DomainError:
         raise
     except Exception as exc:  # any decoder failure is the file's
@@ -136,23 +210,28 @@ def decoding_failure(exc: Exception, image_format: str) -> DomainError:
     return UnsupportedImage(f"the {image_format} data is corrupt or truncated ({_reason(exc)})")
 
 
-def _decode_checked(
-    data: bytes, sniffed: str, max_pixels: int, reduced: bool
-) -> tuple[ImageInfo, Image.Image]:
+def _decode_checked(data: bytes, sniffed: str, max_pixels: int, draft: _DraftRequest) -> _Decoded:
     layout = decoding.inspect(data, sniffed, max_pixels)
     img = _PLUGINS[sniffed](io.BytesIO(data))  # parses the header only
     width, height = img.size
     if width <= 0 or height <= 0:
         raise UnsupportedImage("the image has no pixels")
     decoding.check_pixels(width, height, max_pixels)
-    if reduced and sniffed == "JPEG":
-        # DCT scaling decodes every block at 1/8 size: cheap, and still reads all the data.
-        img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    requested = draft(width, height) if sniffed == "JPEG" else None
+    if requested is not None:
+        # DCT scaling decodes every block at a reduced size: cheaper, and still reads all
+        # the data (a corrupt scan fails here as at full size).
+        img.draft("RGB", requested)
     img.load()  # the first frame only: nothing here reads or counts the others
+    scale_x = scale_y = 1.0
+    if requested is not None:  # in the stored frame: the transpose below swaps the axes
+        scale_x, scale_y = width / img.size[0], height / img.size[1]
     # Pillow's TIFF reader applies the TIFF's orientation itself, as it loads.
     orientation = 1 if sniffed == "TIFF" else _orientation(img, layout)
     upright = img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
-    return ImageInfo(sniffed, width, height), _to_rgb(upright)
+    if orientation in _TRANSPOSED:
+        scale_x, scale_y = scale_y, scale_x
+    return _Decoded(ImageInfo(sniffed, width, height), _to_rgb(upright), scale_x, scale_y)
 
 
 def _orientation(img: Image.Image, layout: decoding.Layout) -> int:

@@ -1,5 +1,6 @@
-"""The ultralytics detector. Imported by the predict function only: torch stays out of
-submit and status. The model is loaded once per container."""
+"""The ultralytics detector (DETECTOR_ENGINE=ultralytics): any model ultralytics runs, .pt and
+.onnx included, at the cost of importing torch. The default engine is
+`dogdetect.adapters.openvino_yolo`, which gives the same answers without it."""
 
 from __future__ import annotations
 
@@ -60,12 +61,12 @@ class YoloDetector:
         self.model_path = model_path
         self._model: Any = YOLO(model_path, task="detect")
         self._confidence = confidence
-        self._image_size = image_size
+        self.input_size = image_size
         self._names: dict[int, str] = dict(self._model.names)
 
     def warm_up(self) -> None:
         """Run once on a blank image so the first real request does not pay for compilation."""
-        self.detect([np.zeros((self._image_size, self._image_size, 3), dtype=np.uint8)])
+        self.detect([np.zeros((self.input_size, self.input_size, 3), dtype=np.uint8)])
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         import cv2  # comes with ultralytics
@@ -74,7 +75,7 @@ class YoloDetector:
         # ~10x faster than copying a reversed-channel view.
         bgr = [cv2.cvtColor(img, cv2.COLOR_RGB2BGR) for img in images]
         results = self._model.predict(
-            bgr, conf=self._confidence, imgsz=self._image_size, verbose=False
+            bgr, conf=self._confidence, imgsz=self.input_size, verbose=False
         )
         return [self._detections(r) for r in results]
 
