@@ -25,8 +25,9 @@ from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_ter
 from tests.photos import photo
 
 DOG_DETECTIONS = 4  # dog.jpg: dog, bicycle, car, truck
-# The source line a predict traceback shows when the job's first database call failed.
-FAILED_AT_START_PROCESSING = b"deps.repository.start_processing(job.prediction_id)"
+# The source line a predict traceback shows when the batch's first database call failed (the
+# worker logs it once for each prediction of the batch).
+FAILED_AT_START_PROCESSING = b"deps.repository.start_processing_many(list(groups))"
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.errors import DependencyUnavailable
 from dogdetect.migrate import upgrade
-from dogdetect.models import Box, Detection, Status
+from dogdetect.models import Box, Detection, FinishedPrediction, Status
 from dogdetect.service.sweep import SWEEP_LOCK, SweepResult, stuck_reason, sweep
 from dogdetect.settings import Settings
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from local.launcher import free_port
 from tests.conftest import eventually
@@ -83,6 +83,54 @@ def test_two_workers_finishing_one_row_store_one_result(
     assert outcomes.count(True) == 1
     done = repository.get(prediction_id)
     assert done is not None and done.detections == (DOG,)
+
+
+# What a batch of ten images costs the database: one statement starts the rows, one UPDATE and
+# one INSERT store every answer with its detections (two transactions in all).
+BATCH_STATEMENTS = 3
+
+
+def test_a_batch_of_ten_is_stored_in_three_statements(stack_settings: Settings) -> None:
+    engine = make_engine(stack_settings.database_url)
+    repository = PostgresPredictionRepository(engine)
+    ids = [new_pending(repository) for _ in range(10)]
+    results = [FinishedPrediction(i, n % 2 == 0, (DOG, CAT)[: n % 3]) for n, i in enumerate(ids)]
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert repository.start_processing_many(ids) == set(ids)
+        assert repository.finish_many(results) == set(ids)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    try:
+        assert len(statements) == BATCH_STATEMENTS, statements
+        for result in results:
+            stored = repository.get(result.prediction_id)
+            assert stored is not None and stored.status is Status.DONE
+            assert (stored.has_dog, stored.detections) == (result.has_dog, result.detections)
+    finally:
+        for prediction_id in ids:
+            repository.delete(prediction_id)
+        engine.dispose()
+
+
+def test_two_workers_finishing_one_batch_store_each_answer_once(
+    repository: PostgresPredictionRepository,
+) -> None:
+    ids = [new_pending(repository) for _ in range(5)]
+    assert repository.start_processing_many(ids) == set(ids)
+    results = [FinishedPrediction(i, True, (DOG,)) for i in ids]
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: repository.finish_many(results), range(4)))
+    assert sorted(i for done in outcomes for i in done) == sorted(ids)  # each once, by someone
+    for prediction_id in ids:
+        stored = repository.get(prediction_id)
+        assert stored is not None and stored.detections == (DOG,)
+        repository.delete(prediction_id)
 
 
 def test_fail_records_the_reason(repository: PostgresPredictionRepository) -> None:

@@ -17,7 +17,14 @@ from datetime import timedelta
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.errors import DependencyUnavailable
-from dogdetect.models import Box, Detection, Prediction, Status, image_key_for
+from dogdetect.models import (
+    Box,
+    Detection,
+    FinishedPrediction,
+    Prediction,
+    Status,
+    image_key_for,
+)
 from dogdetect.settings import Settings
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.exc import DBAPIError
@@ -265,6 +272,101 @@ def test_transitions_of_an_unknown_id_are_refused(subject: Subject) -> None:
     assert subject.repository.get(unknown) is None
 
 
+# --- start_processing_many, finish_many, fail_many (a batch of the predict worker) ----------
+
+
+def _one_of_each(subject: Subject) -> dict[Status, Prediction]:
+    """A row in every state, each last changed 10 s ago."""
+    rows = {status: subject.in_state(status) for status in Status}
+    subject.pass_time(10)
+    return {status: subject.get(row.id) for status, row in rows.items()}
+
+
+def test_start_processing_many_moves_the_unfinished_ones(subject: Subject) -> None:
+    before = _one_of_each(subject)
+    unknown = uuid.uuid4()
+    ids = [unknown, *(row.id for row in before.values())]
+    started = subject.repository.start_processing_many(ids)
+    assert started == {before[Status.PENDING].id, before[Status.PROCESSING].id}
+    for status, row in before.items():
+        after = subject.get(row.id)
+        if row.id in started:
+            assert after.updated_at - row.updated_at >= timedelta(seconds=10)
+            assert after == replace(row, status=Status.PROCESSING, updated_at=after.updated_at)
+        else:
+            assert after == row, status
+    assert subject.repository.get(unknown) is None
+    assert subject.repository.start_processing_many([]) == set()
+
+
+def test_finish_many_stores_each_answer_once(subject: Subject) -> None:
+    before = _one_of_each(subject)
+    second = subject.in_state(Status.PROCESSING)
+    results = [
+        *(FinishedPrediction(row.id, True, DETECTIONS) for row in before.values()),
+        FinishedPrediction(second.id, False, ()),
+        FinishedPrediction(uuid.uuid4(), True, ()),  # unknown
+    ]
+    done = subject.repository.finish_many(results)
+    assert done == {before[Status.PROCESSING].id, second.id}
+
+    first = subject.get(before[Status.PROCESSING].id)
+    assert (first.status, first.has_dog, first.error) == (Status.DONE, True, None)
+    assert first.detections == DETECTIONS  # every one, in the detector's order
+    assert first.updated_at - before[Status.PROCESSING].updated_at >= timedelta(seconds=10)
+    plain = subject.get(second.id)
+    assert (plain.status, plain.has_dog, plain.detections) == (Status.DONE, False, ())
+    # Rows not PROCESSING are left as they were: no answer, no detection added.
+    for status in (Status.PENDING, Status.DONE, Status.ERROR):
+        assert subject.get(before[status].id) == before[status], status
+    # Redelivered: nothing changes any more.
+    assert subject.repository.finish_many(results) == set()
+    assert subject.get(first.id) == first
+    assert subject.repository.finish_many([]) == set()
+
+
+def test_finish_many_keeps_the_first_answer_for_a_repeated_row(subject: Subject) -> None:
+    row = subject.in_state(Status.PROCESSING)
+    again = [FinishedPrediction(row.id, True, DETECTIONS[:1])] * 2
+    assert subject.repository.finish_many(again) == {row.id}
+    assert subject.get(row.id).detections == DETECTIONS[:1]
+
+
+def test_finish_many_is_all_or_nothing(subject: Subject) -> None:
+    good = subject.in_state(Status.PROCESSING)
+    bad = subject.in_state(Status.PROCESSING)
+    unstorable = (Detection("x" * 65, 0.5, Box(0, 0, 1, 1)),)
+    results = [
+        FinishedPrediction(good.id, True, DETECTIONS),
+        FinishedPrediction(bad.id, True, unstorable),
+    ]
+    _raises_a_bug(lambda: subject.repository.finish_many(results))
+    assert subject.get(good.id) == good and subject.get(bad.id) == bad
+    assert subject.repository.finish_many(results[:1]) == {good.id}
+    assert subject.get(good.id).detections == DETECTIONS
+
+
+def test_fail_many_gives_each_row_its_reason(subject: Subject) -> None:
+    before = _one_of_each(subject)
+    reasons = {row.id: f"reason of a {status} row" for status, row in before.items()}
+    reasons[uuid.uuid4()] = "gone"
+    failed = subject.repository.fail_many(reasons)
+    assert failed == {before[Status.PENDING].id, before[Status.PROCESSING].id}
+    for row_id in failed:
+        after = subject.get(row_id)
+        assert (after.status, after.error, after.has_dog) == (Status.ERROR, reasons[row_id], None)
+    for status in (Status.DONE, Status.ERROR):  # the first reason stays; a finished answer stays
+        assert subject.get(before[status].id) == before[status]
+    assert subject.repository.fail_many({}) == set()
+
+
+def test_fail_many_refuses_text_it_cannot_store_and_changes_nothing(subject: Subject) -> None:
+    first = subject.in_state(Status.PENDING)
+    second = subject.in_state(Status.PROCESSING)
+    _raises_a_bug(lambda: subject.repository.fail_many({first.id: "fine", second.id: "reason\x00"}))
+    assert subject.get(first.id) == first and subject.get(second.id) == second
+
+
 # --- unenqueued_before, unfinished ----------------------------------------------------------
 
 
@@ -315,3 +417,65 @@ def test_unfinished_lists_sent_rows_not_yet_finished(subject: Subject) -> None:
     assert subject.repository.finish(processing.id, False, [])
     assert subject.repository.fail(pending.id, "gave up")
     assert subject.own(subject.repository.unfinished(10_000)) == [never_sent_processing.id]
+
+
+# ------------------------------------------------------------------ webhooks
+
+HOOK = "https://hooks.example.com/dogs?token=t"
+
+
+def _with_webhook(subject: Subject, status: Status, url: str | None = HOOK) -> Prediction:
+    """A row with a webhook, brought to `status` the way the services do it."""
+    prediction_id = uuid.uuid4()
+    subject.created.append(prediction_id)
+    made = subject.repository.add_pending(prediction_id, image_key_for(prediction_id), url)
+    assert made.webhook_url == url
+    subject.repository.mark_enqueued(prediction_id)
+    if status in (Status.PROCESSING, Status.DONE):
+        assert subject.repository.start_processing(prediction_id)
+    if status is Status.DONE:
+        assert subject.repository.finish(prediction_id, True, DETECTIONS)
+    if status is Status.ERROR:
+        assert subject.repository.fail(prediction_id, "gave up")
+    return subject.get(prediction_id)
+
+
+def test_the_webhook_is_kept_with_the_row(subject: Subject) -> None:
+    assert _with_webhook(subject, Status.DONE).webhook_url == HOOK
+    assert subject.in_state(Status.DONE).webhook_url is None
+
+
+def test_webhooks_due_are_finished_rows_whose_webhook_was_not_announced(
+    subject: Subject,
+) -> None:
+    done, failed = _with_webhook(subject, Status.DONE), _with_webhook(subject, Status.ERROR)
+    unfinished = [_with_webhook(subject, s) for s in (Status.PENDING, Status.PROCESSING)]
+    without = subject.in_state(Status.DONE)
+    ids = [done.id, failed.id, without.id, *(p.id for p in unfinished), uuid.uuid4()]
+
+    due = subject.repository.webhooks_due(ids)
+    assert {p.id for p in due} == {done.id, failed.id}
+    assert {p.id: p for p in due}[done.id] == done  # the whole prediction, answer included
+
+    subject.repository.mark_webhooks_enqueued([done.id])
+    assert [p.id for p in subject.repository.webhooks_due(ids)] == [failed.id]
+    assert subject.get(done.id).updated_at == done.updated_at  # the prediction is unchanged
+    assert subject.repository.webhooks_due([]) == []
+
+
+def test_webhooks_overdue_are_the_old_ones_oldest_first(subject: Subject) -> None:
+    """Ages stay below the live sweeper's grace (60 s), which would announce them itself."""
+    oldest = _with_webhook(subject, Status.ERROR)
+    subject.pass_time(5)
+    old = _with_webhook(subject, Status.DONE)
+    announced = _with_webhook(subject, Status.DONE)
+    subject.repository.mark_webhooks_enqueued([announced.id])
+    subject.pass_time(OLD - 10)
+    young = _with_webhook(subject, Status.DONE)
+    _with_webhook(subject, Status.PROCESSING)
+
+    found = subject.repository.webhooks_overdue(OLD - 20, 10_000)
+    assert subject.own(found) == [oldest.id, old.id]
+    assert young.id not in subject.own(found)
+    assert [p.updated_at for p in found] == sorted(p.updated_at for p in found)
+    assert subject.repository.webhooks_overdue(OLD - 20, 1) == found[:1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from types import ModuleType
@@ -12,10 +13,14 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from dogdetect.jobs import parse_job
 from dogdetect.models import Status
+from dogdetect.observability import instrument
+from dogdetect.service.predict import PredictDeps
 
 from tests import corpus
-from tests.fakes import FakeAdapters, detection
+from tests.fakes import FakeAdapters, FakeDetector, FakeRepository, FakeStorage, detection
 from tests.unit.conftest import FakeLambdaContext, fakes_behind, load_event, load_function
 
 # Powertools warns when an invocation publishes no metric (status, error paths): expected.
@@ -181,3 +186,56 @@ def test_predict_handler_with_only_poison_messages_fails_the_batch() -> None:
     with pytest.raises(BatchProcessingError):
         module.handler(event, CONTEXT)
     assert module._deps is None  # no model or database was needed to refuse them
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def core_log() -> Iterator[_Records]:
+    """Every record of the core's loggers (they reach the function's log through `dogdetect`)."""
+    captured, core = _Records(), logging.getLogger("dogdetect")
+    core.addHandler(captured)
+    level, core.level = core.level, logging.INFO
+    try:
+        yield captured
+    finally:
+        core.removeHandler(captured)
+        core.setLevel(level)
+
+
+def test_predict_handler_processes_a_batch_with_a_poison_message(
+    core_log: _Records, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = load_function("predict")
+    event = load_event("predict_sqs_batch_poison")
+    good = [SQSRecord(r) for i, r in enumerate(event["Records"]) if i != 1]
+    poison = event["Records"][1]
+    repository, storage = FakeRepository(), FakeStorage()
+    ids = [parse_job(r.body).prediction_id for r in good]
+    for prediction_id in ids:
+        repository.seed(prediction_id=prediction_id)
+        storage.objects[f"uploads/{prediction_id}"] = corpus.jpeg()
+    deps = PredictDeps(repository, storage, FakeDetector([detection()]), 0.5, 10**7, 5)
+    handler = instrument(lambda e, c: module.lambda_handler(e, c, lambda: deps), module.obs)
+
+    assert handler(event, CONTEXT) == {
+        "batchItemFailures": [{"itemIdentifier": poison["messageId"]}]
+    }
+    assert [repository.status_of(i) for i in ids] == [Status.DONE, Status.DONE]
+
+    # One JSON log line per prediction, its id as the correlation id; the poison message is
+    # named by its id, its body never logged.
+    lines = [json.loads(module.obs.logger.registered_formatter.format(r)) for r in core_log.records]
+    assert {line.get("correlation_id") for line in lines} >= {str(i) for i in ids}
+    assert any(poison["messageId"] in line["message"] for line in lines)
+    assert not any("secret-looking" in json.dumps(line) for line in lines)
+    # One metric document: two images processed.
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [doc["ImagesProcessed"] for doc in emf] == [[2.0]]

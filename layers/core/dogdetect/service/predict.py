@@ -1,27 +1,46 @@
-"""Process one queued job: decode the stored image, detect, record the answer.
+"""Process a batch of queued jobs: decode each stored image, detect, record the answers.
 
 A finished row is never touched again (redelivery is a no-op). Failures are of two kinds:
 - permanent: the stored bytes are a bad image (`IMAGE_ERRORS`, the same refusal submit gives).
   The row ends ERROR on the first attempt, with the reason, and the message is consumed.
 - anything else (a dependency that did not answer, a missing object, an unexpected error)
-  propagates, so the message returns to the queue and is tried again; on the last attempt the
-  row is marked ERROR first, with what failed in words, so nothing stays PENDING forever.
+  fails the job, so its message returns to the queue and is tried again; on the last attempt
+  the row is marked ERROR first, with what failed in words, so nothing stays PENDING forever.
+
+A batch costs few database round trips: one statement starts every row, one transaction
+stores every answer, one statement records every ERROR. Images are fetched and decoded on a
+few threads while the model runs on the ones already decoded (one at a time: the model takes a
+batch of 1). A job whose fetch or detection fails fails alone; when a batched write fails,
+every job it held fails.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
 from dogdetect.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.imaging import IMAGE_ERRORS, decode_rgb
-from dogdetect.models import Detection, Job
-from dogdetect.ports import Detector, ImageStorage, PredictionRepository
+from dogdetect.imaging import IMAGE_ERRORS, ModelInput, decode_for_model
+from dogdetect.models import Detection, FinishedPrediction, Job, scaled
+from dogdetect.ports import Detector, ImageStorage, NotificationQueue, PredictionRepository
+from dogdetect.service.announce import announce
+from dogdetect.settings import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 
 DOG_LABEL = "dog"
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """One queue message's job; `attempt` is its receive count."""
+
+    message_id: str
+    job: Job
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -32,34 +51,160 @@ class PredictDeps:
     dog_confidence: float
     max_image_pixels: int
     max_receive_count: int
+    fetch_concurrency: int = 4  # images fetched or decoded, or waiting for the model, at once
+    notifications: NotificationQueue | None = None  # announces the webhooks of what ends
+    # A direct upload S3 says is larger ends ERROR unread (dogdetect.service.uploads).
+    max_direct_upload_bytes: int = DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 
 
 def has_dog(detections: Sequence[Detection], threshold: float) -> bool:
     return any(d.label == DOG_LABEL and d.confidence >= threshold for d in detections)
 
 
-def process_job(job: Job, attempt: int, deps: PredictDeps) -> None:
+@dataclass
+class _Outcome:
+    """What became of the batch's started predictions."""
+
+    finished: list[FinishedPrediction] = field(default_factory=list)  # answers to store
+    refused: dict[uuid.UUID, str] = field(default_factory=dict)  # a bad image: its reason
+    failed: dict[uuid.UUID, Exception] = field(default_factory=dict)  # back to the queue
+
+
+def process_batch(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJob]:
+    """Process every job; returns those that failed (their messages go back to the queue)."""
+    if not jobs:
+        return []
+    groups: dict[uuid.UUID, list[QueuedJob]] = {}
+    for queued in jobs:  # a prediction queued twice is processed once, for both messages
+        groups.setdefault(queued.job.prediction_id, []).append(queued)
+    outcome = _Outcome()
+    started = _start(groups, deps, outcome)
+    _predict([group[0].job for pid, group in groups.items() if pid in started], deps, outcome)
+    _finish(outcome, deps)
+    attempts = {pid: max(q.attempt for q in group) for pid, group in groups.items()}
+    _record_errors(outcome, attempts, deps)
+    _log_failures(outcome, attempts, deps)
+    if deps.notifications is not None:  # those now DONE or ERROR with a webhook (never raises)
+        announce(list(groups), deps.repository, deps.notifications)
+    return [queued for pid, group in groups.items() if pid in outcome.failed for queued in group]
+
+
+def _start(
+    groups: dict[uuid.UUID, list[QueuedJob]], deps: PredictDeps, outcome: _Outcome
+) -> set[uuid.UUID]:
     try:
-        _process(job, deps)
+        started = deps.repository.start_processing_many(list(groups))
     except Exception as exc:
-        if attempt >= deps.max_receive_count:
-            _give_up(job, exc, deps)
-        raise
+        outcome.failed.update(dict.fromkeys(groups, exc))
+        return set()
+    for pid in groups.keys() - started:
+        _log(logging.INFO, pid, "prediction already finished or unknown; message dropped")
+    return started
 
 
-def _process(job: Job, deps: PredictDeps) -> None:
-    if not deps.repository.start_processing(job.prediction_id):
-        logger.info("prediction already finished or unknown; message dropped")
+def _predict(jobs: list[Job], deps: PredictDeps, outcome: _Outcome) -> None:
+    """Detect on each image as soon as it is decoded, while the next ones are fetched."""
+    if not jobs:
         return
+    waiting = iter(jobs)
+    with ThreadPoolExecutor(deps.fetch_concurrency, thread_name_prefix="fetch") as pool:
+        loading: dict[Future[ModelInput], Job] = {}
+
+        def load_next() -> None:
+            job = next(waiting, None)
+            if job is not None:
+                loading[pool.submit(_load, job, deps)] = job
+
+        for _ in range(deps.fetch_concurrency):
+            load_next()
+        while loading:
+            ready, _ = wait(loading, return_when=FIRST_COMPLETED)
+            for future in ready:
+                job = loading.pop(future)
+                load_next()  # bounded: fetch_concurrency images loading, one in the model
+                _detect(job.prediction_id, future, deps, outcome)
+
+
+def _load(job: Job, deps: PredictDeps) -> ModelInput:
     data = deps.storage.get(job.key)
+    return decode_for_model(data, deps.max_image_pixels, deps.detector.input_size)
+
+
+def _detect(
+    pid: uuid.UUID, loaded: Future[ModelInput], deps: PredictDeps, outcome: _Outcome
+) -> None:
     try:
-        image = decode_rgb(data, deps.max_image_pixels)
+        image = loaded.result()
     except IMAGE_ERRORS as exc:
-        logger.info("stored image refused: %s", exc.detail)
-        deps.repository.fail(job.prediction_id, f"the image could not be decoded: {exc.detail}")
+        _log(logging.INFO, pid, "stored image refused: %s", exc.detail)
+        outcome.refused[pid] = f"the image could not be decoded: {exc.detail}"
         return
-    detections = deps.detector.detect([image])[0]
-    deps.repository.finish(job.prediction_id, has_dog(detections, deps.dog_confidence), detections)
+    except Exception as exc:
+        outcome.failed[pid] = exc
+        return
+    try:
+        found = deps.detector.detect([image.pixels])[0]
+    except Exception as exc:
+        outcome.failed[pid] = exc
+        return
+    detections = tuple(scaled(found, image.scale_x, image.scale_y))
+    answer = FinishedPrediction(pid, has_dog(detections, deps.dog_confidence), detections)
+    outcome.finished.append(answer)
+
+
+def _finish(outcome: _Outcome, deps: PredictDeps) -> None:
+    if not outcome.finished:
+        return
+    try:
+        done = deps.repository.finish_many(outcome.finished)
+    except Exception as exc:  # one transaction: none of the answers was stored
+        outcome.failed.update({r.prediction_id: exc for r in outcome.finished})
+        return
+    for answer in outcome.finished:
+        if answer.prediction_id in done:
+            _log(logging.INFO, answer.prediction_id, "prediction done: has_dog=%s", answer.has_dog)
+        else:
+            _log(
+                logging.INFO, answer.prediction_id, "prediction finished meanwhile; answer dropped"
+            )
+
+
+def _record_errors(outcome: _Outcome, attempts: dict[uuid.UUID, int], deps: PredictDeps) -> None:
+    """Bad images, and the failures of a last attempt, become ERROR in one statement."""
+    given_up = {
+        pid: f"gave up after {deps.max_receive_count} attempts: {failure_reason(exc)}"
+        for pid, exc in outcome.failed.items()
+        if attempts[pid] >= deps.max_receive_count
+    }
+    reasons = {**outcome.refused, **given_up}
+    if reasons:
+        try:
+            deps.repository.fail_many(reasons)
+        except Exception as fault:
+            # A bad image not yet recorded is tried again; a job that gave up stays in the
+            # dead-letter queue, whose consumer marks it ERROR.
+            outcome.failed.update(dict.fromkeys(outcome.refused, fault))
+            logger.exception("could not mark %d predictions ERROR", len(reasons))
+
+
+def _log_failures(outcome: _Outcome, attempts: dict[uuid.UUID, int], deps: PredictDeps) -> None:
+    for pid, exc in outcome.failed.items():
+        _log(
+            logging.WARNING,
+            pid,
+            "prediction failed on attempt %d of %d: %s",
+            attempts[pid],
+            deps.max_receive_count,
+            failure_reason(exc),
+            exc=exc,
+        )
+
+
+def _log(
+    level: int, pid: uuid.UUID, message: str, *args: object, exc: Exception | None = None
+) -> None:
+    """A line about one prediction, its id as the line's correlation id (a batch has many)."""
+    logger.log(level, message, *args, exc_info=exc, extra={"correlation_id": str(pid)})
 
 
 def failure_reason(exc: Exception) -> str:
@@ -79,11 +224,3 @@ def failure_reason(exc: Exception) -> str:
 
 
 _DEPENDENCY_NAMES = {"database": "database", "storage": "image storage", "queue": "job queue"}
-
-
-def _give_up(job: Job, exc: Exception, deps: PredictDeps) -> None:
-    reason = f"gave up after {deps.max_receive_count} attempts: {failure_reason(exc)}"
-    try:
-        deps.repository.fail(job.prediction_id, reason)
-    except Exception:  # the dead-letter queue still holds the message for a later redrive
-        logger.exception("could not mark the prediction ERROR")
