@@ -1,5 +1,6 @@
 """The AWS endpoint: moto's server on 127.0.0.1 (LocalStack-compatible API), and the
-bucket, queue and dead-letter queue created idempotently on whatever endpoint is used."""
+bucket, the jobs and notifications queues and their dead-letter queues created idempotently on
+whatever endpoint is used."""
 
 from __future__ import annotations
 
@@ -74,10 +75,27 @@ class Resources:
     queue_arn: str
     dead_letter_queue_url: str
     dead_letter_queue_arn: str
+    notifications_queue_url: str = ""
+    notifications_queue_arn: str = ""
+    notifications_dead_letter_queue_url: str = ""
+    notifications_dead_letter_queue_arn: str = ""
 
     @property
     def account(self) -> str:
         return self.queue_arn.split(":")[4]
+
+    @property
+    def queues(self) -> dict[str, tuple[str, str]]:
+        """The template's queues by logical id: (URL, ARN) of each on the local endpoint."""
+        return {
+            "JobsQueue": (self.queue_url, self.queue_arn),
+            "JobsDeadLetterQueue": (self.dead_letter_queue_url, self.dead_letter_queue_arn),
+            "NotificationsQueue": (self.notifications_queue_url, self.notifications_queue_arn),
+            "NotificationsDeadLetterQueue": (
+                self.notifications_dead_letter_queue_url,
+                self.notifications_dead_letter_queue_arn,
+            ),
+        }
 
 
 def ensure_resources(config: LocalConfig, endpoint: str) -> Resources:
@@ -85,22 +103,41 @@ def ensure_resources(config: LocalConfig, endpoint: str) -> Resources:
     sqs = aws_client("sqs", endpoint, config.region)
     if config.bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=config.bucket)
-    q = config.queue_config
-    dlq_url = sqs.create_queue(QueueName=config.dead_letter_queue)["QueueUrl"]
+    q, n = config.queue_config, config.notifications_config
+    jobs = _redriven(
+        sqs,
+        (config.queue, q.visibility_timeout_seconds),
+        (config.dead_letter_queue, q.dead_letter_visibility_timeout_seconds),
+        q.max_receive_count,
+    )
+    notifications = _redriven(
+        sqs,
+        (config.notifications_queue, n.visibility_timeout_seconds),
+        (config.notifications_dead_letter_queue, n.dead_letter_visibility_timeout_seconds),
+        n.max_receive_count,
+    )
+    return Resources(config.bucket, *jobs, *notifications)
+
+
+def _redriven(
+    sqs: Any, queue: tuple[str, int], dead_letters: tuple[str, int], max_receive_count: int
+) -> tuple[str, str, str, str]:
+    """A queue and its dead-letter queue, each (name, visibility timeout): their URLs and
+    ARNs (queue URL, queue ARN, dead-letter URL, dead-letter ARN)."""
+    dlq_url = sqs.create_queue(QueueName=dead_letters[0])["QueueUrl"]
     sqs.set_queue_attributes(
-        QueueUrl=dlq_url,
-        Attributes={"VisibilityTimeout": str(q.dead_letter_visibility_timeout_seconds)},
+        QueueUrl=dlq_url, Attributes={"VisibilityTimeout": str(dead_letters[1])}
     )
     dlq_arn = _arn(sqs, dlq_url)
     attributes = {
-        "VisibilityTimeout": str(q.visibility_timeout_seconds),
+        "VisibilityTimeout": str(queue[1]),
         "RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
         ),
     }
-    queue_url = sqs.create_queue(QueueName=config.queue)["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=queue[0])["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
-    return Resources(config.bucket, queue_url, _arn(sqs, queue_url), dlq_url, dlq_arn)
+    return queue_url, _arn(sqs, queue_url), dlq_url, dlq_arn
 
 
 def _arn(sqs: Any, queue_url: str) -> str:

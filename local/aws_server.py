@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from local.files import write_private
+from local.s3_post import PresignedPosts, moto_signer, moto_store
 
 _MUTATING = {"PUT", "POST", "DELETE"}
 REGION = "us-east-1"
@@ -46,6 +47,10 @@ class S3Mirror:
             if bucket:
                 self._sync(bucket, key)
         return body
+
+    def sync(self, bucket: str, key: str) -> None:
+        """Mirror one object written past moto's HTTP handlers (local/s3_post.py)."""
+        self._sync(bucket, key)
 
     def _sync(self, bucket: str, key: str) -> None:
         found = _backend().buckets.get(bucket)
@@ -143,7 +148,9 @@ def main() -> None:
     args.data.chmod(0o700)  # uploaded photos: this user's only
     print(f"restored {restore(args.data)} objects from {args.data}", flush=True)
     establish_identities(args.identities)
-    app = S3Mirror(DomainDispatcherApplication(create_backend_app), args.data)
+    mirror = S3Mirror(DomainDispatcherApplication(create_backend_app), args.data)
+    # Presigned POSTs (direct uploads) are checked and stored before moto (local/s3_post.py).
+    app = PresignedPosts(mirror, moto_store(_backend, mirror.sync), moto_signer)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

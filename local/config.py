@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local.template import REPO_ROOT, QueueConfig, Route, queue_config
+from local.template import (
+    REPO_ROOT,
+    QueueConfig,
+    RedriveConfig,
+    Route,
+    queue_config,
+    redrive_config,
+)
 
 __all__ = ["REPO_ROOT", "LocalConfig", "QueueConfig", "Route"]
 
@@ -21,8 +28,14 @@ class LocalConfig:
     bucket: str = "dogdetect-uploads"
     queue: str = "dogdetect-jobs"
     dead_letter_queue: str = "dogdetect-jobs-dlq"
+    notifications_queue: str = "dogdetect-notifications"
+    notifications_dead_letter_queue: str = "dogdetect-notifications-dlq"
     region: str = "us-east-1"
     queue_config: QueueConfig = field(default_factory=queue_config)
+    notifications_config: RedriveConfig = field(
+        default_factory=lambda: redrive_config("NotificationsQueue")
+    )
+    webhook_retry_delays: str | None = None  # None: the settings' (the template's) schedule
     sweep_interval_seconds: float = 15.0
     function_timeouts: dict[str, float] = field(default_factory=dict)  # tests' overrides
 

@@ -32,6 +32,13 @@ Send = Callable[[Message], Awaitable[None]]
 
 access_log = logging.getLogger("local.gateway.access")
 INTEGRATION_TIMEOUT_SECONDS = 30.0  # HTTP API's maximum integration timeout
+# Execution environments per function, each serving one request at a time (Lambda gives every
+# concurrent request one). A GET with Prefer: wait=N holds one of status's for up to 20 s,
+# mostly asleep: status has more, or a few waiting clients would queue every other status
+# request (health, docs, plain reads) behind them. Started on demand, so unused ones cost
+# nothing. See docs/decisions.md.
+DEFAULT_POOL_SIZE = 4
+POOL_SIZES = {"status": 16}
 # API Gateway reads a refused body to its end before answering, so a client that writes the
 # whole body before reading (urllib) gets the 413 rather than a reset connection; past the
 # HTTP API's own 10 MB limit a connection is closed anyway.
@@ -78,7 +85,7 @@ class Gateway:
     def __init__(
         self,
         environments: Mapping[str, Mapping[str, str]],
-        pool_size: int = 4,
+        pool_size: int = DEFAULT_POOL_SIZE,
         limits: Throttle | None = None,
         timeouts: Mapping[str, float] | None = None,
         pools: Mapping[str, Invoker] | None = None,
@@ -87,12 +94,13 @@ class Gateway:
         self.default_function = default_route_function()  # the JSON 404 for unknown paths
         names = {r.function for r in self.routes} | {self.default_function}
         specs = functions(timeouts)
+        self.pool_sizes = {name: POOL_SIZES.get(name, pool_size) for name in sorted(names)}
         self.pools: Mapping[str, Invoker] = pools or {
-            name: FunctionPool(specs[name], environments[name], size=pool_size)
-            for name in sorted(names)
+            name: FunctionPool(specs[name], environments[name], size=size)
+            for name, size in self.pool_sizes.items()
         }
         self.integration_timeout = INTEGRATION_TIMEOUT_SECONDS
-        self._threads = ThreadPoolExecutor(pool_size * len(self.pools), "invoke")
+        self._threads = ThreadPoolExecutor(sum(self.pool_sizes.values()), "invoke")
         self._limits = limits or throttle()
         self._buckets: dict[str, TokenBucket] = {}
 

@@ -17,6 +17,12 @@ from local.template import document, functions
 
 PARTITION = "aws"
 STACK_NAME = "dogdetect-local"
+# The shape of CloudFormation's: arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>
+STACK_ID = (
+    "arn:aws:cloudformation:{region}:{account}:stack/"
+    + STACK_NAME
+    + "/00000000-0000-4000-8000-000000000000"
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ def resolver(names: LocalNames, template: dict[str, Any] | None = None) -> Resol
         "AWS::AccountId": names.account,
         "AWS::Partition": PARTITION,
         "AWS::StackName": STACK_NAME,
+        "AWS::StackId": STACK_ID.format(region=names.region, account=names.account),
         "AWS::URLSuffix": "amazonaws.com",
     }
 

@@ -1,6 +1,7 @@
-"""Resolve CloudFormation intrinsic functions (Ref, Fn::GetAtt, Fn::Sub, Fn::If, Fn::Join and
-the condition functions) against local values, so that what the template declares (role
-policies) can be applied to the local stack as written."""
+"""Resolve CloudFormation intrinsic functions (Ref, Fn::GetAtt, Fn::Sub, Fn::If, Fn::Join,
+Fn::Select, Fn::Split and the condition functions) against local values, so that what the
+template declares (role policies, the bucket's notifications) can be applied to the local stack
+as written."""
 
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ _FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
     "Fn::Sub": _sub,
     "Fn::If": _if,
     "Fn::Join": _join,
+    "Fn::Select": lambda r, v: r(v[1])[int(r(v[0]))],
+    "Fn::Split": lambda r, v: str(r(v[1])).split(str(v[0])),
     "Fn::Equals": lambda r, v: r(v[0]) == r(v[1]),
     "Fn::Not": lambda r, v: not r(v[0]),
     "Fn::And": lambda r, v: all(r(c) for c in v),

@@ -86,7 +86,10 @@ def running_stack(
     visibility_timeout: int | None = None,
     ready_timeout: float = 300,
     function_timeouts: dict[str, float] | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[RunningStack]:
+    """`settings`: environment variables for the stack and so its functions (a test's short
+    direct-upload expiry, say)."""
     ports = {"api": free_port(), "aws": free_port(), "pg": free_port()}
     argv = [
         sys.executable, "-m", "local",
@@ -102,6 +105,7 @@ def running_stack(
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / READY_FILE).unlink(missing_ok=True)  # a previous run's must not count
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AWS_ENDPOINT_URL")}
+    env.update(settings or {})
     with open(state_dir / "stack.log", "ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own module
             argv,

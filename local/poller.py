@@ -1,12 +1,12 @@
 """The local SQS event source mappings and scheduler.
 
 For each function the template triggers from a queue (predict from the jobs queue, deadletter
-from the dead-letter queue): receive a batch the way Lambda's poller does (waiting up to the
-batching window to fill it), invoke the function in its own execution environment with a real
-SQS event, delete what succeeded, and leave failures, errors and timeouts to the visibility
-timeout and the redrive policy. Each mapping polls with its function's credentials, as the
-cloud's polls with the function's role. Also runs `sweep` every few seconds, as EventBridge
-does in the cloud."""
+from the dead-letter queue, notify from the notifications queue): receive a batch the way
+Lambda's poller does (waiting up to the batching window to fill it), invoke the function in
+its own execution environment with a real SQS event, delete what succeeded, and leave
+failures, errors and timeouts to the visibility timeout and the redrive policy. Each mapping
+polls with its function's credentials, as the cloud's polls with the function's role. Also
+runs `sweep` every few seconds, as EventBridge does in the cloud."""
 
 from __future__ import annotations
 

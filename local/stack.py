@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 from contextlib import ExitStack
@@ -22,6 +24,7 @@ from local.aws import (
     remember_identities,
     start_moto,
 )
+from local.bucket_events import route_uploads_to_queue
 from local.config import LocalConfig
 from local.files import write_private
 from local.http_protocol import GatewayHttpProtocol
@@ -67,13 +70,21 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
         name: float(seconds)
         for name, seconds in (item.split("=", 1) for item in args.function_timeout)
     }
-    queue = defaults.queue_config
-    if args.visibility_timeout != queue.visibility_timeout_seconds:  # for both queues
+    queue, notifications = defaults.queue_config, defaults.notifications_config
+    retry_delays = defaults.webhook_retry_delays
+    if args.visibility_timeout != queue.visibility_timeout_seconds:  # for every queue
+        seconds = args.visibility_timeout
         queue = replace(
             queue,
-            visibility_timeout_seconds=args.visibility_timeout,
-            dead_letter_visibility_timeout_seconds=args.visibility_timeout,
+            visibility_timeout_seconds=seconds,
+            dead_letter_visibility_timeout_seconds=seconds,
         )
+        notifications = replace(
+            notifications,
+            visibility_timeout_seconds=seconds,
+            dead_letter_visibility_timeout_seconds=seconds,
+        )
+        retry_delays = str(seconds)  # a failed webhook too comes back after that long
     return replace(
         defaults,
         state_dir=args.state_dir.resolve(),
@@ -81,6 +92,8 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
         aws_port=args.aws_port,
         pg_port=args.pg_port,
         queue_config=queue,
+        notifications_config=notifications,
+        webhook_retry_delays=retry_delays,
         function_timeouts=timeouts,
     )
 
@@ -88,7 +101,11 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
 def function_environment(
     config: LocalConfig, database_url: str, endpoint: str, resources: Resources
 ) -> dict[str, str]:
-    """What every function sees: the same variable names the template sets in the cloud."""
+    """What every function sees: the same variable names the template sets in the cloud (but
+    the signing secret itself, new on every start, for the cloud's secret's ARN)."""
+    retry = (
+        {"WEBHOOK_RETRY_DELAYS": config.webhook_retry_delays} if config.webhook_retry_delays else {}
+    )
     return {
         # The stack's own identity; each function's own replaces it (per_function_environments).
         "AWS_ACCESS_KEY_ID": os.environ.get(
@@ -102,12 +119,23 @@ def function_environment(
         "DATABASE_URL": database_url,
         "BUCKET_NAME": resources.bucket,
         "QUEUE_URL": resources.queue_url,
+        "NOTIFICATIONS_QUEUE_URL": resources.notifications_queue_url,
+        "WEBHOOK_SECRET": new_webhook_secret(),
+        "ALLOW_HTTP_WEBHOOKS": "true",  # receivers on 127.0.0.1 (see docs/decisions.md)
+        **retry,
         "MAX_RECEIVE_COUNT": str(config.queue_config.max_receive_count),
         "YOLO_CONFIG_DIR": str(config.state_dir / "ultralytics"),
+        # predict's compiled model, kept across starts (the image's is made at build time)
+        "OPENVINO_CACHE_DIR": str(config.state_dir / "openvino-cache"),
         "POWERTOOLS_METRICS_NAMESPACE": "DogDetect",
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def ports_in_use(config: LocalConfig) -> list[str]:
@@ -162,6 +190,8 @@ def run(config: LocalConfig) -> None:
         environment = function_environment(config, app_database_url, endpoint, resources)
         os.environ.update(environment)
         recover_lost_messages(resources)
+        # After the recovery: the test event S3 sends makes the queue look non-empty.
+        route_uploads_to_queue(config, endpoint, resources)
         functions = per_function_environments(config, environment, endpoint, resources, own_moto)
         poller = PollerSupervisor(config, endpoint, resources, functions)
         cleanup.callback(poller.stop)
@@ -185,10 +215,7 @@ def per_function_environments(
             region=environment["AWS_DEFAULT_REGION"],
             account=resources.account,
             bucket=resources.bucket,
-            queue_urls={
-                "JobsQueue": resources.queue_url,
-                "JobsDeadLetterQueue": resources.dead_letter_queue_url,
-            },
+            queue_urls={name: url for name, (url, _) in resources.queues.items()},
         )
         identities = function_identities(iam_client(endpoint, local.region), local)
         remember_identities(

@@ -23,10 +23,7 @@ logger = logging.getLogger("local.supervisor")
 
 def event_sources(resources: Resources) -> list[SourceConfig]:
     """The template's SQS event sources, on the local queues."""
-    queues = {
-        "JobsQueue": (resources.queue_url, resources.queue_arn),
-        "JobsDeadLetterQueue": (resources.dead_letter_queue_url, resources.dead_letter_queue_arn),
-    }
+    queues = resources.queues
     sources = []
     for function, (queue_id, properties) in sorted(sqs_consumers().items()):
         url, arn = queues[queue_id]

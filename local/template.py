@@ -35,6 +35,15 @@ class QueueConfig:
 
 
 @dataclass(frozen=True)
+class RedriveConfig:
+    """A queue with a dead-letter queue, as the template declares it."""
+
+    visibility_timeout_seconds: int
+    max_receive_count: int
+    dead_letter_visibility_timeout_seconds: int
+
+
+@dataclass(frozen=True)
 class Throttle:
     rate_per_second: float
     burst: int
@@ -172,6 +181,20 @@ def queue_config() -> QueueConfig:
         max_receive_count=int(queue["RedrivePolicy"]["maxReceiveCount"]),
         dead_letter_visibility_timeout_seconds=int(
             dead_letters["Properties"].get("VisibilityTimeout", 30)  # SQS's default
+        ),
+    )
+
+
+def redrive_config(queue_id: str) -> RedriveConfig:
+    """The queue `queue_id`'s visibility timeout and redrive policy (the notifications queue's:
+    the jobs queue's are in `queue_config`)."""
+    queue = resources()[queue_id]["Properties"]
+    dead_letters = resources()[queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]
+    return RedriveConfig(
+        visibility_timeout_seconds=int(queue.get("VisibilityTimeout", 30)),
+        max_receive_count=int(queue["RedrivePolicy"]["maxReceiveCount"]),
+        dead_letter_visibility_timeout_seconds=int(
+            dead_letters["Properties"].get("VisibilityTimeout", 30)
         ),
     )
 

@@ -18,13 +18,22 @@ from local.launcher import RunningStack, running_stack
 
 # Failed messages come back after this many seconds (the template's value is minutes).
 TEST_VISIBILITY_TIMEOUT = 3
+# Direct uploads' presigned POSTs expire after this many seconds, and their predictions end
+# ERROR ("no upload received") this many seconds later (the template's: 900 and 300).
+TEST_DIRECT_UPLOAD_EXPIRES_SECONDS = 10
+TEST_DIRECT_UPLOAD_GRACE_SECONDS = 1
 TERMINAL = {"DONE", "ERROR"}
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     with running_stack(
-        tmp_path_factory.mktemp("stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
+        tmp_path_factory.mktemp("stack"),
+        visibility_timeout=TEST_VISIBILITY_TIMEOUT,
+        settings={
+            "DIRECT_UPLOAD_EXPIRES_SECONDS": str(TEST_DIRECT_UPLOAD_EXPIRES_SECONDS),
+            "DIRECT_UPLOAD_GRACE_SECONDS": str(TEST_DIRECT_UPLOAD_GRACE_SECONDS),
+        },
     ) as running:
         # The tests' own boto3 clients sign with the same fake credentials as the stack.
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):

@@ -15,7 +15,7 @@ PostgreSQL, it refuses text it could not store (`_refuse_unstorable`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -24,7 +24,17 @@ from typing import Any
 import numpy as np
 from dogdetect.adapters.tables import DetectionRow
 from dogdetect.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.models import Box, Detection, Job, Prediction, Status
+from dogdetect.idempotency import KeyClaim, KeyedPrediction
+from dogdetect.models import (
+    Box,
+    Detection,
+    FinishedPrediction,
+    Job,
+    Prediction,
+    PresignedPost,
+    Status,
+)
+from dogdetect.notifications import Notification
 from dogdetect.settings import Settings
 
 ALL = "*"
@@ -77,6 +87,15 @@ class Clock:
 class Row:
     prediction: Prediction
     enqueued_at: datetime | None = None
+    webhook_enqueued_at: datetime | None = None
+    upload_expires_at: datetime | None = None  # a direct upload's presigned POST's
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    image_sha256: bytes
+    prediction_id: uuid.UUID
+    created_at: datetime
 
 
 _ACTIVE = (Status.PENDING, Status.PROCESSING)
@@ -100,18 +119,40 @@ class FakeRepository(Switchable):
         self.clock = clock or Clock()
         self.rows: dict[uuid.UUID, Row] = {}
         self.locks: set[str] = set()  # names held through `exclusive`
+        self.keys: dict[bytes, HeldKey] = {}  # idempotency keys by digest
 
     # -- port ---------------------------------------------------------------------------
 
-    def add_pending(self, prediction_id: uuid.UUID, image_key: str) -> Prediction:
+    def add_pending(
+        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+    ) -> Prediction:
         self._call("add_pending", prediction_id)
+        _refuse_unstorable([image_key, webhook_url or ""])
+        return self._add(prediction_id, image_key, webhook_url)
+
+    def add_awaiting_upload(
+        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+    ) -> Prediction:
+        self._call("add_awaiting_upload", prediction_id)
         _refuse_unstorable([image_key])
-        if prediction_id in self.rows:
-            raise RuntimeError(f"duplicate primary key {prediction_id}")  # an IntegrityError
-        now = self.clock()
-        prediction = Prediction(prediction_id, Status.PENDING, image_key, now, now)
-        self.rows[prediction_id] = Row(prediction)
-        return prediction
+        made = self._add(prediction_id, image_key)
+        self.rows[prediction_id].upload_expires_at = upload_expires_at
+        return made
+
+    def uploads_overdue(self, grace_seconds: int, limit: int) -> list[Prediction]:
+        self._call("uploads_overdue", grace_seconds)
+        cutoff = self.clock() - timedelta(seconds=grace_seconds)
+        overdue = sorted(
+            (
+                r
+                for r in self.rows.values()
+                if r.upload_expires_at is not None
+                and r.upload_expires_at < cutoff
+                and r.enqueued_at is None
+            ),
+            key=lambda r: r.upload_expires_at or cutoff,
+        )
+        return [r.prediction for r in overdue][:limit]
 
     def mark_enqueued(self, prediction_id: uuid.UUID) -> None:
         self._call("mark_enqueued", prediction_id)
@@ -121,7 +162,43 @@ class FakeRepository(Switchable):
 
     def delete(self, prediction_id: uuid.UUID) -> None:
         self._call("delete", prediction_id)
-        self.rows.pop(prediction_id, None)
+        self._remove(prediction_id)
+
+    def remove(self, prediction_id: uuid.UUID) -> str | None:
+        self._call("remove", prediction_id)
+        row = self._remove(prediction_id)
+        return row.prediction.image_key if row is not None else None
+
+    def add_pending_once(
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        claim: KeyClaim,
+        webhook_url: str | None = None,
+    ) -> KeyedPrediction:
+        self._call("add_pending_once", prediction_id)
+        held = self.keys.get(claim.key_digest)
+        if held is not None and held.created_at > self.clock() - timedelta(
+            seconds=claim.ttl_seconds
+        ):
+            row = self.rows[held.prediction_id]  # a key goes with its row (_remove)
+            enqueued = row.enqueued_at is not None
+            return KeyedPrediction(row.prediction, held.image_sha256, False, enqueued)
+        _refuse_unstorable([image_key, webhook_url or ""])
+        made = self._add(prediction_id, image_key, webhook_url)
+        self.keys[claim.key_digest] = HeldKey(claim.image_sha256, prediction_id, self.clock())
+        return KeyedPrediction(made, claim.image_sha256, created=True, enqueued=False)
+
+    def delete_expired_keys(self, older_than_seconds: int, limit: int) -> int:
+        self._call("delete_expired_keys", older_than_seconds)
+        cutoff = self.clock() - timedelta(seconds=older_than_seconds)
+        expired = sorted(
+            (k for k, held in self.keys.items() if held.created_at < cutoff),
+            key=lambda k: self.keys[k].created_at,
+        )[:limit]
+        for digest in expired:
+            del self.keys[digest]
+        return len(expired)
 
     def get(self, prediction_id: uuid.UUID) -> Prediction | None:
         self._call("get", prediction_id)
@@ -154,11 +231,48 @@ class FakeRepository(Switchable):
         _refuse_unstorable([reason])
         return self._transition(prediction_id, _ACTIVE, status=Status.ERROR, error=reason)
 
+    def start_processing_many(self, prediction_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        self._call("start_processing_many", sorted(prediction_ids))
+        return {
+            pid
+            for pid in set(prediction_ids)
+            if self._transition(pid, _ACTIVE, status=Status.PROCESSING)
+        }
+
+    def finish_many(self, results: Sequence[FinishedPrediction]) -> set[uuid.UUID]:
+        self._call("finish_many", [r.prediction_id for r in results])
+        first: dict[uuid.UUID, FinishedPrediction] = {}
+        for r in results:
+            first.setdefault(r.prediction_id, r)
+        moving = [r for r in first.values() if self.status_of(r.prediction_id) is Status.PROCESSING]
+        # One transaction: refused before any row moves.
+        _refuse_unstorable([], [d.label for r in moving for d in r.detections])
+        for r in moving:
+            self._transition(
+                r.prediction_id,
+                (Status.PROCESSING,),
+                status=Status.DONE,
+                has_dog=r.has_dog,
+                error=None,
+                detections=tuple(r.detections),
+            )
+        return {r.prediction_id for r in moving}
+
+    def fail_many(self, reasons: Mapping[uuid.UUID, str]) -> set[uuid.UUID]:
+        self._call("fail_many", sorted(reasons))
+        _refuse_unstorable(list(reasons.values()))
+        return {
+            pid
+            for pid, reason in reasons.items()
+            if self._transition(pid, _ACTIVE, status=Status.ERROR, error=reason)
+        }
+
     def unenqueued_before(self, seconds: int, limit: int) -> list[Prediction]:
         self._call("unenqueued_before", seconds)
         cutoff = self.clock() - timedelta(seconds=seconds)
         rows = sorted(
-            (r for r in self.rows.values() if r.enqueued_at is None),
+            # a direct upload is queued by S3's notification: uploads_overdue's, not this
+            (r for r in self.rows.values() if r.enqueued_at is None and not r.upload_expires_at),
             key=lambda r: r.prediction.created_at,
         )
         return [r.prediction for r in rows if r.prediction.created_at < cutoff][:limit]
@@ -196,6 +310,26 @@ class FakeRepository(Switchable):
             self._transition(r.prediction.id, _ACTIVE, status=Status.ERROR, error=reason)
         return len(stuck)
 
+    def webhooks_due(self, prediction_ids: Collection[uuid.UUID]) -> list[Prediction]:
+        self._call("webhooks_due", sorted(prediction_ids))
+        wanted = set(prediction_ids)
+        return [r.prediction for r in self._unannounced() if r.prediction.id in wanted]
+
+    def webhooks_overdue(self, older_than_seconds: int, limit: int) -> list[Prediction]:
+        self._call("webhooks_overdue", older_than_seconds)
+        cutoff = self.clock() - timedelta(seconds=older_than_seconds)
+        rows = sorted(
+            (r for r in self._unannounced() if r.prediction.updated_at < cutoff),
+            key=lambda r: r.prediction.updated_at,
+        )
+        return [r.prediction for r in rows][:limit]
+
+    def mark_webhooks_enqueued(self, prediction_ids: Collection[uuid.UUID]) -> None:
+        self._call("mark_webhooks_enqueued", sorted(prediction_ids))
+        for pid in prediction_ids:
+            if pid in self.rows:
+                self.rows[pid].webhook_enqueued_at = self.clock()
+
     @contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:
         """As the adapter's advisory lock: False while another holder (`locks`) has it."""
@@ -210,6 +344,33 @@ class FakeRepository(Switchable):
             self.locks.discard(name)
 
     # -- test helpers -------------------------------------------------------------------
+
+    def _add(
+        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+    ) -> Prediction:
+        if prediction_id in self.rows:
+            raise RuntimeError(f"duplicate primary key {prediction_id}")  # an IntegrityError
+        now = self.clock()
+        prediction = Prediction(
+            prediction_id, Status.PENDING, image_key, now, now, webhook_url=webhook_url
+        )
+        self.rows[prediction_id] = Row(prediction)
+        return prediction
+
+    def _remove(self, prediction_id: uuid.UUID) -> Row | None:
+        """The row goes, and its idempotency keys with it (the foreign key's cascade)."""
+        for digest in [k for k, held in self.keys.items() if held.prediction_id == prediction_id]:
+            del self.keys[digest]
+        return self.rows.pop(prediction_id, None)
+
+    def _unannounced(self) -> list[Row]:
+        return [
+            r
+            for r in self.rows.values()
+            if r.prediction.webhook_url is not None
+            and r.webhook_enqueued_at is None
+            and r.prediction.status.is_terminal
+        ]
 
     def _transition(
         self, prediction_id: uuid.UUID, allowed: tuple[Status, ...], **values: Any
@@ -230,6 +391,8 @@ class FakeRepository(Switchable):
         has_dog: bool | None = None,
         detections: Sequence[Detection] = (),
         error: str | None = None,
+        webhook_url: str | None = None,
+        webhook_enqueued: bool = False,
     ) -> Prediction:
         """Put a row in directly (no call recorded, no outage applies)."""
         pid = prediction_id or uuid.uuid4()
@@ -243,8 +406,13 @@ class FakeRepository(Switchable):
             has_dog=has_dog,
             error=error,
             detections=tuple(detections),
+            webhook_url=webhook_url,
         )
-        self.rows[pid] = Row(prediction, enqueued_at=now if enqueued else None)
+        self.rows[pid] = Row(
+            prediction,
+            enqueued_at=now if enqueued else None,
+            webhook_enqueued_at=now if webhook_enqueued else None,
+        )
         return prediction
 
     def status_of(self, prediction_id: uuid.UUID) -> Status | None:
@@ -297,18 +465,58 @@ class FakeQueue(Switchable):
         self._call("ping")
 
 
+class FakePresigner(Switchable):
+    """Signs nothing: a POST to a fake URL whose policy expires `expires_seconds` after the
+    clock's now, as S3PostPresigner's (whole seconds)."""
+
+    dependency = "storage"
+
+    def __init__(self, clock: Clock | None = None, bucket: str = "test-bucket") -> None:
+        super().__init__()
+        self.clock = clock or Clock()
+        self.bucket = bucket
+        self.signed: list[tuple[str, int, int]] = []  # (key, max bytes, seconds)
+
+    def presign_post(self, key: str, max_bytes: int, expires_seconds: int) -> PresignedPost:
+        self._call("presign_post", key)
+        self.signed.append((key, max_bytes, expires_seconds))
+        expires_at = (self.clock() + timedelta(seconds=expires_seconds)).replace(microsecond=0)
+        fields = {"key": key, "policy": f"fake policy for {key}", "x-amz-signature": "0" * 64}
+        return PresignedPost(f"https://{self.bucket}.s3.example/", fields, expires_at)
+
+
+class FakeNotificationQueue(Switchable):
+    dependency = "notifications queue"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Notification] = []
+        self.postponed: list[tuple[str, int]] = []  # (receipt handle, seconds)
+
+    def send(self, notification: Notification) -> None:
+        self._call("send", notification)
+        self.sent.append(notification)
+
+    def postpone(self, receipt_handle: str, seconds: int) -> None:
+        self._call("postpone", receipt_handle)
+        self.postponed.append((receipt_handle, seconds))
+
+
 def detection(label: str = "dog", confidence: float = 0.9) -> Detection:
     return Detection(label, confidence, Box(1.0, 2.0, 30.0, 20.0))
 
 
 @dataclass
 class FakeDetector:
-    """Returns `canned` for every image; `fault` (if set) is raised instead."""
+    """Returns `canned` for every image (or what `answer` makes of it); `fault` (if set) is
+    raised instead."""
 
     canned: list[Detection] = field(default_factory=list)
     fault: Exception | None = None
     seen: list[np.ndarray] = field(default_factory=list)
     on_detect: Callable[[np.ndarray], None] | None = None
+    answer: Callable[[np.ndarray], list[Detection]] | None = None
+    input_size: int = 640
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         if self.fault is not None:
@@ -320,7 +528,7 @@ class FakeDetector:
             self.seen.append(image)
             if self.on_detect is not None:
                 self.on_detect(image)
-            results.append(list(self.canned))
+            results.append(self.answer(image) if self.answer else list(self.canned))
         return results
 
 
@@ -331,4 +539,5 @@ class FakeAdapters:
     repository: FakeRepository = field(default_factory=FakeRepository)
     storage: FakeStorage = field(default_factory=FakeStorage)
     queue: FakeQueue = field(default_factory=FakeQueue)
+    notifications: FakeNotificationQueue = field(default_factory=FakeNotificationQueue)
     settings: Settings = field(default_factory=Settings)

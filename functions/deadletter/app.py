@@ -19,7 +19,11 @@ obs = observability("deadletter")
 
 def deadletter_deps() -> DeadLetterDeps:
     a = adapters()
-    return DeadLetterDeps(repository=a.repository, max_receive_count=a.settings.max_receive_count)
+    return DeadLetterDeps(
+        repository=a.repository,
+        max_receive_count=a.settings.max_receive_count,
+        notifications=a.notifications,
+    )
 
 
 def process_record(record: SQSRecord, deps: Callable[[], DeadLetterDeps]) -> None:

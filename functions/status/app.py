@@ -1,24 +1,31 @@
-"""status: GET /image_prediction/{id} and GET /health. Reads PostgreSQL only (health also
-asks the bucket and the queue whether they answer)."""
+"""status: GET /image_prediction/{id} (waiting up to N seconds with Prefer: wait=N), its
+annotated photo (GET /image_prediction/{id}/annotated) and GET /health. Reads PostgreSQL,
+and the bucket for the annotated photo (health also asks the bucket and the queue whether
+they answer)."""
 
 from __future__ import annotations
 
-from dogdetect import docs
+from dogdetect import docs, web
+from dogdetect.annotated import ANNOTATED_RESPONSES, jpeg_response
+from dogdetect.headers import PREFER, WAIT_APPLIED_RESPONSE, apply_wait
 from dogdetect.http import ERROR_RESPONSES, create_api
 from dogdetect.observability import instrument, observability
 from dogdetect.ports import PredictionRepository
+from dogdetect.prefer import requested_wait
 from dogdetect.schemas import HealthOut, PredictionOut
 from dogdetect.security import require_api_key
+from dogdetect.service.annotate import annotated_photo
 from dogdetect.service.health import check_dependencies
-from dogdetect.service.status import get_prediction
+from dogdetect.service.waiting import wait_for_prediction
 from dogdetect.wiring import Adapters, adapters
-from fastapi import Depends
+from fastapi import Depends, Response
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 obs = observability("status")
 app = create_api("dog-detector status")
 docs.serve_api_description(app)  # /openapi.json and /docs, reached through $default
+web.serve_page(app)  # GET / (try it by hand) and the static files of the page and /docs
 
 
 def repository() -> PredictionRepository:
@@ -28,14 +35,34 @@ def repository() -> PredictionRepository:
 @app.get(
     "/image_prediction/{image_prediction_id}",
     response_model=PredictionOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **WAIT_APPLIED_RESPONSE},
     dependencies=[Depends(require_api_key)],
 )
 def read_prediction(
-    image_prediction_id: str, repo: PredictionRepository = Depends(repository)
+    image_prediction_id: str,
+    response: Response,
+    prefer: str | None = PREFER,
+    repo: PredictionRepository = Depends(repository),
 ) -> PredictionOut:
     obs.correlate(image_prediction_id)
-    return PredictionOut.of(get_prediction(image_prediction_id, repo))
+    wait = requested_wait(prefer)
+    prediction = wait_for_prediction(image_prediction_id, repo, wait or 0)
+    apply_wait(response, wait)
+    return PredictionOut.of(prediction)
+
+
+@app.get(
+    "/image_prediction/{image_prediction_id}/annotated",
+    response_class=Response,
+    responses=ANNOTATED_RESPONSES,
+    dependencies=[Depends(require_api_key)],
+)
+def read_annotated(image_prediction_id: str, a: Adapters = Depends(adapters)) -> Response:
+    obs.correlate(image_prediction_id)
+    photo = annotated_photo(
+        image_prediction_id, a.repository, a.storage, a.settings.max_image_pixels
+    )
+    return jpeg_response(photo)
 
 
 @app.get(

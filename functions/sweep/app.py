@@ -24,11 +24,16 @@ def lambda_handler(
         a.queue,
         grace_seconds=a.settings.enqueue_grace_seconds,
         stuck_after_seconds=a.settings.stuck_after_seconds,
+        notifications=a.notifications,
+        upload_grace_seconds=a.settings.direct_upload_grace_seconds,
     )
     obs.metrics.add_metric(name="UploadsRequeued", unit="Count", value=result.requeued)
     obs.metrics.add_metric(name="UploadsDeleted", unit="Count", value=result.deleted)
     obs.metrics.add_metric(name="StuckPredictionsFailed", unit="Count", value=result.stuck_failed)
     obs.metrics.add_metric(name="SweepsSkipped", unit="Count", value=int(result.skipped))
+    obs.metrics.add_metric(name="IdempotencyKeysExpired", unit="Count", value=result.keys_expired)
+    obs.metrics.add_metric(name="WebhooksAnnounced", unit="Count", value=result.webhooks_announced)
+    obs.metrics.add_metric(name="UploadsNeverReceived", unit="Count", value=result.uploads_expired)
     return asdict(result)
 
 

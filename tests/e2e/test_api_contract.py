@@ -41,12 +41,14 @@ def test_health_names_every_dependency(api: httpx.Client) -> None:
     }
 
 
-def test_openapi_describes_the_three_routes(api: httpx.Client) -> None:
+def test_openapi_describes_every_route(api: httpx.Client) -> None:
     spec = api.get("/openapi.json").json()
-    assert set(spec["paths"]) == {
-        "/image_prediction",
-        "/image_prediction/{image_prediction_id}",
-        "/health",
+    assert {path: set(ops) for path, ops in spec["paths"].items()} == {
+        "/image_prediction": {"post"},
+        "/image_prediction/uploads": {"post"},
+        "/image_prediction/{image_prediction_id}": {"get", "delete"},
+        "/image_prediction/{image_prediction_id}/annotated": {"get"},
+        "/health": {"get"},
     }
     assert "202" in spec["paths"]["/image_prediction"]["post"]["responses"]
 
@@ -54,4 +56,6 @@ def test_openapi_describes_the_three_routes(api: httpx.Client) -> None:
 def test_docs_page_is_served(api: httpx.Client) -> None:
     response = api.get("/docs")
     assert response.status_code == 200
-    assert "/openapi.json" in response.text
+    # Swagger UI from this service (tests/e2e/test_page.py renders it), on openapi.json.
+    assert 'src="assets/swagger-ui/swagger-ui-bundle.js"' in response.text
+    assert 'url: "openapi.json"' in api.get("/assets/docs.js").text

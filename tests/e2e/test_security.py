@@ -13,7 +13,7 @@ import pytest
 
 from local.launcher import RunningStack, running_stack
 from tests.conftest import TEST_VISIBILITY_TIMEOUT, submit
-from tests.corpus import jpeg
+from tests.corpus import jpeg, png
 
 SUBMISSIONS = 50
 KEYS = ("first-key-9f2c41d07a", "second-key-51be8e33c6")
@@ -70,9 +70,10 @@ def test_no_route_lists_predictions(api: httpx.Client, method: str, path: str) -
     assert _is_json_error(response)
 
 
-def test_a_known_id_cannot_be_deleted_or_changed(api: httpx.Client) -> None:
+def test_a_known_id_cannot_be_changed(api: httpx.Client) -> None:
+    # DELETE is a route of its own (tests/e2e/test_api_features.py); nothing else changes one.
     prediction_id = submit(api, jpeg()).json()["image_prediction_id"]
-    for method in ("DELETE", "PUT", "PATCH", "POST"):
+    for method in ("PUT", "PATCH", "POST"):
         response = api.request(method, f"/image_prediction/{prediction_id}")
         assert response.status_code in (404, 405), (method, response.text)
         assert _is_json_error(response)
@@ -154,6 +155,21 @@ def test_status_without_a_valid_key_is_401(
     assert keyed_prediction_id not in response.text
 
 
+@pytest.mark.parametrize("key", WRONG_KEYS, ids=repr)
+def test_a_direct_upload_without_a_valid_key_is_401(
+    keyed_api: httpx.Client, key: str | None
+) -> None:
+    headers = None if key is None else {"X-API-Key": key}
+    response = keyed_api.post("/image_prediction/uploads", headers=headers)
+    assert response.status_code == 401, response.text
+    assert _is_json_error(response) and "upload" not in response.json()
+
+
+def test_a_direct_upload_with_a_key_is_201(keyed_api: httpx.Client) -> None:
+    response = keyed_api.post("/image_prediction/uploads", headers={"X-API-Key": KEYS[1]})
+    assert response.status_code == 201, response.text
+
+
 def test_unknown_id_without_a_key_is_401_not_404(keyed_api: httpx.Client) -> None:
     # Without a key nothing is said about whether an id exists.
     response = keyed_api.get(f"/image_prediction/{uuid.uuid4()}")
@@ -167,6 +183,35 @@ def test_key_in_the_query_string_is_not_accepted(
         f"/image_prediction/{keyed_prediction_id}", params={"X-API-Key": KEYS[0]}
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("key", WRONG_KEYS, ids=repr)
+def test_delete_without_a_valid_key_is_401(
+    keyed_api: httpx.Client, keyed_prediction_id: str, key: str | None
+) -> None:
+    headers = None if key is None else {"X-API-Key": key}
+    response = keyed_api.delete(f"/image_prediction/{keyed_prediction_id}", headers=headers)
+    assert response.status_code == 401, response.text
+    still = keyed_api.get(
+        f"/image_prediction/{keyed_prediction_id}", headers={"X-API-Key": KEYS[0]}
+    )
+    assert still.status_code == 200
+
+
+def test_idempotency_keys_are_each_api_keys_own(keyed_api: httpx.Client) -> None:
+    # Another client sending my Idempotency-Key neither reads my prediction (a 202 of it) nor
+    # learns that the key is taken (a 422 for another image): its key is its own.
+    def post(api_key: str, image: bytes) -> httpx.Response:
+        headers = {"X-API-Key": api_key, "Idempotency-Key": "order-1234"}
+        return keyed_api.post("/image_prediction", files={"image": ("a", image)}, headers=headers)
+
+    mine = post(KEYS[0], jpeg())
+    assert mine.status_code == 202, mine.text
+    with_my_image, with_another = post(KEYS[1], jpeg()), post(KEYS[1], png())
+    assert with_my_image.status_code == 202
+    assert with_my_image.json()["image_prediction_id"] != mine.json()["image_prediction_id"]
+    assert with_another.status_code == 422  # against its own first use, not mine
+    assert post(KEYS[0], jpeg()).json() == mine.json()
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -115,6 +115,8 @@ def queue_figures(template: dict[str, Any], resources: dict[str, Any]) -> dict[s
     predict = sqs_event(resources, "PredictFunction")
     deadletter = sqs_event(resources, "DeadLetterFunction")
     sweep = environment(template, resources["SweepFunction"])
+    notifications = resources["NotificationsQueue"]["Properties"]
+    notify = sqs_event(resources, "NotifyFunction")
     return {
         "`JobsQueue` visibility timeout": jobs["VisibilityTimeout"],
         "`JobsQueue` max receive count": jobs["RedrivePolicy"]["maxReceiveCount"],
@@ -128,6 +130,14 @@ def queue_figures(template: dict[str, Any], resources: dict[str, Any]) -> dict[s
         "deadletter maximum concurrency": deadletter["ScalingConfig"]["MaximumConcurrency"],
         "sweep `ENQUEUE_GRACE_SECONDS`": int(sweep["ENQUEUE_GRACE_SECONDS"]),
         "sweep `STUCK_AFTER_SECONDS`": int(sweep["STUCK_AFTER_SECONDS"]),
+        "`NotificationsQueue` visibility timeout": notifications["VisibilityTimeout"],
+        "`NotificationsQueue` max receive count": notifications["RedrivePolicy"]["maxReceiveCount"],
+        "`NotificationsQueue` retention": notifications["MessageRetentionPeriod"],
+        "`NotificationsDeadLetterQueue` retention": resources["NotificationsDeadLetterQueue"][
+            "Properties"
+        ]["MessageRetentionPeriod"],
+        "notify batch size": notify["BatchSize"],
+        "notify maximum concurrency": notify["ScalingConfig"]["MaximumConcurrency"],
     }
 
 

@@ -41,27 +41,47 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
     ),
     "StatusFunction": (
         {"UploadsBucket", "JobsQueue", "StatusLogGroup"},
-        {"s3:ListBucket", "sqs:GetQueueAttributes", "secretsmanager:GetSecretValue"},
-        {"s3:PutObject", "s3:DeleteObject", "s3:GetObject", "sqs:SendMessage"},
-    ),
-    "PredictFunction": (
-        {"UploadsBucket", "JobsQueue", "PredictLogGroup"},
         {
+            "s3:ListBucket",
+            # the annotated photo; uploads/* only (test_object_access_is_limited_to_uploads)
             "s3:GetObject",
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "secretsmanager:GetSecretValue",
         },
         {"s3:PutObject", "s3:DeleteObject", "sqs:SendMessage"},
     ),
+    "PredictFunction": (
+        {"UploadsBucket", "JobsQueue", "NotificationsQueue", "PredictLogGroup"},
+        {
+            "s3:GetObject",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:SendMessage",  # to the notifications queue only (test_who_sends_where)
+            "secretsmanager:GetSecretValue",
+        },
+        {"s3:PutObject", "s3:DeleteObject"},
+    ),
     "SweepFunction": (
-        {"UploadsBucket", "JobsQueue", "SweepLogGroup"},
+        {"UploadsBucket", "JobsQueue", "NotificationsQueue", "SweepLogGroup"},
         {"s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"},
         {"s3:PutObject", "s3:DeleteObject", "sqs:ReceiveMessage"},
     ),
     "DeadLetterFunction": (
-        {"JobsDeadLetterQueue", "DeadLetterLogGroup"},
+        {"JobsDeadLetterQueue", "NotificationsQueue", "DeadLetterLogGroup"},
+        {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "sqs:SendMessage",  # to the notifications queue only (test_who_sends_where)
+            "secretsmanager:GetSecretValue",
+        },
+        {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+    ),
+    # Outside the VPC, so nothing of the database: its queue and the signing secret only.
+    "NotifyFunction": (
+        {"NotificationsQueue", "WebhookSecret", "NotifyLogGroup"},
         {
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",
@@ -69,7 +89,7 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
             "sqs:GetQueueAttributes",
             "secretsmanager:GetSecretValue",
         },
-        {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "sqs:SendMessage"},
+        {"s3:GetObject", "s3:PutObject", "sqs:SendMessage", "ec2:CreateNetworkInterface"},
     ),
     "MigrateFunction": (
         {"MigrateLogGroup"},
@@ -77,6 +97,20 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
         {"s3:GetObject", "s3:PutObject", "sqs:SendMessage", "sqs:ReceiveMessage"},
     ),
 }
+
+
+# The secrets a role may read besides the database logins: the webhooks' signing secret, which
+# only the function that signs may read.
+WEBHOOK_SECRET_REFS = {"WebhookSecret"}
+READABLE_SECRETS = SECRET_REFS | WEBHOOK_SECRET_REFS
+
+
+def expected_secrets(name: str) -> set[str]:
+    if name == MIGRATE_FUNCTION:
+        return SECRET_REFS
+    if name == "NotifyFunction":
+        return WEBHOOK_SECRET_REFS
+    return APP_SECRET_REFS
 
 
 def role_of(function: dict[str, Any]) -> str:
@@ -129,16 +163,39 @@ def test_role_names_only_its_resources(
             continue
         named = references(statement["Resource"])
         assert named, f"{name}: a resource that is not one of this stack's: {statement}"
-        assert named <= own | SECRET_REFS, f"{name}: {named - own - SECRET_REFS}"
-        if named & SECRET_REFS or "secretsmanager:GetSecretValue" in actions:
+        assert named <= own | READABLE_SECRETS, f"{name}: {named - own - READABLE_SECRETS}"
+        if named & READABLE_SECRETS or "secretsmanager:GetSecretValue" in actions:
             assert actions == {"secretsmanager:GetSecretValue"}, f"{name}: {actions}"
-            assert named <= SECRET_REFS, f"{name}: {named - SECRET_REFS}"
+            assert named <= READABLE_SECRETS, f"{name}: {named - READABLE_SECRETS}"
             secrets_read |= named
-    # Least privilege in the database: only the migration may read the master login.
-    expected = SECRET_REFS if name == MIGRATE_FUNCTION else APP_SECRET_REFS
+    # Least privilege in the database: only the migration may read the master login; only
+    # notify reads the signing secret, and no database login.
+    expected = expected_secrets(name)
     assert secrets_read == expected, f"{name} reads {secrets_read}, not {expected}"
     assert needed <= granted, f"{name} lacks {needed - granted}"
     assert not forbidden & granted, f"{name} must not have {forbidden & granted}"
+
+
+def test_who_sends_where(resources: dict[str, Any], functions: dict[str, Any]) -> None:
+    """Jobs come from submit (and the sweep's repair); notifications from the code that ends
+    predictions (predict, the dead-letter consumer, the sweep); nobody sends elsewhere."""
+    senders: dict[str, set[str]] = {}
+    for name, function in functions.items():
+        for statement in statements(resources[role_of(function)]):
+            if "sqs:SendMessage" in as_list(statement["Action"]):
+                for queue in references(statement["Resource"]):
+                    senders.setdefault(queue, set()).add(name)
+    assert senders == {
+        "JobsQueue": {"SubmitFunction", "SweepFunction"},
+        "NotificationsQueue": {"PredictFunction", "DeadLetterFunction", "SweepFunction"},
+    }
+
+
+# The two prefixes of photos: submit's puts, and the clients' direct uploads (presigned POSTs).
+PHOTO_PREFIXES = {
+    "uploads/": {"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"},
+    "incoming/": {"Fn::Sub": "${UploadsBucket.Arn}/incoming/*"},
+}
 
 
 def test_object_access_is_limited_to_uploads(resources: dict[str, Any]) -> None:
@@ -149,7 +206,28 @@ def test_object_access_is_limited_to_uploads(resources: dict[str, Any]) -> None:
                 a for a in as_list(statement["Action"]) if a.startswith("s3:") and "Object" in a
             }
             if object_actions:
-                assert statement["Resource"] == {"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}
+                named = as_list(statement["Resource"])
+                assert named and all(r in PHOTO_PREFIXES.values() for r in named), name
+
+
+@pytest.mark.parametrize(
+    ("name", "actions"),
+    [
+        ("SubmitFunction", {"s3:PutObject", "s3:DeleteObject"}),  # signs the POST; deletes
+        ("PredictFunction", {"s3:GetObject"}),
+        ("SweepFunction", {"s3:GetObject"}),  # is the direct upload there?
+    ],
+)
+def test_direct_uploads_are_reachable_by_who_needs_them(
+    name: str, actions: set[str], resources: dict[str, Any]
+) -> None:
+    granted = {
+        action
+        for statement in statements(resources[f"{name}Role"])
+        if PHOTO_PREFIXES["incoming/"] in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+    }
+    assert granted == actions, name
 
 
 def test_logs_go_to_the_functions_own_log_group(functions: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ LOCAL_ONLY = {
     "AWS_DEFAULT_REGION",
     "POWERTOOLS_METRICS_DISABLED",
     "POWERTOOLS_TRACE_DISABLED",
+    "WEBHOOK_SECRET",  # the signing secret itself, new per start (the cloud's: its ARN)
 }
 
 
@@ -81,6 +82,40 @@ def test_local_queue_is_created_as_the_template_declares(
     assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"]
 
 
+def test_local_notifications_queue_is_created_as_the_template_declares(
+    resources: dict[str, Any], tmp_path: Path
+) -> None:
+    declared = resources["NotificationsQueue"]["Properties"]
+    with mock_aws():
+        created = ensure_resources(LocalConfig(state_dir=tmp_path), endpoint=None)  # type: ignore[arg-type]
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=created.notifications_queue_url, AttributeNames=["All"]
+        )["Attributes"]
+    assert int(attributes["VisibilityTimeout"]) == declared["VisibilityTimeout"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"]
+    assert redrive["deadLetterTargetArn"] == created.notifications_dead_letter_queue_arn
+
+
+def test_every_queue_of_the_template_exists_locally(resources: dict[str, Any]) -> None:
+    declared = {name for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    local = Resources("bucket", "http://queue", "arn:queue", "http://dlq", "arn:dlq")
+    assert set(local.queues) == declared
+
+
+def test_local_webhooks_retry_as_the_template_declares(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """Without a test's shortened timeout, `make local` uses the settings' schedule, which is
+    the template's."""
+    from dogdetect.settings import Settings
+
+    declared = environment(template, resources["NotifyFunction"])["WEBHOOK_RETRY_DELAYS"]
+    assert LocalConfig().webhook_retry_delays is None
+    assert Settings().webhook_retry_delays == declared
+
+
 def test_poller_batches_as_the_event_source_mapping(resources: dict[str, Any]) -> None:
     (source,) = [
         e["Properties"]
@@ -102,5 +137,5 @@ def test_functions_see_the_templates_variable_names(
     cloud_names = {name for f in functions.values() for name in environment(template, f)}
     assert local_names - LOCAL_ONLY <= cloud_names
     # and what the template gives the functions that read queue and bucket, local gives too
-    for name in ("BUCKET_NAME", "QUEUE_URL", "MAX_RECEIVE_COUNT"):
+    for name in ("BUCKET_NAME", "QUEUE_URL", "MAX_RECEIVE_COUNT", "NOTIFICATIONS_QUEUE_URL"):
         assert name in local_names and name in cloud_names

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from dogdetect.prefer import MAX_WAIT_SECONDS
 
 from tests.infra.conftest import (
     MIGRATE_FUNCTION,
@@ -30,7 +31,10 @@ APP_FUNCTIONS = (
 )
 EXPECTED_ROUTES = {
     ("POST", "/image_prediction"): "SubmitFunction",
+    ("POST", "/image_prediction/uploads"): "SubmitFunction",  # a presigned POST to S3
     ("GET", "/image_prediction/{image_prediction_id}"): "StatusFunction",
+    ("GET", "/image_prediction/{image_prediction_id}/annotated"): "StatusFunction",
+    ("DELETE", "/image_prediction/{image_prediction_id}"): "SubmitFunction",  # the write side
     ("GET", "/health"): "StatusFunction",
     ("ANY", "$default"): "StatusFunction",  # unknown paths get the API's JSON 404
 }
@@ -74,6 +78,15 @@ def test_routes_belong_to_the_http_api(
     for f in functions.values():
         for event in events_of(f, "HttpApi"):
             assert ref_target(event["ApiId"]) == api
+
+
+def test_status_outlasts_the_longest_wait_within_the_gateways_limit(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """Prefer: wait=N holds a GET up to MAX_WAIT_SECONDS: the function must outlast it (one
+    more look at the database), and HTTP API gives up on an integration at 30 s."""
+    timeout = function_property(template, resources["StatusFunction"], "Timeout")
+    assert MAX_WAIT_SECONDS + 5 <= timeout < 30
 
 
 def test_default_route_throttling(template: dict[str, Any], resources: dict[str, Any]) -> None:
@@ -131,16 +144,26 @@ def test_stuck_predictions_are_given_up_only_after_the_queue_has(
     assert stuck_after > max_receive_count(resources) * visibility
 
 
+QUEUES = ("JobsQueue", "JobsDeadLetterQueue", "NotificationsQueue", "NotificationsDeadLetterQueue")
+
+
 def test_queues_are_encrypted(resources: dict[str, Any]) -> None:
-    for name in ("JobsQueue", "JobsDeadLetterQueue"):
+    assert set(of_type(resources, "AWS::SQS::Queue")) == set(QUEUES)
+    for name in QUEUES:
         props = resources[name]["Properties"]
         assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
 
 
-def test_dead_letters_outlive_the_queue(resources: dict[str, Any]) -> None:
-    queue = resources["JobsQueue"]["Properties"].get("MessageRetentionPeriod", 345600)
-    dlq = resources["JobsDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
-    assert dlq > queue
+@pytest.mark.parametrize(
+    ("queue", "dead_letters"),
+    [("JobsQueue", "JobsDeadLetterQueue"), ("NotificationsQueue", "NotificationsDeadLetterQueue")],
+)
+def test_dead_letters_outlive_the_queue(
+    resources: dict[str, Any], queue: str, dead_letters: str
+) -> None:
+    kept = resources[queue]["Properties"].get("MessageRetentionPeriod", 345600)
+    dlq = resources[dead_letters]["Properties"]["MessageRetentionPeriod"]
+    assert dlq > kept
 
 
 def test_queues_deny_plain_http(resources: dict[str, Any]) -> None:
@@ -152,7 +175,7 @@ def test_queues_deny_plain_http(resources: dict[str, Any]) -> None:
                 "aws:SecureTransport"
             ) in ("false", False):
                 covered |= references(statement["Resource"])
-    assert {"JobsQueue", "JobsDeadLetterQueue"} <= covered
+    assert set(QUEUES) <= covered
 
 
 def test_dead_letter_consumer_event_source(
@@ -203,7 +226,11 @@ def test_predict_is_the_image_function(template: dict[str, Any], resources: dict
     assert env["MODEL_PATH"].startswith("/opt/models/")
     memory = props["MemorySize"]
     name = ref_target(memory)
-    assert int(template["Parameters"][name]["Default"] if name else memory) >= 2048
+    # A full vCPU (Lambda gives 1 vCPU at 1,769 MB): less costs the same per image (CPU-bound
+    # work slows in proportion) and starts colder; the floor still holds the ~330 MB peak.
+    assert name is not None
+    assert int(template["Parameters"][name]["Default"]) == 1769
+    assert int(template["Parameters"][name]["MinValue"]) >= 512
     assert 30 <= props["Timeout"] <= 300
 
 
@@ -458,6 +485,7 @@ def test_zip_functions(template: dict[str, Any], functions: dict[str, Any]) -> N
         "StatusFunction",
         "SweepFunction",
         "DeadLetterFunction",
+        "NotifyFunction",
         MIGRATE_FUNCTION,
     }
     for f in zipped.values():
@@ -573,3 +601,104 @@ def test_outputs(template: dict[str, Any]) -> None:
     assert ref_target(outputs["UploadsBucketName"]["Value"]) == "UploadsBucket"
     assert ref_target(outputs["JobsQueueName"]["Value"]) == "JobsQueue"
     assert ref_target(outputs["JobsDeadLetterQueueName"]["Value"]) == "JobsDeadLetterQueue"
+
+
+# ------------------------------------------------------------------ webhooks
+
+
+def notify_environment(template: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
+    return environment(template, resources["NotifyFunction"])
+
+
+def test_notify_runs_outside_the_vpc_and_everything_else_inside(
+    template: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    """notify calls clients' servers on the internet: a VPC with no route out would stop it,
+    and outside it reaches nothing of ours. SAM takes the intrinsic as the whole value."""
+    for name, function in functions.items():
+        vpc = function_property(template, function, "VpcConfig")
+        if name == "NotifyFunction":
+            assert vpc == {"Ref": "AWS::NoValue"}
+        else:
+            assert set(vpc) == {"SubnetIds", "SecurityGroupIds"}, name
+
+
+def test_notifications_are_tried_five_times_over_about_an_hour(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    queue = resources["NotificationsQueue"]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    assert ref_target(redrive["deadLetterTargetArn"]) == "NotificationsDeadLetterQueue"
+    tries = redrive["maxReceiveCount"]
+    assert isinstance(tries, int) and tries == 5  # literal: read by local/
+    env = notify_environment(template, resources)
+    assert int(env["MAX_RECEIVE_COUNT"]) == tries  # the last try dead-letters at once
+    delays = [int(d) for d in env["WEBHOOK_RETRY_DELAYS"].split(",")]
+    assert len(delays) == tries - 1 and delays == sorted(delays)  # backing off
+    assert 45 * 60 <= sum(delays) <= 75 * 60
+    assert queue["MessageRetentionPeriod"] > sum(delays)
+
+
+def test_notify_event_source(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    from dogdetect.webhooks.client import Timeouts
+
+    event = sqs_event(resources, "NotifyFunction")
+    assert ref_target(event["Queue"]) == "NotificationsQueue"
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    timeout = function_property(template, resources["NotifyFunction"], "Timeout")
+    # every try of a batch fits in the timeout, however slow each client's server is
+    longest_try = Timeouts().resolve + Timeouts().total
+    assert event["BatchSize"] * longest_try <= timeout
+    window = event.get("MaximumBatchingWindowInSeconds", 0)
+    assert (
+        resources["NotificationsQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout + window
+    )
+    consumers = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        for e in events_of(r, "SQS")
+        if ref_target(e["Queue"]) in ("NotificationsQueue", "NotificationsDeadLetterQueue")
+    ]
+    assert consumers == ["NotifyFunction"]  # the dead letters wait for an operator
+
+
+def test_senders_know_the_notifications_queue(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    for name in ("PredictFunction", "DeadLetterFunction", "SweepFunction", "NotifyFunction"):
+        env = environment(template, resources[name])
+        assert ref_target(env["NOTIFICATIONS_QUEUE_URL"]) == "NotificationsQueue", name
+
+
+def test_the_signing_secret_is_generated_in_the_specifications_format(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    secret = resources["WebhookSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret" and "Condition" not in secret
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert "SecretString" not in secret["Properties"]
+    assert "SecretStringTemplate" not in generate  # the bare value, not JSON
+    # Letters and digits only, a multiple of 4 long: valid base64 with no padding, of
+    # 24..64 bytes (the Standard Webhooks range).
+    assert generate["ExcludePunctuation"] is True and generate["IncludeSpace"] is False
+    length = generate["PasswordLength"]
+    assert length % 4 == 0 and 24 <= length * 3 // 4 <= 64
+    assert ref_target(notify_environment(template, resources)["WEBHOOK_SECRET_ARN"]) == (
+        "WebhookSecret"
+    )
+    assert ref_target(template["Outputs"]["WebhookSecretArn"]["Value"]) == "WebhookSecret"
+
+
+def test_plain_http_webhooks_are_off_in_the_cloud(template: dict[str, Any]) -> None:
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["ALLOW_HTTP_WEBHOOKS"] == "false"
+
+
+def test_dead_lettered_webhooks_raise_an_alarm(resources: dict[str, Any]) -> None:
+    alarm = alarm_on(
+        resources, "ApproximateNumberOfMessagesVisible", "NotificationsDeadLetterQueue"
+    )
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+    assert alarm["TreatMissingData"] == "notBreaching"

@@ -77,6 +77,7 @@ FORBIDDEN = {
     "create a function": "CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
     "create a schema": "CREATE SCHEMA intruder",
     "truncate a table": "TRUNCATE predictions",
+    "change an idempotency key": "UPDATE idempotency_keys SET created_at = now()",
     "read alembic_version": "SELECT version_num FROM alembic_version",
     "change alembic_version": "UPDATE alembic_version SET version_num = '0000'",
     "empty alembic_version": "DELETE FROM alembic_version",
@@ -131,6 +132,9 @@ def privileges(url: str, role: str) -> dict[str, object]:
         "predictions": "SELECT string_agg(p, ',' ORDER BY p) FROM unnest(ARRAY['SELECT',"
         " 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p"
         " WHERE has_table_privilege(:role, 'predictions', p)",
+        "idempotency_keys": "SELECT string_agg(p, ',' ORDER BY p) FROM unnest(ARRAY['SELECT',"
+        " 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p"
+        " WHERE has_table_privilege(:role, 'idempotency_keys', p)",
         "alembic_version": "SELECT has_table_privilege(:role, 'alembic_version',"
         " 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')",
         "sequence": "SELECT string_agg(p, ',' ORDER BY p) FROM unnest(ARRAY['USAGE', 'SELECT',"
@@ -153,6 +157,7 @@ def privileges(url: str, role: str) -> dict[str, object]:
 
 EXACTLY = {
     "predictions": "DELETE,INSERT,SELECT,UPDATE",
+    "idempotency_keys": "DELETE,INSERT,SELECT",  # a key is never changed, only replaced
     "alembic_version": False,
     "sequence": "SELECT,USAGE",
     "create in schema": False,
@@ -176,6 +181,7 @@ def test_each_migration_takes_away_what_was_added(own: Own) -> None:
         for grant in (
             f"GRANT ALL ON alembic_version TO {name}",
             f"GRANT TRUNCATE, TRIGGER ON predictions TO {name}",
+            f"GRANT UPDATE ON idempotency_keys TO {name}",
             f"GRANT UPDATE ON SEQUENCE detections_id_seq TO {name}",
             f"GRANT CREATE ON SCHEMA public TO {name}",
             f'GRANT CREATE, TEMPORARY ON DATABASE "{database}" TO {name}',

@@ -78,6 +78,18 @@ def test_a_function_may_do_what_its_role_grants_and_nothing_else(
     assert refused(lambda: s3.put_object(Bucket=names.bucket, Key="elsewhere", Body=b"x"))
     assert refused(lambda: s3.get_object(Bucket=names.bucket, Key=key))
     assert refused(lambda: sqs.receive_message(QueueUrl=stack_settings.queue_url))
+    s3.delete_object(Bucket=names.bucket, Key=key)  # DELETE /image_prediction/{id}
+    assert refused(lambda: s3.delete_object(Bucket=names.bucket, Key="elsewhere"))
+    status = identity_with(role_policy("StatusFunctionRole", names), stack_settings, administrator)
+    other = f"uploads/{uuid.uuid4()}"
+    s3.put_object(Bucket=names.bucket, Key=other, Body=b"granted")
+    s3_status = client("s3", stack_settings, status)
+    assert refused(lambda: s3_status.delete_object(Bucket=names.bucket, Key=other))
+    # the annotated photo: stored photos may be read, nothing else of the bucket
+    assert s3_status.get_object(Bucket=names.bucket, Key=other)["Body"].read() == b"granted"
+    assert refused(lambda: s3_status.get_object(Bucket=names.bucket, Key="elsewhere"))
+    assert refused(lambda: s3_status.put_object(Bucket=names.bucket, Key=other, Body=b"x"))
+    s3.delete_object(Bucket=names.bucket, Key=other)
 
 
 def test_removing_a_statement_from_the_template_makes_the_local_call_fail(

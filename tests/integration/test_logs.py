@@ -172,3 +172,49 @@ def _outputs_of_our_processes(stack: RunningStack) -> dict[str, set[str]]:
         except psutil.NoSuchProcess:  # ended meanwhile
             continue
     return outputs
+
+
+def test_no_webhook_secret_path_or_query_in_logs(api: httpx.Client, stack: RunningStack) -> None:
+    """notify logs a try by the host it went to; the URL's path and query are the client's (a
+    token), and the signing secret is the service's."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    delivered = threading.Event()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(204)
+            self.end_headers()
+            delivered.set()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
+    path, token = f"/hook-{uuid.uuid4().hex}", uuid.uuid4().hex
+    try:
+        response = api.post(
+            "/image_prediction",
+            files={"image": ("dog.jpg", photo("dog.jpg"))},
+            data={"webhook": f"http://127.0.0.1:{server.server_address[1]}{path}?token={token}"},
+        )
+        assert response.status_code == 202, response.text
+        assert delivered.wait(60), "the webhook was not delivered"
+        eventually(
+            lambda: b"webhook delivered" in _log_bytes(stack)["poller.log"],
+            10,
+            what="notify's line in poller.log",
+        )
+        logs = _log_bytes(stack)
+    finally:
+        server.shutdown()
+        server.server_close()
+    secret = stack.environment["WEBHOOK_SECRET"]
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    for log, text in logs.items():
+        for forbidden in (path.encode(), token.encode(), secret.removeprefix("whsec_").encode()):
+            assert forbidden not in text, f"{forbidden!r} is in {log}"
+        assert key not in text and key.hex().encode() not in text, f"the signing key is in {log}"

@@ -8,6 +8,7 @@ from types import ModuleType
 
 import httpx
 import pytest
+from dogdetect import web
 from dogdetect.models import Status
 from dogdetect.security import current_settings, require_api_key
 from dogdetect.settings import Settings
@@ -166,12 +167,19 @@ def test_routes_declare_the_api_key_dependency(
             result[route.path] = any(d.call is require_api_key for d in deps.dependencies)
         return result
 
-    assert guarded(submit_module) == {"/image_prediction": True}
+    assert guarded(submit_module) == {
+        "/image_prediction": True,
+        "/image_prediction/uploads": True,
+        "/image_prediction/{image_prediction_id}": True,  # DELETE
+    }
     assert guarded(status_module) == {
         "/image_prediction/{image_prediction_id}": True,
+        "/image_prediction/{image_prediction_id}/annotated": True,
         "/openapi.json": True,
         "/docs": True,
         "/health": False,
+        # The page and the static files: the same for everybody, no data (dogdetect.web).
+        **dict.fromkeys(web.PUBLIC, False),
     }
 
 

@@ -207,3 +207,32 @@ def test_real_entry_point_is_instrumented() -> None:
     assert deadletter_app.handler.__name__ == "deadletter_handler"
     assert deadletter_app.obs.logger.service == "deadletter"
     assert deadletter_app.obs.metrics.namespace == "DogDetect"
+
+
+# ------------------------------------------------------------------ webhooks
+
+
+def test_an_abandoned_prediction_with_a_webhook_is_announced() -> None:
+    from tests.fakes import FakeNotificationQueue
+
+    repository, notifications = FakeRepository(), FakeNotificationQueue()
+    row = repository.seed(Status.PROCESSING, webhook_url="https://hooks.example.com/x")
+    deps = DeadLetterDeps(repository, MAX_RECEIVE_COUNT, notifications=notifications)
+    assert settle_dead_letter(body_for(row.id), lambda: deps) is DeadLetterOutcome.ABANDONED
+    (sent,) = notifications.sent
+    assert sent.payload["status"] == "ERROR"
+    assert sent.payload["error"] == abandon_reason(MAX_RECEIVE_COUNT)
+    assert repository.rows[row.id].webhook_enqueued_at is not None
+
+
+def test_an_outage_of_the_notifications_queue_still_consumes_the_dead_letter() -> None:
+    """The prediction is ERROR whatever happens to its webhook: the sweep announces it."""
+    from tests.fakes import FakeNotificationQueue
+
+    repository, notifications = FakeRepository(), FakeNotificationQueue()
+    row = repository.seed(Status.PROCESSING, webhook_url="https://hooks.example.com/x")
+    notifications.break_()
+    deps = DeadLetterDeps(repository, MAX_RECEIVE_COUNT, notifications=notifications)
+    assert settle_dead_letter(body_for(row.id), lambda: deps) is DeadLetterOutcome.ABANDONED
+    assert repository.status_of(row.id) is Status.ERROR
+    assert repository.rows[row.id].webhook_enqueued_at is None

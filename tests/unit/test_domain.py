@@ -119,16 +119,21 @@ def _all_subclasses(cls: type) -> set[type]:
 def test_error_status_table() -> None:
     assert {cls.__name__: status for cls, status in ERROR_STATUS.items()} == {
         "EmptyUpload": 400,
+        "IdempotencyKeyInvalid": 400,
         "Unauthorized": 401,
         "PredictionNotFound": 404,
+        "AnnotationUnavailable": 404,
+        "IdempotencyKeyInFlight": 409,
         "UploadTooLarge": 413,
         "UnsupportedImage": 415,
         "ImageTooLarge": 422,
         "MultipleImages": 422,
+        "IdempotencyKeyReused": 422,
+        "InvalidWebhook": 422,
         "DependencyUnavailable": 503,
     }
 
-    assert set(ERROR_RESPONSES) == {400, 401, 404, 413, 415, 422, 503}
+    assert set(ERROR_RESPONSES) == {400, 401, 404, 409, 413, 415, 422, 503}
 
 
 @pytest.mark.parametrize("error", list(ERROR_STATUS), ids=lambda cls: cls.__name__)

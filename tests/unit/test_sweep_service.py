@@ -96,7 +96,15 @@ def test_sweep_handler_runs_the_sweep_on_the_given_adapters(fakes: FakeAdapters)
 
     result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), lambda: fakes)
 
-    assert result == {"requeued": 1, "deleted": 0, "stuck_failed": 0, "skipped": False}
+    assert result == {
+        "requeued": 1,
+        "deleted": 0,
+        "stuck_failed": 0,
+        "skipped": False,
+        "keys_expired": 0,
+        "webhooks_announced": 0,
+        "uploads_expired": 0,
+    }
     assert fakes.queue.sent == [Job(p.id, fakes.storage.bucket, p.image_key)]
 
 
@@ -191,7 +199,56 @@ def test_sweep_handler_reports_skips_and_stuck_rows(fakes: FakeAdapters) -> None
     handler = load_function("sweep").lambda_handler
 
     result = handler({}, FakeLambdaContext(), lambda: fakes)
-    assert result == {"requeued": 0, "deleted": 0, "stuck_failed": 1, "skipped": False}
+    assert result == {
+        "requeued": 0,
+        "deleted": 0,
+        "stuck_failed": 1,
+        "skipped": False,
+        "keys_expired": 0,
+        "webhooks_announced": 0,
+        "uploads_expired": 0,
+    }
     assert fakes.repository.status_of(stuck.id) is Status.ERROR
     with fakes.repository.exclusive(SWEEP_LOCK):
         assert handler({}, FakeLambdaContext(), lambda: fakes)["skipped"] is True
+
+
+# -- webhooks the finishing code did not announce ---------------------------------------------
+
+HOOK = "https://hooks.example.com/dogs"
+
+
+def test_a_stuck_prediction_with_a_webhook_is_announced_by_the_next_sweep(
+    fakes: FakeAdapters,
+) -> None:
+    stuck = fakes.repository.seed(Status.PENDING, webhook_url=HOOK)
+    fakes.repository.clock.advance(STUCK + 1)
+
+    def sweep_with_notifications() -> SweepResult:
+        return run_sweep(
+            fakes.repository,
+            fakes.storage,
+            fakes.queue,
+            grace_seconds=GRACE,
+            stuck_after_seconds=STUCK,
+            notifications=fakes.notifications,
+        )
+
+    first = sweep_with_notifications()
+    assert (first.stuck_failed, first.webhooks_announced) == (1, 0)  # ended just now
+    fakes.repository.clock.advance(GRACE + 1)
+    assert sweep_with_notifications().webhooks_announced == 1
+    (sent,) = fakes.notifications.sent
+    assert sent.webhook_id == f"msg_{stuck.id}" and sent.payload["status"] == "ERROR"
+    assert sent.payload["error"] == stuck_reason(STUCK)
+    assert sweep_with_notifications().webhooks_announced == 0  # noted: once
+
+
+def test_sweep_handler_announces_overdue_webhooks(fakes: FakeAdapters) -> None:
+    from tests.unit.conftest import FakeLambdaContext, load_function
+
+    done = fakes.repository.seed(Status.DONE, has_dog=True, webhook_url=HOOK)
+    fakes.repository.clock.advance(fakes.settings.enqueue_grace_seconds + 1)
+    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), lambda: fakes)
+    assert result["webhooks_announced"] == 1
+    assert [n.webhook_id for n in fakes.notifications.sent] == [f"msg_{done.id}"]

@@ -1,6 +1,6 @@
 """The API's own description, served by the status function (the `$default` route reaches it):
-`/openapi.json`, the whole API's OpenAPI document, and `/docs`, a page that renders it. Both
-need the API key when keys are set: only `/health` is public then.
+`/openapi.json`, the whole API's OpenAPI document, and `/docs`, Swagger UI on it (its files
+served by `dogdetect.web`, from no other host). Both need the API key when keys are set.
 
 The document is generated from the submit and status apps (`make openapi`) and shipped in this
 package; tests/unit/test_openapi.py fails when it no longer matches the apps."""
@@ -12,17 +12,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
+from dogdetect import web
 from dogdetect.security import require_api_key
 
 OPENAPI_FILE = "openapi.json"
-DOCS_HTML = """<!doctype html><html><head><title>dog-detector API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head><body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
 
 
 @cache
@@ -36,8 +32,8 @@ def openapi() -> JSONResponse:
     return JSONResponse(openapi_document())
 
 
-def docs() -> HTMLResponse:
-    return HTMLResponse(DOCS_HTML)
+def docs(request: Request) -> Response:
+    return web.asset_response(request, web.DOCS_PAGE)
 
 
 def serve_api_description(app: FastAPI) -> None:
@@ -55,6 +51,8 @@ def merged_openapi(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "components": {"schemas": {}},
     }
     for part in parts:
-        spec["paths"].update(part.get("paths", {}))
+        for path, operations in part.get("paths", {}).items():
+            # One path may be served by two functions (GET by status, DELETE by submit).
+            spec["paths"].setdefault(path, {}).update(operations)
         spec["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
     return spec

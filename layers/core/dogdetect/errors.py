@@ -38,8 +38,29 @@ class PredictionNotFound(DomainError):
     pass
 
 
+class AnnotationUnavailable(DomainError):
+    """No annotated photo (404): the prediction is not DONE (not yet, or it ended in ERROR),
+    or its photo is no longer stored."""
+
+
 class Unauthorized(DomainError):
     pass
+
+
+class IdempotencyKeyInvalid(DomainError):
+    """An Idempotency-Key header that is not 1..255 printable ASCII characters."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key sent again with another image than the first time."""
+
+
+class IdempotencyKeyInFlight(DomainError):
+    """The first request with this Idempotency-Key has not answered yet; retry shortly."""
+
+
+class InvalidWebhook(DomainError):
+    """A `webhook` form field that is not a URL a prediction may be announced to (422)."""
 
 
 class DependencyUnavailable(DomainError):

@@ -19,24 +19,36 @@ logger = logging.getLogger(__name__)
 
 ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.EmptyUpload: 400,
+    errors.IdempotencyKeyInvalid: 400,
     errors.Unauthorized: 401,
     errors.PredictionNotFound: 404,
+    errors.AnnotationUnavailable: 404,
+    errors.IdempotencyKeyInFlight: 409,
     errors.UploadTooLarge: 413,
     errors.UnsupportedImage: 415,
     errors.ImageTooLarge: 422,
     errors.MultipleImages: 422,
+    errors.IdempotencyKeyReused: 422,
+    errors.InvalidWebhook: 422,
     errors.DependencyUnavailable: 503,
 }
+# Answers a client should retry, and after how long (seconds).
+RETRY_AFTER = {409: "1", 503: "1"}
 
 # Written out, not left to http.HTTPStatus: its phrases change between Python versions (3.13
 # says "Content Too Large"), and the OpenAPI document must not.
 STATUS_DESCRIPTIONS = {
-    400: "The upload is empty",
+    400: "The upload is empty, or the Idempotency-Key header is not 1 to 255 printable ASCII"
+    " characters",
     401: "A valid X-API-Key header is required",
     404: "No prediction with this id",
+    409: "The first request with this Idempotency-Key has not been answered yet; retry after"
+    " Retry-After",
     413: "The upload is larger than the limit",
     415: "Not an image in an accepted format, or a truncated or corrupt one",
-    422: "An image over the pixel limit, or a request that is not one file in the field 'image'",
+    422: "An image over the pixel limit, a request that is not one file in the field 'image',"
+    " an Idempotency-Key already used with another image, or a 'webhook' that is not an https"
+    " URL of a public host",
     503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -58,7 +70,7 @@ def status_for(exc: errors.DomainError) -> int:
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DomainError)
     status = status_for(exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = {"Retry-After": RETRY_AFTER[status]} if status in RETRY_AFTER else None
     return JSONResponse({"detail": exc.detail}, status_code=status, headers=headers)
 
 
@@ -108,6 +120,8 @@ async def one_image(request: Request) -> None:
     form = await request.form()  # parsed once: FastAPI reuses it for the body parameters
     if len(form.getlist("image")) > 1:
         raise errors.MultipleImages("send exactly one file in the form field 'image'")
+    if len(form.getlist("webhook")) > 1:
+        raise errors.InvalidWebhook("send at most one URL in the form field 'webhook'")
 
 
 def create_api(title: str) -> FastAPI:

@@ -31,6 +31,11 @@ MIGRATION_LOCK_ID = 727_364_001  # any constant; pg_advisory_xact_lock key for t
 CONNECT_TIMEOUT_SECONDS = 10.0
 
 
+# What the runtime functions' role may do to a table, unless the table's `info` says less
+# (`app_privileges`: idempotency keys are added and removed, never changed).
+APP_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+
 @dataclass(frozen=True)
 class AppRole:
     """The runtime functions' login: DML on the tables the migrations own, nothing else."""
@@ -180,22 +185,26 @@ def migrate(
     return outcome
 
 
-# The role's name, password and tables arrive as transaction-local settings read inside the
+# The role's name, password and grants arrive as transaction-local settings read inside the
 # block (bind parameters, never text of a statement), and every identifier and literal is
-# quoted on the server by format(%I, %L). A failing CREATE/ALTER ROLE is raised again without
+# quoted on the server by format(%I, %L); privileges, which cannot be quoted, are checked
+# against APP_PRIVILEGES on both sides. A failing CREATE/ALTER ROLE is raised again without
 # its statement, which holds the password, as the error's context.
 _ROLE_INPUT = text(
     "SELECT set_config('dogdetect.app_role', :name, true),"
     " set_config('dogdetect.app_password', :password, true),"
-    " set_config('dogdetect.app_tables', :tables, true)"
+    " set_config('dogdetect.app_grants', :grants, true)"
 )
 _ENSURE_ROLE = """
 DO $ensure$
 DECLARE
     app text := current_setting('dogdetect.app_role');
-    owned text[] := string_to_array(current_setting('dogdetect.app_tables'), ',');
+    -- table:PRIVILEGE,PRIVILEGE;table:...
+    grants text[] := string_to_array(current_setting('dogdetect.app_grants'), ';');
+    owned text[] := ARRAY(SELECT split_part(g, ':', 1) FROM unnest(grants) g);
     db text := current_database();
     item text;
+    rights text[];
 BEGIN
     BEGIN
         IF EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
@@ -225,8 +234,14 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', app);
     EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %I', app);
     EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM %I', app);
-    FOREACH item IN ARRAY owned LOOP
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.%I TO %I', item, app);
+    FOREACH item IN ARRAY grants LOOP
+        rights := string_to_array(split_part(item, ':', 2), ',');
+        IF cardinality(rights) = 0
+           OR NOT rights <@ ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'] THEN
+            RAISE EXCEPTION 'not a privilege the role may hold: %', item;
+        END IF;
+        EXECUTE format('GRANT %s ON TABLE public.%I TO %I',
+                       array_to_string(rights, ', '), split_part(item, ':', 1), app);
     END LOOP;
     FOR item IN SELECT s.relname FROM pg_class s
                 JOIN pg_namespace n ON n.oid = s.relnamespace
@@ -267,15 +282,26 @@ $ensure$
 
 def ensure_app_role(connection: Connection, role: AppRole) -> None:
     """Create or update the runtime functions' login role with exactly SELECT, INSERT, UPDATE
-    and DELETE on the tables the migrations own (and their sequences): no DDL, no CREATE, no
-    alembic_version. Idempotent; run on every migration, under the migration lock."""
+    and DELETE on the tables the migrations own (less where a table says so, `app_grants`), and
+    their sequences: no DDL, no CREATE, no alembic_version. Idempotent; run on every
+    migration, under the migration lock."""
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
-    tables = ",".join(sorted(Base.metadata.tables))
     connection.execute(
-        _ROLE_INPUT, {"name": role.name, "password": role.password, "tables": tables}
+        _ROLE_INPUT, {"name": role.name, "password": role.password, "grants": app_grants()}
     )
     connection.exec_driver_sql(_ENSURE_ROLE)
     connection.commit()
+
+
+def app_grants() -> str:
+    """`table:PRIVILEGE,...;table:...` for every table the migrations own."""
+    grants = []
+    for name, table in sorted(Base.metadata.tables.items()):
+        privileges = table.info.get("app_privileges", APP_PRIVILEGES)
+        if not privileges or not set(privileges) <= set(APP_PRIVILEGES):
+            raise ValueError(f"{name}: the role may hold only {APP_PRIVILEGES}, not {privileges}")
+        grants.append(f"{name}:{','.join(privileges)}")
+    return ";".join(grants)
 
 
 def migrate_from_settings(settings: Settings, limits: Limits, secrets_client: Any = None) -> str:

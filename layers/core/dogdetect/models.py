@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 
@@ -34,6 +35,23 @@ class Detection:
     box: Box
 
 
+def scaled(detections: Sequence[Detection], scale_x: float, scale_y: float) -> list[Detection]:
+    """Detections found on a reduced image (`imaging.ModelInput`) in the original's pixels:
+    box x coordinates times `scale_x`, y times `scale_y`, to 0.1 pixel as detectors give them."""
+    return [
+        replace(
+            d,
+            box=Box(
+                round(d.box.x1 * scale_x, 1),
+                round(d.box.y1 * scale_y, 1),
+                round(d.box.x2 * scale_x, 1),
+                round(d.box.y2 * scale_y, 1),
+            ),
+        )
+        for d in detections
+    ]
+
+
 @dataclass(frozen=True)
 class Prediction:
     id: uuid.UUID
@@ -44,6 +62,16 @@ class Prediction:
     has_dog: bool | None = None
     error: str | None = None
     detections: tuple[Detection, ...] = field(default_factory=tuple)
+    webhook_url: str | None = None  # announced there once DONE or ERROR (never shown by GET)
+
+
+@dataclass(frozen=True)
+class FinishedPrediction:
+    """The answer for one prediction, as the worker stores it (PROCESSING -> DONE)."""
+
+    prediction_id: uuid.UUID
+    has_dog: bool
+    detections: tuple[Detection, ...]
 
 
 @dataclass(frozen=True)
@@ -53,8 +81,29 @@ class Job:
     prediction_id: uuid.UUID
     bucket: str
     key: str
+    size: int | None = None  # the object's size in bytes, when the message says (S3's event)
 
 
 def image_key_for(prediction_id: uuid.UUID) -> str:
     """S3 keys come from the server-made id only, never from client input."""
     return f"uploads/{prediction_id}"
+
+
+# Direct uploads (dogdetect.service.uploads) land under their own prefix: only objects created
+# there notify the jobs queue, so submit's own puts under uploads/ never start a second job.
+INCOMING_PREFIX = "incoming/"
+
+
+def incoming_key_for(prediction_id: uuid.UUID) -> str:
+    """Where the client's presigned POST puts the photo of `prediction_id`."""
+    return f"{INCOMING_PREFIX}{prediction_id}"
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    """An S3 presigned POST: the client sends `fields` and then its file (field `file`) as
+    multipart/form-data to `url`, until `expires_at` (the signed policy's expiration)."""
+
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dogdetect.models import Prediction, Status
 
@@ -27,6 +27,22 @@ class SubmitAccepted(BaseModel):
     image_prediction_id: uuid.UUID
     status: Status
     has_dog: bool | None = None
+
+
+class PresignedPostOut(BaseModel):
+    url: str = Field(description="Where to POST the photo (multipart/form-data): S3 itself")
+    fields: dict[str, str] = Field(
+        description="Form fields to send as they are, before the photo's own field, 'file'"
+    )
+
+
+class DirectUploadCreated(BaseModel):
+    image_prediction_id: uuid.UUID
+    upload: PresignedPostOut
+    expires_at: datetime = Field(
+        description="S3 refuses the POST after this; when no photo came, the prediction ends"
+        ' ERROR ("no upload received") a few minutes later'
+    )
 
 
 class PredictionOut(BaseModel):

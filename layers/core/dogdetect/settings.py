@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dogdetect.webhooks.retry import DEFAULT_RETRY_DELAYS, parse_delays
 
 # API Gateway and Lambda cap a synchronous request payload at 6 MB (6,291,456 bytes), and
 # API Gateway base64-encodes binary bodies (4/3 growth). Multipart framing adds ~1 KB.
 # 4.5 MiB of image * 4/3 = 6.0 MiB of base64 plus headers stays under 6 MB. See docs/decisions.md.
 LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
 DEFAULT_MAX_UPLOAD_BYTES = 4_500_000  # (4,500,000 x 4/3 = 6,000,000) + framing < the limit
+# Straight to S3, no gateway in between: only S3's own limits apply (5 GB for a POST).
+DEFAULT_DIRECT_UPLOAD_MAX_BYTES = 25_000_000
 
 
 class Settings(BaseSettings):
@@ -42,8 +48,40 @@ class Settings(BaseSettings):
     enqueue_grace_seconds: int = 60
     stuck_after_seconds: int = Field(default=7200, gt=0)  # then the sweeper gives up
 
+    # Direct uploads (POST /image_prediction/uploads, dogdetect.service.uploads): the largest
+    # object the presigned POST admits, how long it stays valid (S3's presigning allows at most
+    # 7 days), and how long after that the sweeper waits for an upload still on its way before
+    # it ends the prediction ERROR ("no upload received").
+    direct_upload_max_bytes: int = Field(default=DEFAULT_DIRECT_UPLOAD_MAX_BYTES, gt=0)
+    direct_upload_expires_seconds: int = Field(default=900, gt=0, le=604_800)
+    direct_upload_grace_seconds: int = Field(default=300, ge=0)
+
+    # Webhooks (dogdetect.webhooks): the queue the finishing code announces predictions to,
+    # and what the notify function signs with (the secret, or in the cloud the secret's ARN).
+    notifications_queue_url: str = ""
+    webhook_secret: SecretStr | None = None  # `whsec_` + base64; `make local` makes one per start
+    webhook_secret_arn: str | None = None
+    allow_http_webhooks: bool = False  # http to loopback hosts: `make local` only
+    webhook_retry_delays: str = DEFAULT_RETRY_DELAYS  # seconds after failed tries 1, 2, ...
+
     model_path: str | None = None
+    # openvino: the OpenVINO runtime alone (no torch), an OpenVINO export only; ultralytics:
+    # its YOLO class, for .pt or .onnx weights (dogdetect.detector).
+    detector_engine: Literal["openvino", "ultralytics"] = "openvino"
+    # The compiled-model cache; None: <tempdir>/dogdetect-openvino-cache. May be read-only once
+    # filled (the predict image's /opt/models/openvino-cache).
+    openvino_cache_dir: str | None = None
     api_keys: str = ""  # comma-separated; empty disables the check
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _delays_parse(cls, value: str) -> str:
+        parse_delays(value)
+        return value
+
+    @property
+    def webhook_retry_schedule(self) -> tuple[int, ...]:
+        return parse_delays(self.webhook_retry_delays)
 
     @property
     def api_key_set(self) -> frozenset[str]:

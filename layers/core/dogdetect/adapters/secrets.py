@@ -65,6 +65,24 @@ def app_role_credentials(settings: Settings, client: Any = None) -> tuple[str, s
     )
 
 
+class WebhookSecretMissing(ValueError):
+    """The notify function was given neither WEBHOOK_SECRET nor WEBHOOK_SECRET_ARN."""
+
+
+def webhook_secret(settings: Settings, client: Any = None) -> str:
+    """The webhooks' signing secret: WEBHOOK_SECRET locally; in the cloud the value of the
+    secret WEBHOOK_SECRET_ARN names, read when the notify function starts."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    if settings.webhook_secret_arn:
+        response = (client or _secrets_client(settings)).get_secret_value(
+            SecretId=settings.webhook_secret_arn
+        )
+        value: str = response["SecretString"]
+        return value
+    raise WebhookSecretMissing("set WEBHOOK_SECRET (whsec_ + base64) or WEBHOOK_SECRET_ARN")
+
+
 def database_url(settings: Settings, credentials: RotatingCredentials | None = None) -> str | URL:
     """DATABASE_URL locally; in the cloud, the proxy's address with the secret's credentials."""
     credentials = credentials or credentials_for(settings)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     Uuid,
@@ -44,6 +45,18 @@ class PredictionRow(Base):
             "updated_at",
             postgresql_where=text("status IN ('PENDING', 'PROCESSING')"),
         ),
+        # The sweep's query: finished rows whose webhook was never announced (migration 0004).
+        Index(
+            "ix_predictions_webhook_unannounced",
+            "updated_at",
+            postgresql_where=text("webhook_url IS NOT NULL AND webhook_enqueued_at IS NULL"),
+        ),
+        # The sweep's query: direct uploads not yet settled, by expiry (migration 0005).
+        Index(
+            "ix_predictions_awaiting_upload",
+            "upload_expires_at",
+            postgresql_where=text("upload_expires_at IS NOT NULL AND enqueued_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -58,6 +71,14 @@ class PredictionRow(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_enqueued_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # A direct upload's: when its presigned POST expires (the client sends the photo to S3).
+    upload_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
 
     detections: Mapped[list[DetectionRow]] = relationship(
         order_by="DetectionRow.id", cascade="all, delete-orphan", lazy="selectin"
@@ -77,3 +98,28 @@ class DetectionRow(Base):
     y1: Mapped[float] = mapped_column(Float, nullable=False)
     x2: Mapped[float] = mapped_column(Float, nullable=False)
     y2: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class IdempotencyKeyRow(Base):
+    """Which prediction an Idempotency-Key named (migration 0003). Only digests: of the key
+    within its scope, and of the image. Rows older than a day are ignored, then swept."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        CheckConstraint("octet_length(key_digest) = 32", name="ck_idempotency_keys_key_digest"),
+        CheckConstraint("octet_length(image_sha256) = 32", name="ck_idempotency_keys_image_sha256"),
+        Index("ix_idempotency_keys_created_at", "created_at"),  # the sweep's expiry
+        Index("ix_idempotency_keys_prediction_id", "prediction_id"),  # the cascade's lookup
+        # The functions' role may add, read and remove a key, never repoint one
+        # (dogdetect.migrate grants by this).
+        {"info": {"app_privileges": ("SELECT", "INSERT", "DELETE")}},
+    )
+
+    key_digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    image_sha256: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    prediction_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("predictions.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from dogdetect.jobs import MalformedJob, parse_job
 from dogdetect.models import Status
-from dogdetect.ports import PredictionRepository
+from dogdetect.ports import NotificationQueue, PredictionRepository
+from dogdetect.service.announce import announce
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 class DeadLetterDeps:
     repository: PredictionRepository
     max_receive_count: int
+    notifications: NotificationQueue | None = None  # announces the webhooks of what it ends
 
 
 class DeadLetterOutcome(enum.StrEnum):
@@ -58,6 +60,8 @@ def settle_dead_letter(body: str, deps: Callable[[], DeadLetterDeps]) -> DeadLet
     pid = str(job.prediction_id)
     if d.repository.fail(job.prediction_id, abandon_reason(d.max_receive_count)):
         logger.warning("prediction abandoned: marked ERROR", extra={"prediction_id": pid})
+        if d.notifications is not None:
+            announce([job.prediction_id], d.repository, d.notifications)
         return DeadLetterOutcome.ABANDONED
     prediction = d.repository.get(job.prediction_id)
     if prediction is None:

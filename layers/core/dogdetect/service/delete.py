@@ -1,0 +1,27 @@
+"""Delete one prediction: its row (detections and idempotency keys cascade), then its image.
+
+The row goes first: from then on no route shows the prediction and no worker can finish it
+(every step of the worker is a conditional UPDATE of the row, a no-op on a missing one). An
+image whose delete fails or never runs (a crash in between) is named by no row and reached by
+no route; the bucket's lifecycle rule expires it (UploadRetentionDays)."""
+
+from __future__ import annotations
+
+import logging
+
+from dogdetect.errors import DependencyUnavailable, PredictionNotFound
+from dogdetect.ports import ImageStorage, PredictionRepository
+from dogdetect.service.status import parse_id
+
+logger = logging.getLogger(__name__)
+
+
+def delete_prediction(raw_id: str, repository: PredictionRepository, storage: ImageStorage) -> None:
+    image_key = repository.remove(parse_id(raw_id))
+    if image_key is None:
+        raise PredictionNotFound("no prediction with this id")
+    try:
+        storage.delete(image_key)
+    except DependencyUnavailable:
+        # The prediction is gone for every client; only the bytes wait for the lifecycle rule.
+        logger.warning("image delete deferred to the bucket's lifecycle rule")

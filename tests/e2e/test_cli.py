@@ -1,0 +1,240 @@
+"""The `dogdetect` command as installed with the project (.venv/bin/dogdetect), its Python API
+(`dogdetect.client`) and GET /image_prediction/{id}/annotated, over HTTP against the local
+stack: the gateway, the functions with their own IAM, S3, the real model."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dogdetect.adapters.postgres import PostgresPredictionRepository
+from dogdetect.client import ApiError, Client
+from dogdetect.drawing import MAX_JPEG_BYTES, MAX_SIDE
+from dogdetect.models import image_key_for
+from PIL import Image
+
+from local.launcher import RunningStack
+from tests.conftest import submit, wait_terminal
+from tests.drawn_boxes import DOG, OTHER, edge_fraction, open_jpeg
+from tests.photos import SHARED_IMAGES, photo
+
+DOGDETECT = Path(sys.executable).parent / "dogdetect"  # the console script of pyproject.toml
+DIRECT_LIMIT = 4_500_000  # Settings.max_upload_bytes
+
+
+def dogdetect(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    assert DOGDETECT.exists(), f"{DOGDETECT} missing: `.venv/bin/python -m pip install -e .`"
+    return subprocess.run(
+        [str(DOGDETECT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def json_lines(text: str) -> dict[str, dict[str, Any]]:
+    """The --json lines by file name."""
+    found = {}
+    for line in text.splitlines():
+        body = json.loads(line)
+        found[Path(body["path"]).name] = body
+    return found
+
+
+def best_dog(result: dict[str, Any]) -> dict[str, Any]:
+    dogs = [d for d in result["detections"] if d["label"] == "dog"]
+    assert dogs, result
+    return max(dogs, key=lambda d: d["confidence"])
+
+
+def box_of(detection: dict[str, Any], scale: float = 1.0) -> tuple[float, float, float, float]:
+    b = detection["box"]
+    return (b["x1"] * scale, b["y1"] * scale, b["x2"] * scale, b["y2"] * scale)
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(SHARED_IMAGES / "dog.jpg", folder / "dog.jpg")
+    shutil.copy(SHARED_IMAGES / "horses.jpg", folder / "horses.jpg")
+    (folder / "notes.jpg").write_text("a shopping list, not a photo\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def large_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dog.jpg upscaled to 3840 x 2880 at the highest quality: over what the API takes in a
+    request (4,500,000 bytes), so it must go through the presigned upload."""
+    image = Image.open(SHARED_IMAGES / "dog.jpg").resize((3840, 2880), Image.Resampling.BICUBIC)
+    path = tmp_path_factory.mktemp("large") / "big-dog.jpg"
+    image.save(path, "JPEG", quality=100, subsampling=0)
+    assert DIRECT_LIMIT < path.stat().st_size < 25_000_000
+    return path
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def test_predict_a_folder_prints_a_json_line_per_file_and_exits_1_for_the_text_file(
+    stack: RunningStack, photo_folder: Path
+) -> None:
+    done = dogdetect("predict", str(photo_folder), "--api", stack.api_url, "--json")
+    assert done.returncode == 1, done.stderr
+    lines = json_lines(done.stdout)
+    assert set(lines) == {"dog.jpg", "horses.jpg", "notes.jpg"}
+    keys = {"path", "image_prediction_id", "status", "has_dog", "detections", "error"}
+    assert all(set(line) == keys for line in lines.values())
+    dog, horses, notes = lines["dog.jpg"], lines["horses.jpg"], lines["notes.jpg"]
+    assert (dog["status"], dog["has_dog"], dog["error"]) == ("DONE", True, None)
+    assert best_dog(dog)["confidence"] > 0.8
+    assert uuid.UUID(dog["image_prediction_id"]).version == 4
+    assert (horses["status"], horses["has_dog"]) == ("DONE", False)
+    assert not [d for d in horses["detections"] if d["label"] == "dog"]
+    assert (notes["status"], notes["image_prediction_id"], notes["has_dog"]) == (
+        "REJECTED",
+        None,
+        None,
+    )
+    assert notes["error"].startswith("415: not a supported image")
+    assert notes["detections"] == []
+
+
+def test_predict_prints_a_table_and_exits_0_when_every_file_is_done(
+    stack: RunningStack, photo_folder: Path
+) -> None:
+    done = dogdetect(
+        "predict", str(photo_folder / "dog.jpg"), str(photo_folder / "horses.jpg"),
+        "--api", stack.api_url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = done.stdout.splitlines()
+    assert rows[0].split() == ["PATH", "STATUS", "DOG", "ID", "DETECTIONS"]
+    assert rows[1].split()[1:3] == ["DONE", "yes"] and "dog " in rows[1]
+    assert rows[2].split()[1:3] == ["DONE", "no"]
+    assert rows[3] == "2 files: 1 with a dog, 1 without, 0 not DONE"
+
+
+def test_annotate_saves_a_jpeg_with_the_dog_boxed_in_its_colour(
+    stack: RunningStack, photo_folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "annotated"
+    done = dogdetect(
+        "predict", str(photo_folder / "dog.jpg"), "--api", stack.api_url, "--json",
+        "--annotate", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (line,) = json_lines(done.stdout).values()
+    saved = Path(line["annotated"])
+    assert saved.parent == out and saved.name == f"dog-{line['image_prediction_id'][:8]}.jpg"
+    image = open_jpeg(saved.read_bytes())
+    assert image.size == Image.open(SHARED_IMAGES / "dog.jpg").size  # 768 x 576: not reduced
+    assert edge_fraction(image, box_of(best_dog(line)), DOG) > 0.9
+    others = [d for d in line["detections"] if d["label"] != "dog"]
+    for other in others:  # a bicycle, a truck...: cyan
+        assert edge_fraction(image, box_of(other), OTHER) > 0.6, other
+
+
+def test_health(stack: RunningStack) -> None:
+    done = dogdetect("health", "--api", stack.api_url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == f"{stack.api_url}: ok"
+    for name in ("database", "storage", "queue"):
+        assert f"  {name:<10} ok" in done.stdout
+    as_json = dogdetect("health", "--api", stack.api_url, "--json")
+    assert json.loads(as_json.stdout)["checks"] == {
+        "database": "ok",
+        "storage": "ok",
+        "queue": "ok",
+    }
+
+
+def test_a_photo_over_the_request_limit_goes_through_a_presigned_upload(
+    stack: RunningStack,
+    large_photo: Path,
+    tmp_path: Path,
+    repository: PostgresPredictionRepository,
+) -> None:
+    out = tmp_path / "annotated"
+    done = dogdetect(
+        "predict", str(large_photo), "--api", stack.api_url, "--json", "--annotate", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (line,) = json_lines(done.stdout).values()
+    assert (line["status"], line["has_dog"]) == ("DONE", True)
+    stored = repository.get(uuid.UUID(line["image_prediction_id"]))
+    assert stored is not None and stored.image_key.startswith("incoming/")  # S3, not the API
+    # The annotated photo of an 11-megapixel upload: drawn on a 2048-pixel copy, small enough
+    # for a Lambda response, the dog's box where the detection says (scaled with the photo).
+    data = Path(line["annotated"]).read_bytes()
+    assert len(data) <= MAX_JPEG_BYTES
+    image = open_jpeg(data)
+    assert image.size == (MAX_SIDE, 1536)
+    assert edge_fraction(image, box_of(best_dog(line), MAX_SIDE / 3840), DOG) > 0.9
+
+
+# --- GET /image_prediction/{id}/annotated ----------------------------------------------------
+
+
+def test_annotated_is_404_until_done_then_a_jpeg(
+    api: httpx.Client, repository: PostgresPredictionRepository
+) -> None:
+    pending = uuid.uuid4()  # queued as far as anyone knows, never processed: stays PENDING
+    repository.add_pending(pending, image_key_for(pending))
+    repository.mark_enqueued(pending)
+    response = api.get(f"/image_prediction/{pending}/annotated")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "detail": "the prediction is PENDING: its annotated photo exists once it is DONE"
+    }
+    repository.fail(pending, "given up")
+    response = api.get(f"/image_prediction/{pending}/annotated")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "the prediction ended in ERROR: there is no annotated photo"
+    }
+    repository.remove(pending)
+
+    prediction_id = submit(api, photo("dog.jpg"), "dog.jpg").json()["image_prediction_id"]
+    result = wait_terminal(api, prediction_id)
+    response = api.get(f"/image_prediction/{prediction_id}/annotated")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["cache-control"] == "private, max-age=86400, immutable"
+    image = open_jpeg(response.content)
+    assert image.size == (768, 576)
+    assert edge_fraction(image, box_of(best_dog(result)), DOG) > 0.9
+
+
+@pytest.mark.parametrize("raw", [str(uuid.uuid4()), "not-an-id", str(uuid.uuid4()).upper()])
+def test_annotated_of_an_unknown_id_is_404(api: httpx.Client, raw: str) -> None:
+    response = api.get(f"/image_prediction/{raw}/annotated")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no prediction with this id"}
+
+
+# --- the Python API -------------------------------------------------------------------------
+
+
+def test_the_client_predicts_annotates_and_deletes(stack: RunningStack) -> None:
+    client = Client(stack.api_url)
+    result = client.predict(photo("dog.jpg"))
+    assert (result.status, result.has_dog, result.path) == ("DONE", True, None)
+    assert result.image_prediction_id is not None
+    annotated = client.annotated(result.image_prediction_id)
+    assert Image.open(io.BytesIO(annotated)).format == "JPEG"
+    client.delete(result.image_prediction_id)
+    with pytest.raises(ApiError) as raised:
+        client.annotated(result.image_prediction_id)
+    assert raised.value.status == 404
+    assert client.health()[0] is True

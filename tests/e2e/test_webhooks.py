@@ -1,0 +1,126 @@
+"""Webhooks over HTTP on the local stack: a receiver on 127.0.0.1 answers 500 the first time
+and 200 after; it gets the DONE status JSON of dog.jpg twice, each signed (Standard Webhooks,
+checked here with the stack's WEBHOOK_SECRET and nothing of the project's code), the second
+after the backoff (the test stack's: its visibility timeout). Then nothing is left queued."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from dogdetect.adapters.aws import aws_client
+
+from local.launcher import RunningStack
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, queue_empty, wait_terminal
+from tests.photos import photo
+
+
+@dataclass(frozen=True)
+class Delivery:
+    at: float
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Answers each POST with the next status of `answers` (the last one repeats)."""
+
+    answers: list[int]
+    deliveries: list[Delivery] = field(default_factory=list)
+    port: int = 0
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(answers=[500, 200])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            state.deliveries.append(Delivery(time.monotonic(), self.path, headers, body))
+            status = state.answers[min(len(state.deliveries), len(state.answers)) - 1]
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def verified(delivery: Delivery, secret: str) -> bool:
+    """What a receiver does (README.md shows it): HMAC-SHA256 of id.timestamp.body with the
+    secret's bytes, compared in constant time, the timestamp within 5 minutes."""
+    h = delivery.headers
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{h['webhook-id']}.{h['webhook-timestamp']}.".encode() + delivery.body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    fresh = abs(time.time() - int(h["webhook-timestamp"])) < 300
+    return fresh and any(
+        hmac.compare_digest(f"v1,{expected}", s) for s in h["webhook-signature"].split()
+    )
+
+
+def test_the_webhook_is_signed_and_retried_after_a_500(
+    api: httpx.Client, stack: RunningStack, receiver: Receiver
+) -> None:
+    hook = f"http://127.0.0.1:{receiver.port}/hooks/dogs?token=abc"
+    accepted = api.post(
+        "/image_prediction", files={"image": ("dog.jpg", photo("dog.jpg"))}, data={"webhook": hook}
+    )
+    assert accepted.status_code == 202, accepted.text
+    prediction_id = accepted.json()["image_prediction_id"]
+    status = wait_terminal(api, prediction_id)
+    assert status["status"] == "DONE" and status["has_dog"] is True
+
+    eventually(lambda: len(receiver.deliveries) >= 2, 60, what="the retry after the 500")
+    first, second = receiver.deliveries[:2]
+    secret = stack.environment["WEBHOOK_SECRET"]
+    for delivery in (first, second):
+        assert delivery.path == "/hooks/dogs?token=abc"
+        assert delivery.headers["content-type"] == "application/json"
+        assert delivery.headers["webhook-id"] == f"msg_{prediction_id}"
+        assert json.loads(delivery.body) == status  # the status JSON, as GET answers it
+        assert verified(delivery, secret), delivery.headers
+        assert not verified(delivery, "whsec_" + base64.b64encode(bytes(32)).decode())
+    assert second.body == first.body  # the same event, tried again
+    assert int(second.headers["webhook-timestamp"]) >= int(first.headers["webhook-timestamp"])
+    # after the backoff: the message was hidden for the (test stack's) delay
+    assert second.at - first.at >= TEST_VISIBILITY_TIMEOUT - 0.5
+
+    # Delivered: the message is deleted, nothing is retried again or dead-lettered.
+    env = stack.environment
+    sqs = aws_client("sqs", env["AWS_ENDPOINT_URL"], env["AWS_DEFAULT_REGION"])
+    eventually(
+        lambda: queue_empty(sqs, env["NOTIFICATIONS_QUEUE_URL"]), 30, what="the queue drained"
+    )
+    assert len(receiver.deliveries) == 2
+
+
+def test_a_webhook_to_a_private_address_is_refused_at_submit(api: httpx.Client) -> None:
+    response = api.post(
+        "/image_prediction",
+        files={"image": ("dog.jpg", photo("dog.jpg"))},
+        data={"webhook": "https://169.254.169.254/latest/meta-data/"},
+    )
+    assert response.status_code == 422
+    assert "metadata" in response.json()["detail"]

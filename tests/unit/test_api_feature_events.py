@@ -1,0 +1,81 @@
+"""The real Lambda entry points with stored API Gateway events of the issue 11 features: a
+DELETE, a GET with Prefer: wait=N, and the stored upload sent twice with an Idempotency-Key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from dogdetect.models import Status
+
+from tests.fakes import FakeAdapters, detection
+from tests.unit.conftest import FakeLambdaContext, fakes_behind, load_event
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+CONTEXT = FakeLambdaContext()
+
+
+@pytest.fixture
+def submit_handler(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
+    submit_module.obs.metrics.clear_metrics()
+    with fakes_behind(submit_module, fakes):
+        yield submit_module.handler
+
+
+@pytest.fixture
+def status_handler(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
+    with fakes_behind(status_module, fakes):
+        yield status_module.handler
+
+
+def _body(result: dict[str, Any]) -> Any:
+    raw = result["body"]
+    return json.loads(base64.b64decode(raw) if result.get("isBase64Encoded") else raw)
+
+
+def _id(event: dict[str, Any]) -> uuid.UUID:
+    return uuid.UUID(event["pathParameters"]["image_prediction_id"])
+
+
+def test_the_stored_delete_event_deletes_row_and_image(
+    submit_handler: Any, fakes: FakeAdapters
+) -> None:
+    event = load_event("delete_prediction")
+    assert event["routeKey"] == "DELETE /image_prediction/{image_prediction_id}"
+    p = fakes.repository.seed(Status.DONE, prediction_id=_id(event), has_dog=False)
+    fakes.storage.objects[p.image_key] = b"photo"
+
+    result = submit_handler(event, CONTEXT)
+    assert result["statusCode"] == 204 and not result["body"]
+    assert fakes.repository.rows == {} and fakes.storage.objects == {}
+    assert submit_handler(event, CONTEXT)["statusCode"] == 404
+
+
+def test_the_stored_wait_event_says_the_preference_was_applied(
+    status_handler: Any, fakes: FakeAdapters
+) -> None:
+    event = load_event("status_get_wait")
+    assert event["headers"]["prefer"] == "wait=10"
+    fakes.repository.seed(Status.DONE, prediction_id=_id(event), detections=[detection()])
+
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 200
+    assert result["headers"]["preference-applied"] == "wait=10"
+    assert _body(result)["status"] == "DONE"
+
+
+def test_the_stored_upload_sent_twice_with_a_key_is_one_prediction(
+    submit_handler: Any, fakes: FakeAdapters
+) -> None:
+    event = load_event("submit_multipart")
+    event["headers"]["idempotency-key"] = "b1946ac9-retry"
+    first, again = submit_handler(event, CONTEXT), submit_handler(event, CONTEXT)
+    assert first["statusCode"] == again["statusCode"] == 202
+    assert _body(first) == _body(again)
+    assert first["headers"]["location"] == again["headers"]["location"]
+    assert len(fakes.repository.rows) == 1 and len(fakes.queue.sent) == 1

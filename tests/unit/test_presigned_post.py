@@ -1,0 +1,128 @@
+"""The presigned POST the submit function signs (botocore, no network), and the local stack's
+check of such POSTs (local/s3_post.py), each against the other: what one signs, the other
+accepts, and any change to it is refused as S3 refuses it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dogdetect.adapters.aws import aws_client
+from dogdetect.adapters.presign import S3PostPresigner
+from dogdetect.models import PresignedPost
+
+from local.s3_post import Refused, Signer, check_post, upload_bucket
+
+ACCESS_KEY, SECRET_KEY = "AKIAEXAMPLEKEY000001", "secret/example+key"
+BUCKET, KEY, LIMIT, SECONDS = "dogdetect-uploads", "incoming/3f2b1c0d", 1000, 900
+
+
+@pytest.fixture
+def post(monkeypatch: pytest.MonkeyPatch) -> PresignedPost:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    client = aws_client("s3", "http://127.0.0.1:4566", "us-east-1")
+    return S3PostPresigner(client, BUCKET).presign_post(KEY, LIMIT, SECONDS)
+
+
+def policy_of(post: PresignedPost) -> dict[str, object]:
+    document: dict[str, object] = json.loads(base64.b64decode(post.fields["policy"]))
+    return document
+
+
+def test_sigv4_post_to_the_endpoint_the_client_sees(post: PresignedPost) -> None:
+    assert post.url == f"http://127.0.0.1:4566/{BUCKET}"
+    assert post.fields["key"] == KEY
+    assert post.fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"  # not SigV2's AWSAccessKeyId
+    assert post.fields["x-amz-credential"].startswith(f"{ACCESS_KEY}/")
+    assert "AWSAccessKeyId" not in post.fields
+
+
+def test_the_policy_limits_key_size_and_time(post: PresignedPost) -> None:
+    policy = policy_of(post)
+    conditions = policy["conditions"]
+    assert isinstance(conditions, list)
+    assert ["content-length-range", 1, LIMIT] in conditions
+    assert {"bucket": BUCKET} in conditions and {"key": KEY} in conditions  # exactly this key
+    expected = datetime.now(UTC) + timedelta(seconds=SECONDS)
+    assert abs((post.expires_at - expected).total_seconds()) < 5
+    assert policy["expiration"] == post.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def signer(allowed: str = f"arn:aws:s3:::{BUCKET}/incoming/") -> object:
+    return lambda key: (
+        Signer(SECRET_KEY, lambda arn: arn.startswith(allowed)) if key == ACCESS_KEY else None
+    )
+
+
+def check(post: PresignedPost, size: int = 10, **changes: str) -> None:
+    fields = {**post.fields, **changes}
+    check_post(BUCKET, fields, size, signer(), datetime.now(UTC))  # type: ignore[arg-type]
+
+
+def test_what_botocore_signs_the_local_check_accepts(post: PresignedPost) -> None:
+    check(post, size=1)
+    check(post, size=LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("size", "changes", "code"),
+    [
+        (LIMIT + 1, {}, "EntityTooLarge"),
+        (0, {}, "EntityTooSmall"),
+        (10, {"key": "incoming/another"}, "AccessDenied"),  # a condition fails
+        (10, {"acl": "public-read"}, "AccessDenied"),  # a field the policy does not name
+        (10, {"x-amz-signature": "0" * 64}, "SignatureDoesNotMatch"),
+        (
+            10,
+            {"x-amz-credential": "AKIAUNKNOWN/20261129/us-east-1/s3/aws4_request"},
+            "InvalidAccessKeyId",
+        ),
+        (10, {"x-amz-algorithm": "AWS4-HMAC-SHA1"}, "InvalidArgument"),
+    ],
+)
+def test_the_local_check_refuses_as_s3_does(
+    post: PresignedPost, size: int, changes: dict[str, str], code: str
+) -> None:
+    with pytest.raises(Refused) as refused:
+        check(post, size, **changes)
+    assert refused.value.code == code
+
+
+def test_an_expired_post_is_refused(post: PresignedPost) -> None:
+    later = post.expires_at + timedelta(seconds=1)
+    with pytest.raises(Refused, match="Policy expired"):
+        check_post(BUCKET, post.fields, 10, signer(), later)  # type: ignore[arg-type]
+
+
+def test_the_signers_own_permission_is_needed(post: PresignedPost) -> None:
+    only_uploads = signer(f"arn:aws:s3:::{BUCKET}/uploads/")
+    with pytest.raises(Refused) as refused:
+        check_post(BUCKET, post.fields, 10, only_uploads, datetime.now(UTC))  # type: ignore[arg-type]
+    assert (refused.value.status, refused.value.code) == (403, "AccessDenied")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "content_type", "bucket"),
+    [
+        ("POST", "/dogdetect-uploads", "", "multipart/form-data; boundary=x", "dogdetect-uploads"),
+        ("POST", "/dogdetect-uploads/", "", "multipart/form-data; boundary=x", "dogdetect-uploads"),
+        ("POST", "/dogdetect-uploads", "delete", "multipart/form-data; boundary=x", None),
+        ("POST", "/dogdetect-uploads/key", "", "multipart/form-data; boundary=x", None),
+        ("PUT", "/dogdetect-uploads", "", "multipart/form-data; boundary=x", None),
+        ("POST", "/", "", "application/x-www-form-urlencoded", None),  # SQS, IAM
+    ],
+)
+def test_only_form_uploads_to_a_bucket_are_taken_from_moto(
+    method: str, path: str, query: str, content_type: str, bucket: str | None
+) -> None:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": content_type,
+    }
+    assert upload_bucket(environ) == bucket
