@@ -3,6 +3,7 @@ and the fakes wired into the submit and status apps through FastAPI dependency o
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import sys
@@ -140,3 +141,25 @@ def status_api(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Wired
         TestClient(status_module.app, raise_server_exceptions=False) as client,
     ):
         yield Wired(fakes, client)
+
+
+@pytest.fixture
+def submit_handler(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
+    """submit's Lambda handler itself, on the fakes."""
+    # Requests made through TestClient elsewhere add metrics that no handler flushed.
+    submit_module.obs.metrics.clear_metrics()
+    with fakes_behind(submit_module, fakes):
+        yield submit_module.handler
+
+
+@pytest.fixture
+def status_handler(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
+    """status's Lambda handler itself, on the fakes."""
+    with fakes_behind(status_module, fakes):
+        yield status_module.handler
+
+
+def response_body(result: dict[str, Any]) -> Any:
+    """The JSON body of an API Gateway response, base64-encoded or not."""
+    raw = result["body"]
+    return json.loads(base64.b64decode(raw) if result.get("isBase64Encoded") else raw)

@@ -3,39 +3,17 @@ DELETE, a GET with Prefer: wait=N, and the stored upload sent twice with an Idem
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
-from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
 from dogdetect.models import Status
 
 from tests.fakes import FakeAdapters, detection
-from tests.unit.conftest import FakeLambdaContext, fakes_behind, load_event
+from tests.unit.conftest import FakeLambdaContext, load_event, response_body
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 CONTEXT = FakeLambdaContext()
-
-
-@pytest.fixture
-def submit_handler(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
-    submit_module.obs.metrics.clear_metrics()
-    with fakes_behind(submit_module, fakes):
-        yield submit_module.handler
-
-
-@pytest.fixture
-def status_handler(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
-    with fakes_behind(status_module, fakes):
-        yield status_module.handler
-
-
-def _body(result: dict[str, Any]) -> Any:
-    raw = result["body"]
-    return json.loads(base64.b64decode(raw) if result.get("isBase64Encoded") else raw)
 
 
 def _id(event: dict[str, Any]) -> uuid.UUID:
@@ -66,7 +44,7 @@ def test_the_stored_wait_event_says_the_preference_was_applied(
     result = status_handler(event, CONTEXT)
     assert result["statusCode"] == 200
     assert result["headers"]["preference-applied"] == "wait=10"
-    assert _body(result)["status"] == "DONE"
+    assert response_body(result)["status"] == "DONE"
 
 
 def test_the_stored_upload_sent_twice_with_a_key_is_one_prediction(
@@ -76,6 +54,6 @@ def test_the_stored_upload_sent_twice_with_a_key_is_one_prediction(
     event["headers"]["idempotency-key"] = "b1946ac9-retry"
     first, again = submit_handler(event, CONTEXT), submit_handler(event, CONTEXT)
     assert first["statusCode"] == again["statusCode"] == 202
-    assert _body(first) == _body(again)
+    assert response_body(first) == response_body(again)
     assert first["headers"]["location"] == again["headers"]["location"]
     assert len(fakes.repository.rows) == 1 and len(fakes.queue.sent) == 1

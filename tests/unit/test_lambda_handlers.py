@@ -21,33 +21,17 @@ from dogdetect.service.predict import PredictDeps
 
 from tests import corpus
 from tests.fakes import FakeAdapters, FakeDetector, FakeRepository, FakeStorage, detection
-from tests.unit.conftest import FakeLambdaContext, fakes_behind, load_event, load_function
+from tests.unit.conftest import (
+    FakeLambdaContext,
+    load_event,
+    load_function,
+    response_body,
+)
 
 # Powertools warns when an invocation publishes no metric (status, error paths): expected.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 CONTEXT = FakeLambdaContext()
-
-
-@pytest.fixture
-def submit_handler(submit_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
-    # Requests made through TestClient elsewhere add metrics that no handler flushed.
-    submit_module.obs.metrics.clear_metrics()
-    with fakes_behind(submit_module, fakes):
-        yield submit_module.handler
-
-
-@pytest.fixture
-def status_handler(status_module: ModuleType, fakes: FakeAdapters) -> Iterator[Any]:
-    with fakes_behind(status_module, fakes):
-        yield status_module.handler
-
-
-def _body(result: dict[str, Any]) -> Any:
-    raw = result["body"]
-    if result.get("isBase64Encoded"):
-        raw = base64.b64decode(raw)
-    return json.loads(raw)
 
 
 def test_stored_submit_event_carries_a_png_multipart_body() -> None:
@@ -64,7 +48,7 @@ def test_submit_handler_accepts_the_stored_event(
     result = submit_handler(load_event("submit_multipart"), CONTEXT)
 
     assert result["statusCode"] == 202
-    body = _body(result)
+    body = response_body(result)
     assert set(body) == {"image_prediction_id", "status", "has_dog"}
     assert body["status"] == "PENDING" and body["has_dog"] is None
     pid = uuid.UUID(body["image_prediction_id"])
@@ -88,7 +72,7 @@ def test_submit_handler_logs_with_lambda_context_and_prediction_id(
     assert keys["function_name"] == CONTEXT.function_name
     assert keys["function_request_id"] == CONTEXT.aws_request_id
     assert keys["function_arn"] == CONTEXT.invoked_function_arn
-    assert keys["correlation_id"] == _body(result)["image_prediction_id"]
+    assert keys["correlation_id"] == response_body(result)["image_prediction_id"]
 
 
 def test_submit_handler_refuses_hostile_body_as_json(
@@ -101,7 +85,7 @@ def test_submit_handler_refuses_hostile_body_as_json(
     result = submit_handler(event, CONTEXT)
     assert result["statusCode"] == 415
     assert result["headers"]["content-type"] == "application/json"
-    assert set(_body(result)) == {"detail"}
+    assert set(response_body(result)) == {"detail"}
     assert fakes.queue.sent == []
 
 
@@ -112,7 +96,7 @@ def test_submit_handler_dependency_down_is_503_json(
     result = submit_handler(load_event("submit_multipart"), CONTEXT)
     assert result["statusCode"] == 503
     assert result["headers"]["retry-after"] == "1"
-    assert "detail" in _body(result)
+    assert "detail" in response_body(result)
     assert fakes.repository.rows == {} and fakes.storage.objects == {}
 
 
@@ -122,7 +106,7 @@ def test_submit_handler_unexpected_error_is_500_json(
     fakes.storage.raise_on("put", RuntimeError("bug"))
     result = submit_handler(load_event("submit_multipart"), CONTEXT)
     assert result["statusCode"] == 500
-    assert _body(result) == {"detail": "internal error"}
+    assert response_body(result) == {"detail": "internal error"}
 
 
 def test_status_handler_reads_the_stored_event_id(
@@ -134,7 +118,7 @@ def test_status_handler_reads_the_stored_event_id(
 
     result = status_handler(event, CONTEXT)
     assert result["statusCode"] == 200
-    body = _body(result)
+    body = response_body(result)
     assert body["image_prediction_id"] == str(pid)
     assert body["status"] == "DONE" and body["has_dog"] is True
     assert body["detections"][0]["label"] == "dog"
@@ -144,7 +128,7 @@ def test_status_handler_reads_the_stored_event_id(
 def test_status_handler_unknown_id_is_404_json(status_handler: Any) -> None:
     result = status_handler(load_event("status_get"), CONTEXT)  # nothing seeded
     assert result["statusCode"] == 404
-    assert _body(result) == {"detail": "no prediction with this id"}
+    assert response_body(result) == {"detail": "no prediction with this id"}
 
 
 def test_status_handler_malformed_id_is_404_json(status_handler: Any) -> None:
@@ -153,20 +137,20 @@ def test_status_handler_malformed_id_is_404_json(status_handler: Any) -> None:
     event["pathParameters"] = {"image_prediction_id": "x'--"}
     result = status_handler(event, CONTEXT)
     assert result["statusCode"] == 404
-    assert set(_body(result)) == {"detail"}
+    assert set(response_body(result)) == {"detail"}
 
 
 def test_health_handler(status_handler: Any, fakes: FakeAdapters) -> None:
     result = status_handler(load_event("health_get"), CONTEXT)
     assert result["statusCode"] == 200
-    assert _body(result) == {
+    assert response_body(result) == {
         "status": "ok",
         "checks": {"database": "ok", "storage": "ok", "queue": "ok"},
     }
     fakes.storage.break_()
     result = status_handler(load_event("health_get"), CONTEXT)
     assert result["statusCode"] == 503
-    assert _body(result)["checks"]["storage"] == "unavailable"
+    assert response_body(result)["checks"]["storage"] == "unavailable"
 
 
 def test_every_handler_is_instrumented() -> None:

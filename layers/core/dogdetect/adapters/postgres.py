@@ -203,17 +203,9 @@ class PostgresPredictionRepository:
     def add_pending(
         self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
     ) -> Prediction:
-        statement = (
-            insert(PredictionRow)
-            .values(
-                id=prediction_id,
-                status=Status.PENDING.value,
-                image_key=image_key,
-                webhook_url=webhook_url,
-            )
-            .returning(PredictionRow.created_at, PredictionRow.updated_at)
+        created_at, updated_at = self._insert_pending(
+            prediction_id, image_key, webhook_url=webhook_url
         )
-        ((created_at, updated_at),) = self._alone(statement)
         return Prediction(
             prediction_id,
             Status.PENDING,
@@ -226,18 +218,22 @@ class PostgresPredictionRepository:
     def add_awaiting_upload(
         self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
     ) -> Prediction:
+        created_at, updated_at = self._insert_pending(
+            prediction_id, image_key, upload_expires_at=upload_expires_at
+        )
+        return Prediction(prediction_id, Status.PENDING, image_key, created_at, updated_at)
+
+    def _insert_pending(
+        self, prediction_id: uuid.UUID, image_key: str, **columns: object
+    ) -> tuple[datetime, datetime]:
+        """One autocommitted INSERT ... RETURNING of a PENDING row (one round trip)."""
         statement = (
             insert(PredictionRow)
-            .values(
-                id=prediction_id,
-                status=Status.PENDING.value,
-                image_key=image_key,
-                upload_expires_at=upload_expires_at,
-            )
+            .values(id=prediction_id, status=Status.PENDING.value, image_key=image_key, **columns)
             .returning(PredictionRow.created_at, PredictionRow.updated_at)
         )
-        created_at, updated_at = self._run(lambda s: s.execute(statement).one())
-        return Prediction(prediction_id, Status.PENDING, image_key, created_at, updated_at)
+        ((created_at, updated_at),) = self._alone(statement)
+        return created_at, updated_at
 
     def uploads_overdue(self, grace_seconds: int, limit: int) -> list[Prediction]:
         cutoff = func.now() - timedelta(seconds=grace_seconds)
