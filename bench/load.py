@@ -1,16 +1,23 @@
 """HTTP load against the local gateway: uploads at a fixed concurrency, then waits for DONE.
 Latencies of the pipeline come from the rows' own timestamps (created_at -> updated_at of a
-DONE row), so polling slowly does not inflate them."""
+DONE row), so polling slowly does not inflate them, and polls are few so that they do not take
+the cores the pipeline runs on."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+POLL_INTERVAL_S = 0.25
+TERMINAL = ("DONE", "ERROR")
 
 
 @dataclass
@@ -20,7 +27,7 @@ class LoadRun:
     submit_latencies_s: list[float] = field(default_factory=list)
     done_latencies_s: list[float] = field(default_factory=list)
     status_latencies_s: list[float] = field(default_factory=list)
-    elapsed_s: float = 0.0  # first upload sent -> last prediction DONE
+    elapsed_s: float = 0.0  # first upload's row created -> last prediction DONE
     first_to_last_done_s: float = 0.0
     errors: int = 0
 
@@ -32,86 +39,116 @@ class LoadRun:
         return {**self.__dict__, "throughput_ips": self.throughput_ips}
 
 
-def post_image(client: httpx.Client, name: str, data: bytes) -> httpx.Response:
-    """POST one photo, backing off on the gateway's 429 (API Gateway's throttling, which the
+def timestamp(value: str) -> float:
+    """A row's ISO 8601 time as seconds since the epoch (the bench's own clock's unit)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def client(api_url: str, concurrency: int) -> httpx.Client:
+    limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency)
+    return httpx.Client(base_url=api_url, timeout=60, limits=limits)
+
+
+def backing_off(request: Callable[[], httpx.Response]) -> httpx.Response:
+    """Send a request, backing off on the gateway's 429 (API Gateway's throttling, which the
     local gateway enforces at the template's limits) as a well-behaved client does."""
     for attempt in range(8):
-        response = client.post("/image_prediction", files={"image": (name, data)})
+        response = request()
         if response.status_code != 429:
             return response
         time.sleep(0.05 * 2**attempt)
     return response
 
 
-def _ts(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+def post_image(http: httpx.Client, name: str, data: bytes) -> httpx.Response:
+    return backing_off(lambda: http.post("/image_prediction", files={"image": (name, data)}))
+
+
+def read_status(http: httpx.Client, prediction_id: str) -> dict[str, Any]:
+    """The prediction's body; an answer other than 200 reads as not finished yet."""
+    response = backing_off(lambda: http.get(f"/image_prediction/{prediction_id}"))
+    body: dict[str, Any] = response.json() if response.status_code == 200 else {}
+    return body
+
+
+@dataclass
+class Submitted:
+    ids: list[str]  # in the order the photos were given; failed uploads left out
+    latencies_s: list[float]
+    errors: int
+
+
+def submit_all(http: httpx.Client, photos: list[Path], concurrency: int) -> Submitted:
+    """Upload every photo, `concurrency` at a time."""
+    payloads = [(p.name, p.read_bytes()) for p in photos]
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def submit(item: tuple[str, bytes]) -> str | None:
+        t = time.perf_counter()
+        response = post_image(http, *item)
+        with lock:
+            latencies.append(time.perf_counter() - t)
+        if response.status_code != 202:
+            return None
+        return str(response.json()["image_prediction_id"])
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        answers = list(pool.map(submit, payloads))
+    ids = [i for i in answers if i]
+    return Submitted(ids, latencies, len(answers) - len(ids))
+
+
+def wait_done(
+    http: httpx.Client,
+    ids: list[str],
+    timeout_s: float = 300,
+    status_latencies: list[float] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of `ids` once each is DONE or ERROR (those still unfinished at the timeout
+    are left out). The queue is about first in, first out: only the last unfinished id is
+    polled until it finishes, then the others are read once each."""
+    pending, finished = list(ids), []
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        for prediction_id in reversed(list(pending)):
+            t = time.perf_counter()
+            body = read_status(http, prediction_id)
+            if status_latencies is not None:
+                status_latencies.append(time.perf_counter() - t)
+            if body.get("status") not in TERMINAL:
+                break
+            pending.remove(prediction_id)
+            finished.append(body)
+        if pending:
+            time.sleep(POLL_INTERVAL_S)
+    return finished
 
 
 def upload_and_wait(
     api_url: str, photos: list[Path], concurrency: int, timeout_s: float = 300
 ) -> LoadRun:
-    """Upload every photo (`concurrency` at a time), then poll until each one is DONE."""
+    """Upload every photo (`concurrency` at a time), then wait until each one is DONE."""
     run = LoadRun(concurrency, len(photos))
-    payloads = [(p.name, p.read_bytes()) for p in photos]
-    limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency)
-    with httpx.Client(base_url=api_url, timeout=60, limits=limits) as client:
-
-        def submit(item: tuple[str, bytes]) -> str | None:
-            t = time.perf_counter()
-            response = post_image(client, *item)
-            run.submit_latencies_s.append(time.perf_counter() - t)
-            if response.status_code != 202:
-                run.errors += 1
-                return None
-            return str(response.json()["image_prediction_id"])
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            ids = [i for i in pool.map(submit, payloads) if i]
-        # Poll in upload order and stop a round at the first unfinished one: the queue is
-        # roughly first in, first out, and polling everything would load the 2 cores the
-        # pipeline runs on. Latencies come from the rows' timestamps, not from the polling.
-        pending = list(ids)
-        done_at: list[float] = []
-        deadline = time.monotonic() + timeout_s
-        while pending and time.monotonic() < deadline:
-            for prediction_id in list(pending):
-                t = time.perf_counter()
-                body = client.get(f"/image_prediction/{prediction_id}").json()
-                run.status_latencies_s.append(time.perf_counter() - t)
-                if body["status"] not in ("DONE", "ERROR"):
-                    break
-                pending.remove(prediction_id)
-                run.errors += body["status"] == "ERROR"
-                finished = _ts(body["updated_at"])
-                done_at.append(finished)
-                run.done_latencies_s.append(finished - _ts(body["created_at"]))
-            if pending:
-                time.sleep(0.25)
-        run.errors += len(pending)
-        # Wall time to the last DONE, from the rows' clock, anchored at the first upload.
-        first_created = min(done_at[i] - run.done_latencies_s[i] for i in range(len(done_at)))
-        run.elapsed_s = max(done_at) - first_created if done_at else time.perf_counter() - started
-        run.first_to_last_done_s = max(done_at) - min(done_at) if done_at else 0.0
+    with client(api_url, concurrency) as http:
+        submitted = submit_all(http, photos, concurrency)
+        run.submit_latencies_s = submitted.latencies_s
+        rows = wait_done(http, submitted.ids, timeout_s, run.status_latencies_s)
+    run.errors = submitted.errors + len(submitted.ids) - len(rows)
+    run.errors += sum(row["status"] == "ERROR" for row in rows)
+    if rows:
+        created = [timestamp(row["created_at"]) for row in rows]
+        done = [timestamp(row["updated_at"]) for row in rows]
+        run.done_latencies_s = [d - c for c, d in zip(created, done, strict=True)]
+        run.elapsed_s = max(done) - min(created)  # the rows' clock, from the first upload
+        run.first_to_last_done_s = max(done) - min(done)
     return run
 
 
-def submit_only(api_url: str, photos: list[Path], concurrency: int) -> list[float]:
-    """Submit latencies alone (the caller pauses the predict poller)."""
-    payloads = [(p.name, p.read_bytes()) for p in photos]
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency)
-    with httpx.Client(base_url=api_url, timeout=60, limits=limits) as client:
-
-        def submit(item: tuple[str, bytes]) -> None:
-            t = time.perf_counter()
-            response = post_image(client, *item)
-            latencies.append(time.perf_counter() - t)
-            response.raise_for_status()
-
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(submit, payloads))
-    return latencies
+def submit_only(api_url: str, photos: list[Path], concurrency: int) -> Submitted:
+    """Uploads alone (the caller pauses the predict poller)."""
+    with client(api_url, concurrency) as http:
+        return submit_all(http, photos, concurrency)
 
 
 def wait_idle(api_url: str, photo: Path, timeout_s: float = 300) -> None:

@@ -22,23 +22,11 @@ def main() -> None:
         sys.path[:0] = [str(REPO / "functions" / "submit"), str(REPO / "layers" / "core")]
         import app  # type: ignore[import-not-found]
 
-        from bench.worker import _http_event
+        from bench.worker import upload_event
         from local.functions import invoke
 
         photo = (REPO.parent / "shared" / "images" / "dog.jpg").read_bytes()
-        boundary = "b"
-        body = (
-            (
-                f"--{boundary}\r\n"
-                'Content-Disposition: form-data; name="image"; filename="d.jpg"\r\n'
-                "Content-Type: image/jpeg\r\n\r\n"
-            ).encode()
-            + photo
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        event = _http_event(
-            "POST", "/image_prediction", body, f"multipart/form-data; boundary={boundary}"
-        )
+        event = upload_event(photo)
         invoke(app, "submit", event, 30)  # cold, not profiled
         # FastAPI runs the (sync) endpoint in a worker thread, which pyinstrument does not
         # sample: profile the whole invocation for its wall time, then the endpoint's service

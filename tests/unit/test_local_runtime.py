@@ -5,7 +5,9 @@ starts cold; a handler's exception is an error reply from a container that stays
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +74,17 @@ def test_an_unhandled_error_is_logged_as_one_json_line(
     logged = json.loads(line)
     assert logged["errorType"] == "ValueError"
     assert logged["errorMessage"] == forged
+
+
+def test_each_cold_start_logs_its_init_duration_as_lambda_reports_it(
+    pool: FunctionPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="local.runtime"):
+        first = pool.invoke({})["pid"]
+        pool.invoke({})  # warm: no init
+        with pytest.raises(FunctionTimeout):
+            pool.invoke({"sleep": 5})
+        second = pool.invoke({})["pid"]
+    inits = [r.getMessage() for r in caplog.records if "Init Duration" in r.getMessage()]
+    assert [m.split(" pid ")[1].split()[0] for m in inits] == [str(first), str(second)]
+    assert all(re.search(r"^sleepy pid \d+ Init Duration: \d+\.\d\d ms$", m) for m in inits)
