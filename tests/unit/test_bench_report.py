@@ -243,3 +243,11 @@ def test_requirement_names_follow_includes_and_skip_comments(tmp_path: Path) -> 
     )
     names = sizes.requirement_names(tmp_path / "req.txt")
     assert names == ["boto3", "pyyaml", "openvino", "opencv-python-headless"]
+
+
+def test_without_a_batching_window_the_cold_start_is_its_init() -> None:
+    with_window = report.render(run_results(), FACTS)
+    assert "competes first with the template's batching window" in with_window
+    text = report.render(run_results(), replace(FACTS, batching_window_s=0))
+    assert "competes first" not in text
+    assert "Predict's cold start is its init: the new environment's init took" in text
