@@ -130,10 +130,8 @@ class Poller:
             Path(config.environments_file).read_text()
         )
         specs = functions(config.timeouts)
-        # predict loads its model in init, as a provisioned container would.
-        hooks = {"predict": "predict_deps"}
         self.pools = {
-            name: FunctionPool(specs[name], environments[name], init_hook=hooks.get(name))
+            name: FunctionPool(specs[name], environments[name])
             for name in {s.function for s in config.sources} | {"sweep"}
         }
         self.sources = [

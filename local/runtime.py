@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from dogdetect.lifecycle import INIT_TYPE_VARIABLE
+
 from local.processes import stop
 from local.template import REPO_ROOT, FunctionSpec
 
@@ -38,7 +40,7 @@ class FunctionFailed(Exception):
 class Environment:
     """One execution environment: a worker process that serves invocations in turn."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], init_hook: str | None) -> None:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str]) -> None:
         self.spec = spec
         self._started = time.monotonic()
         reply_read, reply_write = os.pipe()
@@ -46,12 +48,10 @@ class Environment:
         # PR_SET_PDEATHSIG: it fires when the creating *thread* ends; a worker exits at EOF on
         # stdin instead, which a dead parent closes.
         argv = [sys.executable, "-m", "local.worker", spec.name, str(spec.code), str(reply_write)]
-        if init_hook:
-            argv.append(init_hook)
         self.process = subprocess.Popen(  # noqa: S603 - our own module
             argv,
             cwd=REPO_ROOT,
-            env=dict(env),
+            env={**env, INIT_TYPE_VARIABLE: "on-demand"},  # as Lambda sets it for the init
             stdin=subprocess.PIPE,
             pass_fds=(reply_write,),
         )
@@ -120,11 +120,9 @@ class FunctionPool:
         spec: FunctionSpec,
         env: Mapping[str, str],
         size: int = 1,
-        init_hook: str | None = None,
     ) -> None:
         self.spec = spec
         self._env = dict(env)
-        self._init_hook = init_hook
         self._idle: queue.LifoQueue[Environment] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._all: list[Environment] = []
@@ -167,7 +165,7 @@ class FunctionPool:
             self._forget(environment)
 
     def _new(self) -> Environment:
-        environment = Environment(self.spec, self._env, self._init_hook)
+        environment = Environment(self.spec, self._env)
         with self._lock:
             self._all.append(environment)
             self.cold_starts += 1

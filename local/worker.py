@@ -1,11 +1,11 @@
 """One local Lambda execution environment:
-`python -m local.worker NAME CODE REPLY_FD [INIT_HOOK]`.
+`python -m local.worker NAME CODE REPLY_FD`.
 
-Imports the function's code (functions/NAME/app.py) once, the init phase; optionally calls a
-warm-up hook of the module (predict loads its model, as a provisioned container would); then
-runs one invocation at a time: a JSON line on stdin in, a JSON line on REPLY_FD out. The
-function's own output (its JSON logs) goes to the inherited stdout and stderr, as in
-CloudWatch."""
+Imports the function's code (functions/NAME/app.py) once, the init phase, with
+AWS_LAMBDA_INITIALIZATION_TYPE set as Lambda sets it (predict loads its model then:
+`dogdetect.lifecycle`); then runs one invocation at a time: a JSON line on stdin in, a JSON
+line on REPLY_FD out. The function's own output (its JSON logs) goes to the inherited stdout
+and stderr, as in CloudWatch."""
 
 from __future__ import annotations
 
@@ -33,11 +33,9 @@ def _log_unhandled(error: dict[str, str], exc: Exception) -> None:
     )
 
 
-def serve(name: str, code: Path, reply_fd: int, init_hook: str | None) -> None:
+def serve(name: str, code: Path, reply_fd: int) -> None:
     channel = os.fdopen(reply_fd, "wb")
     module = load_module(name, code)
-    if init_hook:
-        getattr(module, init_hook)()
     _reply(channel, {"ready": os.getpid()})
     for line in sys.stdin.buffer:
         request = json.loads(line)
@@ -53,5 +51,5 @@ def serve(name: str, code: Path, reply_fd: int, init_hook: str | None) -> None:
 
 
 if __name__ == "__main__":
-    name, code, reply_fd, *hook = sys.argv[1:]
-    serve(name, Path(code), int(reply_fd), hook[0] if hook else None)
+    name, code, reply_fd = sys.argv[1:]
+    serve(name, Path(code), int(reply_fd))

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from dogdetect.detector import load_detector
 from dogdetect.jobs import MalformedJob, parse_message
+from dogdetect.lifecycle import load_during_init
 from dogdetect.observability import instrument, observability
 from dogdetect.service.predict import PredictDeps, QueuedJob
 from dogdetect.service.upload_jobs import process_jobs
@@ -21,7 +22,7 @@ _deps: PredictDeps | None = None
 
 
 def predict_deps() -> PredictDeps:
-    """Built on the first event and kept: the model loads once per container."""
+    """Built once per container, in its init (below) when it runs in Lambda."""
     global _deps
     if _deps is None:
         a = adapters()
@@ -58,3 +59,4 @@ def lambda_handler(
 
 
 handler = instrument(lambda_handler, obs)
+load_during_init(predict_deps)  # the model loads in Lambda's init phase, not in an event

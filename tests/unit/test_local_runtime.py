@@ -23,7 +23,10 @@ def handler(event, context):
     if event.get("raise"):
         raise ValueError(event["raise"])
     time.sleep(event.get("sleep", 0))
-    return {"pid": os.getpid(), "remaining_ms": context.get_remaining_time_in_millis()}
+    return {"pid": os.getpid(), "remaining_ms": context.get_remaining_time_in_millis(),
+            "init_type_at_import": INIT_TYPE}
+
+INIT_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
 """
 
 
@@ -35,6 +38,11 @@ def pool(tmp_path: Path) -> Iterator[FunctionPool]:
     created = FunctionPool(spec, dict(os.environ), size=1)
     yield created
     created.close()
+
+
+def test_the_module_is_imported_in_an_init_phase_as_lambda_marks_it(pool: FunctionPool) -> None:
+    # What `dogdetect.lifecycle.load_during_init` (predict's model) keys on.
+    assert pool.invoke({})["init_type_at_import"] == "on-demand"
 
 
 def test_a_warm_environment_is_reused(pool: FunctionPool) -> None:
