@@ -41,6 +41,9 @@ class SourceConfig:
     queue_arn: str
     batch_size: int
     batching_window_seconds: float
+    # Batches in flight at once: the template's ScalingConfig.MaximumConcurrency, at most the
+    # machine's cores (Lambda's pollers run concurrently; more here would only queue on CPU).
+    concurrency: int = 1
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,9 @@ class Poller:
             Path(config.environments_file).read_text()
         )
         specs = functions(config.timeouts)
+        sizes = {s.function: s.concurrency for s in config.sources}
         self.pools = {
-            name: FunctionPool(specs[name], environments[name])
+            name: FunctionPool(specs[name], environments[name], size=sizes.get(name, 1))
             for name in {s.function for s in config.sources} | {"sweep"}
         }
         self.sources = [
@@ -149,6 +153,7 @@ class Poller:
         threads = [
             threading.Thread(target=source.run, args=(self.stopping,), daemon=True)
             for source in self.sources
+            for _ in range(source.config.concurrency)
         ]
         for thread in threads:
             thread.start()

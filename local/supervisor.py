@@ -24,12 +24,15 @@ logger = logging.getLogger("local.supervisor")
 def event_sources(resources: Resources) -> list[SourceConfig]:
     """The template's SQS event sources, on the local queues."""
     queues = resources.queues
+    cores = os.cpu_count() or 1
     sources = []
     for function, (queue_id, properties) in sorted(sqs_consumers().items()):
         url, arn = queues[queue_id]
         batch_size = int(properties.get("BatchSize", 10))
         window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
-        sources.append(SourceConfig(function, url, arn, batch_size, window))
+        scaling = properties.get("ScalingConfig", {}).get("MaximumConcurrency", cores)
+        concurrency = max(1, min(int(scaling), cores))
+        sources.append(SourceConfig(function, url, arn, batch_size, window, concurrency))
     return sources
 
 

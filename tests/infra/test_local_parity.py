@@ -139,3 +139,25 @@ def test_functions_see_the_templates_variable_names(
     # and what the template gives the functions that read queue and bucket, local gives too
     for name in ("BUCKET_NAME", "QUEUE_URL", "MAX_RECEIVE_COUNT", "NOTIFICATIONS_QUEUE_URL"):
         assert name in local_names and name in cloud_names
+
+
+def test_event_sources_run_as_many_batches_at_once_as_the_template_allows(
+    resources: dict[str, Any],
+) -> None:
+    """Lambda's pollers deliver up to ScalingConfig.MaximumConcurrency batches at once;
+    `make local` does the same, bounded by the machine's cores."""
+    import os
+
+    from local.supervisor import event_sources
+
+    names = Resources("b", "http://q", "arn:q", "http://d", "arn:d", "http://n", "arn:n")
+    local = {source.function: source.concurrency for source in event_sources(names)}
+    cores = os.cpu_count() or 1
+    for function, logical_id in (("predict", "PredictFunction"), ("notify", "NotifyFunction")):
+        (source,) = [
+            e["Properties"]
+            for e in resources[logical_id]["Properties"]["Events"].values()
+            if e["Type"] == "SQS"
+        ]
+        declared = source.get("ScalingConfig", {}).get("MaximumConcurrency", cores)
+        assert local[function] == min(declared, cores)
