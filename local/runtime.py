@@ -141,7 +141,8 @@ class FunctionPool:
             try:
                 result = environment.invoke(event)
             except FunctionTimeout:
-                raise  # the environment is dead already
+                self._forget(environment)  # it is dead already: no longer one of ours
+                raise
             except FunctionFailed:
                 self._release(environment)
                 raise

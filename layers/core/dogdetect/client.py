@@ -33,11 +33,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dogdetect.limits import DEFAULT_MAX_UPLOAD_BYTES
+from dogdetect.prefer import MAX_WAIT_SECONDS  # the longest Prefer: wait the service honours
+
 DEFAULT_API = "http://127.0.0.1:8080"
 API_ENV = "DOGDETECT_API"
 API_KEY_ENV = "DOGDETECT_API_KEY"
-DIRECT_LIMIT = 4_500_000  # the service's MAX_UPLOAD_BYTES (Settings.max_upload_bytes)
-MAX_WAIT_SECONDS = 20  # the longest Prefer: wait the service honours
+DIRECT_LIMIT = DEFAULT_MAX_UPLOAD_BYTES  # the service's MAX_UPLOAD_BYTES, unless changed
 TERMINAL = frozenset({"DONE", "ERROR"})
 # Client-side outcomes, besides the service's PENDING, PROCESSING, DONE and ERROR:
 REJECTED = "REJECTED"  # the service refused the upload (a 4xx: not an image, too large...)

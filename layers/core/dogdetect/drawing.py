@@ -25,7 +25,6 @@ MAX_JPEG_BYTES = 4_500_000
 # Tried in order until the JPEG fits: 4:4:4 first (thin coloured lines keep their colour),
 # then 4:2:0 and lower qualities; past the last, the image is halved and tried again.
 JPEG_SETTINGS = ((85, 0), (85, 2), (70, 2), (50, 2))
-QUALITY = JPEG_SETTINGS[0][0]
 
 DOG_LABEL = "dog"
 BOX_COLOURS = {True: (255, 0, 170), False: (0, 200, 255)}  # is a dog -> #ff00aa / #00c8ff

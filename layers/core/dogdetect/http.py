@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dogdetect import errors
+from dogdetect.idempotency import MAX_KEY_CHARS
 from dogdetect.schemas import ErrorOut, UnprocessableOut
 from dogdetect.security import API_KEY_REQUIRED, key_is_valid
 
@@ -38,8 +39,8 @@ RETRY_AFTER = {409: "1", 503: "1"}
 # Written out, not left to http.HTTPStatus: its phrases change between Python versions (3.13
 # says "Content Too Large"), and the OpenAPI document must not.
 STATUS_DESCRIPTIONS = {
-    400: "The upload is empty, or the Idempotency-Key header is not 1 to 255 printable ASCII"
-    " characters",
+    400: "The upload is empty, or the Idempotency-Key header is not 1 to"
+    f" {MAX_KEY_CHARS} printable ASCII characters",
     401: "A valid X-API-Key header is required",
     404: "No prediction with this id",
     409: "The first request with this Idempotency-Key has not been answered yet; retry after"

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote_plus
 
-from dogdetect.models import INCOMING_PREFIX, Job
+from dogdetect.models import INCOMING_PREFIX, Job, canonical_id
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +73,7 @@ def _prediction_of(key: str) -> uuid.UUID | None:
     """The id of `incoming/<id>`, spelled as the service spells ids; None for another key."""
     if not key.startswith(INCOMING_PREFIX):
         return None
-    name = key.removeprefix(INCOMING_PREFIX)
-    try:
-        prediction_id = uuid.UUID(name)
-    except ValueError:
-        return None
-    return prediction_id if str(prediction_id) == name else None
+    return canonical_id(key.removeprefix(INCOMING_PREFIX))
 
 
 def job_to_body(job: Job) -> str:

@@ -13,12 +13,8 @@ from collections.abc import Callable, Mapping
 INIT_TYPE_VARIABLE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 
 
-def in_lambda_init(environ: Mapping[str, str] = os.environ) -> bool:
-    return bool(environ.get(INIT_TYPE_VARIABLE))
-
-
 def load_during_init(load: Callable[[], object], environ: Mapping[str, str] = os.environ) -> None:
     """Call `load` now if this import is an execution environment's init, so that the first
     event does not pay for it (predict's model: seconds, inside the batch's timeout)."""
-    if in_lambda_init(environ):
+    if environ.get(INIT_TYPE_VARIABLE):
         load()

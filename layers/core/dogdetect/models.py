@@ -107,3 +107,14 @@ class PresignedPost:
     url: str
     fields: dict[str, str]
     expires_at: datetime
+
+
+def canonical_id(raw: str) -> uuid.UUID | None:
+    """The id `raw` spells as the service spells ids (lowercase, hyphenated), else None.
+    Python's UUID() also reads uppercase, braces, `urn:uuid:`, no hyphens and non-ASCII
+    digits; each of those would be another name for the same prediction."""
+    try:
+        parsed = uuid.UUID(raw)
+    except ValueError:
+        return None
+    return parsed if str(parsed) == raw else None

@@ -7,13 +7,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dogdetect.limits import DEFAULT_MAX_UPLOAD_BYTES, LAMBDA_PAYLOAD_LIMIT_BYTES
 from dogdetect.webhooks.retry import DEFAULT_RETRY_DELAYS, parse_delays
 
-# API Gateway and Lambda cap a synchronous request payload at 6 MB (6,291,456 bytes), and
-# API Gateway base64-encodes binary bodies (4/3 growth). Multipart framing adds ~1 KB.
-# 4.5 MiB of image * 4/3 = 6.0 MiB of base64 plus headers stays under 6 MB. See docs/decisions.md.
-LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
-DEFAULT_MAX_UPLOAD_BYTES = 4_500_000  # (4,500,000 x 4/3 = 6,000,000) + framing < the limit
+__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "LAMBDA_PAYLOAD_LIMIT_BYTES", "Settings"]
 # Straight to S3, no gateway in between: only S3's own limits apply (5 GB for a POST).
 DEFAULT_DIRECT_UPLOAD_MAX_BYTES = 25_000_000
 

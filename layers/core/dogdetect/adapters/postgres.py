@@ -257,9 +257,7 @@ class PostgresPredictionRepository:
         )
 
     def delete(self, prediction_id: uuid.UUID) -> None:
-        self._run(
-            lambda s: s.execute(delete(PredictionRow).where(PredictionRow.id == prediction_id))
-        )
+        self.remove(prediction_id)
 
     def get(self, prediction_id: uuid.UUID) -> Prediction | None:
         def work(session: Session) -> Prediction | None:
