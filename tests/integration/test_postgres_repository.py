@@ -164,9 +164,33 @@ def test_delete_removes_row_and_detections(repository: PostgresPredictionReposit
     assert repository.get(prediction_id) is None
 
 
+def _schema(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What a migration can change: the revision, the columns and the grants."""
+    queries = {
+        "revision": "SELECT version_num FROM alembic_version",
+        "columns": "SELECT table_name, column_name, data_type, is_nullable"
+        " FROM information_schema.columns WHERE table_schema = 'public'"
+        " ORDER BY table_name, column_name",
+        "grants": "SELECT grantee, table_name, privilege_type"
+        " FROM information_schema.role_table_grants WHERE table_schema = 'public'"
+        " ORDER BY grantee, table_name, privilege_type",
+    }
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return {
+                name: [tuple(r) for r in connection.execute(text(q))] for name, q in queries.items()
+            }
+    finally:
+        engine.dispose()
+
+
 def test_migrations_are_idempotent(master_database_url: str) -> None:
     upgrade(master_database_url)
+    once = _schema(master_database_url)
     upgrade(master_database_url)
+    assert once["revision"] and once["columns"] and once["grants"]
+    assert _schema(master_database_url) == once
 
 
 def test_unreachable_database_is_dependency_unavailable() -> None:

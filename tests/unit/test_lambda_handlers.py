@@ -154,7 +154,7 @@ def test_health_handler(status_handler: Any, fakes: FakeAdapters) -> None:
 
 
 def test_every_handler_is_instrumented() -> None:
-    for name in ("submit", "status", "predict", "sweep"):
+    for name in ("submit", "status", "predict", "sweep", "deadletter", "notify"):
         module = load_function(name)
         assert module.handler.__name__ == f"{name}_handler"  # named by instrument()
         assert module.obs.logger.service == name
