@@ -117,7 +117,7 @@ def predict_engine(stack: Any) -> str:
     chosen = function_env(stack).get("DETECTOR_ENGINE")
     if chosen:
         return chosen
-    from dogdetect.settings import Settings
+    from dogdetect.config import Settings
 
     field = Settings.model_fields.get("detector_engine")
     return str(field.default) if field is not None else "ultralytics"

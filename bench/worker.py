@@ -75,9 +75,9 @@ def _predict_init(photo: Path) -> dict[str, Any]:
     """What predict's init does (the detector as its settings choose it, warmed up), then the
     first image: decoded as the pipeline decodes it, and detected."""
     offline()
-    from dogdetect import imaging
-    from dogdetect.detector import load_detector
-    from dogdetect.settings import Settings
+    from dogdetect.adapters.detector.loading import load_detector
+    from dogdetect.config import Settings
+    from dogdetect.image import decode as imaging
 
     out: dict[str, Any] = {}
     settings = Settings()

@@ -21,8 +21,8 @@ def s3_batch(args: dict[str, Any]) -> dict[str, Any]:
     except ImportError as exc:
         return {"not_measured": f"the batch pipeline is not there: {exc}"}
     import app  # type: ignore[import-not-found]
-    from dogdetect.models import Job, image_key_for
-    from dogdetect.settings import Settings
+    from dogdetect.config import Settings
+    from dogdetect.domain.models import Job, image_key_for
 
     deps = app.predict_deps()  # the function's own init: adapters, model, warm-up
     bucket = Settings().bucket_name

@@ -14,7 +14,7 @@ CONFIDENCE = 0.25
 
 
 def _decoded(paths: list[str]) -> dict[str, Any]:
-    from dogdetect.imaging import decode_rgb
+    from dogdetect.image.decode import decode_rgb
 
     return {Path(p).name: decode_rgb(Path(p).read_bytes(), MAX_PIXELS) for p in paths}
 
@@ -30,7 +30,7 @@ def backend(args: dict[str, Any]) -> dict[str, Any]:
         import openvino  # noqa: F401
     elif args["backend"] == "onnxruntime":
         import onnxruntime  # noqa: F401
-    from dogdetect.adapters.yolo import YoloDetector
+    from dogdetect.adapters.detector.ultralytics import YoloDetector
     from dogdetect.service.predict import has_dog
 
     out: dict[str, Any] = {"backend": args["backend"], "model": args["model"]}
@@ -68,7 +68,7 @@ def head_to_head(args: dict[str, Any]) -> dict[str, Any]:
     them alike, so their order holds even when the milliseconds move between runs."""
     offline()
     core_path()
-    from dogdetect.adapters.yolo import YoloDetector
+    from dogdetect.adapters.detector.ultralytics import YoloDetector
 
     detectors = {
         name: YoloDetector(path, confidence=CONFIDENCE) for name, path in args["models"].items()
@@ -118,8 +118,8 @@ def bare_engine(args: dict[str, Any]) -> dict[str, Any]:
     pipeline decodes them: raw engine speed, no file reading, no decoding."""
     core_path()
     try:
-        from dogdetect.adapters.openvino_yolo import OpenVinoYolo
-        from dogdetect.imaging import decode_for_model
+        from dogdetect.adapters.detector.openvino import OpenVinoYolo
+        from dogdetect.image.decode import decode_for_model
     except ImportError as exc:
         return {"not_measured": f"the OpenVINO engine is not there: {exc}"}
     engine = OpenVinoYolo(args["model"], confidence=CONFIDENCE)
@@ -148,7 +148,7 @@ def decode(args: dict[str, Any]) -> dict[str, Any]:
     """Each photo decoded in full (`decode_rgb`) and for the model (`decode_for_model`: a JPEG
     draft-decoded at the smallest DCT scale still at least the model's input side)."""
     core_path()
-    from dogdetect import imaging
+    from dogdetect.image import decode as imaging
 
     rounds, min_side = int(args["rounds"]), int(args["min_side"])
     out: dict[str, Any] = {"min_side": min_side}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from dogdetect.migrate import AppRole, migrate
+from dogdetect.runtime.migrate import AppRole, migrate
 from sqlalchemy.engine import make_url
 
 APP_ROLE = "dogdetect_app"  # the template's AppDatabaseSecret username

@@ -3,7 +3,7 @@ them a Lambda context."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 import time
 import uuid
@@ -18,22 +18,21 @@ LAYER_PATH = str(REPO_ROOT / "layers" / "core")
 
 
 def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py under a unique module name (every one is `app`)."""
-    return load_module(name, REPO_ROOT / "functions" / name / "app.py")
-
-
-def load_module(name: str, code: Path) -> ModuleType:
+    """The function's handler module, `dogdetect.entrypoints.<name>` (functions/<name>/app.py
+    re-exports its `handler`), with the core layer importable as /opt/python is in Lambda."""
     if LAYER_PATH not in sys.path:
-        sys.path.insert(0, LAYER_PATH)  # the core layer, as /opt/python is in Lambda
-    module_name = f"function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, code)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+        sys.path.insert(0, LAYER_PATH)
+    return importlib.import_module(f"dogdetect.entrypoints.{name}")
+
+
+def import_handler_module(code: Path, module: str = "app") -> ModuleType:
+    """What Lambda does with the handler `app.handler`: the function's code folder (its
+    CodeUri) and the core layer on sys.path, then `import app`. One worker process per
+    execution environment, so the one `app` module per process is the function's own."""
+    for folder in (LAYER_PATH, str(code.parent)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    return importlib.import_module(module)
 
 
 @dataclass

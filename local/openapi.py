@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dogdetect.docs import OPENAPI_FILE, merged_openapi
+from dogdetect.api.docs import OPENAPI_FILE, merged_openapi
 
 from local.functions import LAYER_PATH, load_function
 from local.template import default_route_function, routes
 
-TARGET = Path(LAYER_PATH) / "dogdetect" / OPENAPI_FILE
+TARGET = Path(LAYER_PATH) / "dogdetect" / "api" / OPENAPI_FILE
 
 
 def current_document() -> str:

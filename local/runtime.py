@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from dogdetect.lifecycle import INIT_TYPE_VARIABLE
+from dogdetect.runtime.lifecycle import INIT_TYPE_VARIABLE
 
 from local.processes import stop
 from local.template import REPO_ROOT, FunctionSpec

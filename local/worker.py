@@ -3,7 +3,7 @@
 
 Imports the function's code (functions/NAME/app.py) once, the init phase, with
 AWS_LAMBDA_INITIALIZATION_TYPE set as Lambda sets it (predict loads its model then:
-`dogdetect.lifecycle`); then runs one invocation at a time: a JSON line on stdin in, a JSON
+`dogdetect.runtime.lifecycle`); then runs one invocation at a time: a JSON line on stdin in, a JSON
 line on REPLY_FD out. The function's own output (its JSON logs) goes to the inherited stdout
 and stderr, as in CloudWatch."""
 
@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from local.functions import LambdaContext, load_module
+from local.functions import LambdaContext, import_handler_module
 
 
 def _reply(channel: BinaryIO, message: dict[str, Any]) -> None:
@@ -35,7 +35,7 @@ def _log_unhandled(error: dict[str, str], exc: Exception) -> None:
 
 def serve(name: str, code: Path, reply_fd: int) -> None:
     channel = os.fdopen(reply_fd, "wb")
-    module = load_module(name, code)
+    module = import_handler_module(code)
     _reply(channel, {"ready": os.getpid()})
     for line in sys.stdin.buffer:
         request = json.loads(line)

@@ -101,8 +101,8 @@ else:
 import app  # functions/predict/app.py, as the image's CMD ["app.handler"]
 import numpy as np
 from PIL import Image
-from dogdetect.detector import load_detector
-from dogdetect.settings import Settings
+from dogdetect.adapters.detector.loading import load_detector
+from dogdetect.config import Settings
 detector = load_detector(Settings())
 with Image.open(sys.argv[1]) as photo:
     (detections,) = detector.detect([np.asarray(photo.convert("RGB"))])

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 from local.launcher import RunningStack, running_stack
 

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from dogdetect import decoding
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
+from dogdetect.image import formats as decoding
 from PIL import Image
 
 ACCEPTED = 202

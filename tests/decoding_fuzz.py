@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from dogdetect.errors import EmptyUpload, UploadTooLarge
-from dogdetect.imaging import IMAGE_ERRORS, decode_rgb, validate_upload
+from dogdetect.domain.errors import EmptyUpload, UploadTooLarge
+from dogdetect.image.decode import IMAGE_ERRORS, decode_rgb, validate_upload
 from PIL import Image
 
 from tests import corpus
@@ -34,7 +34,7 @@ MAX_PIXELS = 4_000_000
 SLOW_SECONDS = 2.0
 MAX_INPUT_BYTES = 65_536
 
-_OUR_CODE = ("dogdetect/decoding.py", "dogdetect/imaging.py")
+_OUR_CODE = ("dogdetect/image/formats.py", "dogdetect/image/decode.py")
 
 
 class ContractBroken(Exception):

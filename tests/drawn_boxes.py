@@ -1,4 +1,4 @@
-"""Checks of an annotated JPEG (GET /image_prediction/{id}/annotated, `dogdetect.drawing`):
+"""Checks of an annotated JPEG (GET /image_prediction/{id}/annotated, `dogdetect.image.draw`):
 are the boxes there, in their colour, where the detections say?"""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-DOG = (255, 0, 170)  # dogdetect.drawing.BOX_COLOURS, the page's #ff00aa
+DOG = (255, 0, 170)  # dogdetect.image.draw.BOX_COLOURS, the page's #ff00aa
 OTHER = (0, 200, 255)  # #00c8ff
 # JPEG keeps a line's centre close to its colour (4:4:4 at quality 85); photo pixels seldom
 # come this close to pure magenta or cyan.

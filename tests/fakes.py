@@ -1,4 +1,4 @@
-"""In-memory fakes of the ports (`dogdetect.ports`), passed to the services as parameters.
+"""In-memory fakes of the ports (`dogdetect.domain.ports`), passed to the services as parameters.
 
 Each fake can simulate an outage: `fake.break_("put")` makes that operation raise
 `DependencyUnavailable` (`fake.break_()` breaks every operation); `fake.raise_on(op, exc)`
@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 from dogdetect.adapters.tables import DetectionRow
-from dogdetect.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.idempotency import KeyClaim, KeyedPrediction
-from dogdetect.models import (
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+from dogdetect.domain.models import (
     Box,
     Detection,
     FinishedPrediction,
@@ -34,8 +35,7 @@ from dogdetect.models import (
     PresignedPost,
     Status,
 )
-from dogdetect.notifications import Notification
-from dogdetect.settings import Settings
+from dogdetect.domain.notifications import Notification
 
 ALL = "*"
 
@@ -534,7 +534,7 @@ class FakeDetector:
 
 @dataclass
 class FakeAdapters:
-    """Stands in for `dogdetect.wiring.Adapters` where a handler depends on all of them."""
+    """Stands in for `runtime.composition.Adapters` where a handler depends on all of them."""
 
     repository: FakeRepository = field(default_factory=FakeRepository)
     storage: FakeStorage = field(default_factory=FakeStorage)

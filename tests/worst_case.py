@@ -10,8 +10,8 @@ import zlib
 from collections.abc import Callable
 
 import numpy as np
-from dogdetect import decoding
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
+from dogdetect.image import formats as decoding
 from PIL import Image
 
 from tests import corpus

@@ -1,40 +1,6 @@
-"""deadletter: drains the jobs' dead-letter queue. Each message there is a prediction that ran
-out of attempts: its row is marked ERROR with the reason, and the message is consumed. Partial
-batch failures: only a record whose database update failed returns to the queue."""
+"""The deadletter function's handler, as infra/template.yaml names it (`app.handler`). Its code is
+`dogdetect.entrypoints.deadletter`, in the core layer."""
 
-from __future__ import annotations
+from dogdetect.entrypoints.deadletter import handler
 
-from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from dogdetect.observability import instrument, observability
-from dogdetect.service.deadletter import DeadLetterDeps, settle_dead_letter
-from dogdetect.sqs_batch import process_sqs_batch
-from dogdetect.wiring import adapters
-
-obs = observability("deadletter")
-
-
-def deadletter_deps() -> DeadLetterDeps:
-    a = adapters()
-    return DeadLetterDeps(
-        repository=a.repository,
-        max_receive_count=a.settings.max_receive_count,
-        notifications=a.notifications,
-    )
-
-
-def process_record(record: SQSRecord, deps: Callable[[], DeadLetterDeps]) -> None:
-    if settle_dead_letter(record.body, deps).abandoned:
-        obs.metrics.add_metric(name="PredictionsAbandoned", unit="Count", value=1)
-
-
-def lambda_handler(
-    event: dict[str, Any], context: Any, deps: Callable[[], DeadLetterDeps] = deadletter_deps
-) -> PartialItemFailureResponse:
-    return process_sqs_batch(event, context, lambda record: process_record(record, deps))
-
-
-handler = instrument(lambda_handler, obs)
+__all__ = ["handler"]

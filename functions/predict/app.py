@@ -1,62 +1,6 @@
-"""predict: SQS-triggered. Runs YOLO on the batch's images and reports partial batch failures
-so that only the failed messages return to the queue."""
+"""The predict function's handler, as infra/template.yaml names it (`app.handler`). Its code is
+`dogdetect.entrypoints.predict`, in the core layer."""
 
-from __future__ import annotations
+from dogdetect.entrypoints.predict import handler
 
-from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from dogdetect.detector import load_detector
-from dogdetect.jobs import MalformedJob, parse_message
-from dogdetect.lifecycle import load_during_init
-from dogdetect.observability import instrument, observability
-from dogdetect.service.predict import PredictDeps, QueuedJob
-from dogdetect.service.upload_jobs import process_jobs
-from dogdetect.sqs_batch import parse_records, partial_response
-from dogdetect.wiring import adapters
-
-obs = observability("predict")
-_deps: PredictDeps | None = None
-
-
-def predict_deps() -> PredictDeps:
-    """Built once per container, in its init (below) when it runs in Lambda."""
-    global _deps
-    if _deps is None:
-        a = adapters()
-        _deps = PredictDeps(
-            repository=a.repository,
-            storage=a.storage,
-            detector=load_detector(a.settings),
-            dog_confidence=a.settings.dog_confidence,
-            max_image_pixels=a.settings.max_image_pixels,
-            max_receive_count=a.settings.max_receive_count,
-            notifications=a.notifications,
-            max_direct_upload_bytes=a.settings.direct_upload_max_bytes,
-        )
-    return _deps
-
-
-def queued_job(record: SQSRecord) -> QueuedJob | None:
-    """None: a message to consume and ignore (S3's test event, an object not ours)."""
-    job = parse_message(record.body)
-    attempt = int(record.attributes.approximate_receive_count or 1)
-    return QueuedJob(record.message_id, job, attempt) if job is not None else None
-
-
-def lambda_handler(
-    event: dict[str, Any], context: Any, deps: Callable[[], PredictDeps] = predict_deps
-) -> PartialItemFailureResponse:
-    # A malformed body (a poison message) fails alone, before anything is loaded.
-    parsed, poison = parse_records(event, queued_job, MalformedJob)
-    jobs = [queued for queued in parsed if queued is not None]
-    failed = process_jobs(jobs, deps()) if jobs else []
-    if processed := len(jobs) - len(failed):
-        obs.metrics.add_metric(name="ImagesProcessed", unit="Count", value=processed)
-    return partial_response(event, [*poison, *(q.message_id for q in failed)])
-
-
-handler = instrument(lambda_handler, obs)
-load_during_init(predict_deps)  # the model loads in Lambda's init phase, not in an event
+__all__ = ["handler"]

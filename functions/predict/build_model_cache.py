@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dogdetect.adapters.openvino_yolo import OpenVinoYolo
+from dogdetect.adapters.detector.openvino import OpenVinoYolo
 
 # The confidence threshold only filters detections: it is not part of the compiled model.
 ANY_CONFIDENCE = 0.25

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage
 from dogdetect.adapters.postgres import PostgresPredictionRepository
-from dogdetect.models import Status, image_key_for
+from dogdetect.domain.models import Status, image_key_for
 from PIL import Image
 from sqlalchemy import create_engine, text
 

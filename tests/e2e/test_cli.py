@@ -17,8 +17,8 @@ import httpx
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository
 from dogdetect.client import ApiError, Client
-from dogdetect.drawing import MAX_JPEG_BYTES, MAX_SIDE
-from dogdetect.models import image_key_for
+from dogdetect.domain.models import image_key_for
+from dogdetect.image.draw import MAX_JPEG_BYTES, MAX_SIDE
 from PIL import Image
 
 from local.launcher import RunningStack

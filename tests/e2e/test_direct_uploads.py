@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import numpy as np
 from dogdetect.adapters.aws import S3ImageStorage
-from dogdetect.settings import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, DEFAULT_MAX_UPLOAD_BYTES
+from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, DEFAULT_MAX_UPLOAD_BYTES
 from PIL import Image
 
 from local.launcher import RunningStack

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from dogdetect.adapters.aws import aws_client
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 from local.gateway import BODY_IDLE_TIMEOUT_SECONDS
 from local.http_protocol import HEADER_TIMEOUT_SECONDS

@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
-from dogdetect import web
+from dogdetect.api import page as web
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image, ImageOps

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from dogdetect.models import INCOMING_PREFIX, image_key_for, incoming_key_for
+from dogdetect.domain.models import INCOMING_PREFIX, image_key_for, incoming_key_for
 from moto import mock_aws
 
 from local.aws import ensure_resources

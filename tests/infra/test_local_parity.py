@@ -109,7 +109,7 @@ def test_local_webhooks_retry_as_the_template_declares(
 ) -> None:
     """Without a test's shortened timeout, `make local` uses the settings' schedule, which is
     the template's."""
-    from dogdetect.settings import Settings
+    from dogdetect.config import Settings
 
     declared = environment(template, resources["NotifyFunction"])["WEBHOOK_RETRY_DELAYS"]
     assert LocalConfig().webhook_retry_delays is None

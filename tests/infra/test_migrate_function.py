@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from dogdetect.adapters.cloudformation import put_response
-from dogdetect.custom_resource import (
+from dogdetect.config import Settings
+from dogdetect.runtime.custom_resource import (
     ANSWER_ATTEMPTS,
     ANSWER_SECONDS,
     GRACE_SECONDS,
@@ -25,8 +26,7 @@ from dogdetect.custom_resource import (
     ResponseNotDelivered,
     answer,
 )
-from dogdetect.migrate import NEWER, Limits, migrate_from_settings
-from dogdetect.settings import Settings
+from dogdetect.runtime.migrate import NEWER, Limits, migrate_from_settings
 
 from local.functions import load_function
 from local.launcher import free_port
@@ -130,7 +130,7 @@ def test_create_and_update_migrate_and_succeed(name: str) -> None:
 
 def test_a_rollback_onto_a_newer_schema_succeeds() -> None:
     # CloudFormation rolls an Update back with another Update carrying the old properties; the
-    # older code finds a revision it does not know (dogdetect.migrate, NEWER) and leaves it.
+    # older code finds a revision it does not know (dogdetect.runtime.migrate, NEWER) and leaves it.
     event = load_event("migrate_update")
     rollback = {
         **event,
@@ -300,7 +300,7 @@ def test_an_unknown_request_type_fails() -> None:
 def test_an_event_without_a_response_url_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     event = load_event("migrate_create")
     del event["ResponseURL"]
-    with caplog.at_level(logging.ERROR, logger="dogdetect.custom_resource"):
+    with caplog.at_level(logging.ERROR, logger="dogdetect.runtime.custom_resource"):
         answers = run(event, Migration())
     assert answers.sent == []
     assert "no ResponseURL" in caplog.text
@@ -324,7 +324,7 @@ def test_an_answer_that_never_gets_through_is_logged_and_raised(
     # Raised so that Lambda's retry of the asynchronous invocation answers again.
     answers = Answers(*[OSError("no route to host")] * ANSWER_ATTEMPTS)
     with (
-        caplog.at_level(logging.WARNING, logger="dogdetect.custom_resource"),
+        caplog.at_level(logging.WARNING, logger="dogdetect.runtime.custom_resource"),
         pytest.raises(ResponseNotDelivered, match="no route to host"),
     ):
         answer(load_event("migrate_delete"), 300, Migration(), answers, sleep=no_sleep)

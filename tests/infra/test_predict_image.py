@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 from tests.infra.conftest import REPO_ROOT, environment
 from tests.infra.test_wiring import dockerfile_stages

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dogdetect.prefer import MAX_WAIT_SECONDS
+from dogdetect.api.prefer import MAX_WAIT_SECONDS
 
 from tests.infra.conftest import (
     MIGRATE_FUNCTION,
@@ -640,7 +640,7 @@ def test_notifications_are_tried_five_times_over_about_an_hour(
 
 
 def test_notify_event_source(template: dict[str, Any], resources: dict[str, Any]) -> None:
-    from dogdetect.webhooks.client import Timeouts
+    from dogdetect.adapters.webhook_sender import Timeouts
 
     event = sqs_event(resources, "NotifyFunction")
     assert ref_target(event["Queue"]) == "NotificationsQueue"

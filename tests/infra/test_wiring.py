@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 from tests.infra.conftest import REPO_ROOT, environment
 
@@ -63,7 +63,7 @@ def test_environment_names_are_settings(
     for name, function in functions.items():
         for var in environment(template, function):
             assert var in SETTINGS_VARS or var.startswith(("POWERTOOLS_", "YOLO_")), (
-                f"{name}: {var} is not a field of dogdetect.settings.Settings"
+                f"{name}: {var} is not a field of dogdetect.config.Settings"
             )
 
 

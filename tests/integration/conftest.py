@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from dogdetect.adapters.aws import aws_client
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 
 @pytest.fixture

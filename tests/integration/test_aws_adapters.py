@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
-from dogdetect.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.jobs import parse_job
-from dogdetect.models import Job
+from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.domain.jobs import parse_job
+from dogdetect.domain.models import Job
 
 from local.launcher import free_port
 

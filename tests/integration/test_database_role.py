@@ -1,4 +1,4 @@
-"""The runtime functions' database role (`dogdetect.migrate.ensure_app_role`) on the local
+"""The runtime functions' database role (`dogdetect.runtime.migrate.ensure_app_role`) on the local
 stack: the functions' DATABASE_URL logs in as it; it reads and writes predictions and
 detections and can change nothing else; each migration takes away what was added to it."""
 
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository
-from dogdetect.migrate import AppRole, migrate
-from dogdetect.models import Box, Detection, Status
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
+from dogdetect.domain.models import Box, Detection, Status
+from dogdetect.runtime.migrate import AppRole, migrate
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError

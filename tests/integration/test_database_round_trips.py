@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable
 from sqlalchemy import Engine, create_engine, event, text
 
 from tests.conftest import eventually

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.migrate import UPGRADED, Limits, migrate, migrate_from_settings
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.runtime.migrate import UPGRADED, Limits, migrate, migrate_from_settings
 from sqlalchemy import URL, create_engine, text
 from sqlalchemy.exc import DBAPIError
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.models import Box, Detection, FinishedPrediction, Status, image_key_for
+from dogdetect.config import Settings
+from dogdetect.domain.models import Box, Detection, FinishedPrediction, Status, image_key_for
 from dogdetect.service.waiting import wait_for_prediction
-from dogdetect.settings import Settings
 from sqlalchemy import Engine, create_engine, text
 
 DOG = Detection("dog", 0.9, Box(1.0, 2.0, 3.0, 4.0))

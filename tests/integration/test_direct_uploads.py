@@ -16,10 +16,10 @@ import httpx
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.models import Prediction, Status, image_key_for, incoming_key_for
+from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, Settings
+from dogdetect.domain.models import Prediction, Status, image_key_for, incoming_key_for
 from dogdetect.service.sweep import SWEEP_LOCK, sweep_unenqueued
 from dogdetect.service.uploads import NO_UPLOAD_RECEIVED, settle_overdue_uploads
-from dogdetect.settings import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, Settings
 from sqlalchemy import bindparam, text
 
 from tests.fakes import FakeRepository

@@ -12,14 +12,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 import pytest
-from dogdetect.adapters.openvino_yolo import OpenVinoYolo
-from dogdetect.adapters.yolo import YoloDetector
-from dogdetect.detector import load_detector
-from dogdetect.imaging import decode_for_model, decode_rgb
-from dogdetect.models import Detection, scaled
-from dogdetect.ports import Detector
+from dogdetect.adapters.detector.loading import load_detector
+from dogdetect.adapters.detector.openvino import OpenVinoYolo
+from dogdetect.adapters.detector.ultralytics import YoloDetector
+from dogdetect.config import Settings
+from dogdetect.domain.models import Detection, scaled
+from dogdetect.domain.ports import Detector
+from dogdetect.image.decode import decode_for_model, decode_rgb
 from dogdetect.service.predict import has_dog
-from dogdetect.settings import Settings
 from PIL import Image
 
 from tests.photos import LABELLED_PHOTOS, SHARED_IMAGES, photo

@@ -18,9 +18,9 @@ from datetime import timedelta
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.idempotency import KEY_TTL_SECONDS, KeyClaim, KeyedPrediction
-from dogdetect.models import Status, image_key_for
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
+from dogdetect.domain.idempotency import KEY_TTL_SECONDS, KeyClaim, KeyedPrediction
+from dogdetect.domain.models import Status, image_key_for
 from sqlalchemy import Engine, create_engine, text
 
 from tests.fakes import FakeRepository

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 from local.iam import LocalNames, role_policy
 from local.launcher import RunningStack

@@ -16,9 +16,9 @@ import psutil
 import pytest
 from dogdetect.adapters.aws import aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository
-from dogdetect.jobs import job_to_body
-from dogdetect.models import Job, Status, image_key_for
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
+from dogdetect.domain.jobs import job_to_body
+from dogdetect.domain.models import Job, Status, image_key_for
 from sqlalchemy.engine import make_url
 
 from local.launcher import RunningStack

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from dogdetect.migrate import (
+from dogdetect.runtime.migrate import (
     NEWER,
     UPGRADED,
     AppRole,

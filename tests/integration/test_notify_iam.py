@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 from local.iam import LocalNames, role_policy
 from local.launcher import RunningStack

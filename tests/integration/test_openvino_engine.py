@@ -27,9 +27,9 @@ MODEL = SHARED_IMAGES.parent / "models" / "yolo11n_int8_openvino_model"
 # detects dog.jpg, and says what it found and which heavy modules it loaded.
 DETECT = """
 import json, sys
-from dogdetect.detector import load_detector
-from dogdetect.imaging import decode_rgb
-from dogdetect.settings import Settings
+from dogdetect.adapters.detector.loading import load_detector
+from dogdetect.image.decode import decode_rgb
+from dogdetect.config import Settings
 detector = load_detector(Settings(model_path=sys.argv[1], openvino_cache_dir=sys.argv[2]))
 found = detector.detect([decode_rgb(open(sys.argv[3], "rb").read(), 40_000_000)])[0]
 print(json.dumps({

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.jobs import job_to_body
-from dogdetect.models import Job, Prediction, Status, image_key_for
+from dogdetect.config import Settings
+from dogdetect.domain.jobs import job_to_body
+from dogdetect.domain.models import Job, Prediction, Status, image_key_for
 from dogdetect.service.sweep import sweep_unenqueued
-from dogdetect.settings import Settings
 from sqlalchemy import text
 
 from local.launcher import RunningStack

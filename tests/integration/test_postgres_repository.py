@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.migrate import upgrade
-from dogdetect.models import Box, Detection, FinishedPrediction, Status
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import Box, Detection, FinishedPrediction, Status
+from dogdetect.runtime.migrate import upgrade
 from dogdetect.service.sweep import SWEEP_LOCK, SweepResult, stuck_reason, sweep
-from dogdetect.settings import Settings
 from sqlalchemy import Engine, event, text
 
 from local.launcher import free_port

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dogdetect.adapters.aws import S3ImageStorage
 from dogdetect.adapters.postgres import PostgresPredictionRepository
-from dogdetect.models import Status, image_key_for
+from dogdetect.domain.models import Status, image_key_for
 
 from local.config import REPO_ROOT
 from local.launcher import RunningStack, free_port

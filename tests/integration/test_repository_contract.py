@@ -1,4 +1,4 @@
-"""The repository port's contract (`dogdetect.ports.PredictionRepository`), checked the same way
+"""The repository port's contract (`domain.ports.PredictionRepository`), checked the same way
 on the in-memory fake the unit tests use (`tests.fakes.FakeRepository`) and on PostgreSQL
 (`PostgresPredictionRepository` on the session stack's server): same calls, same answers.
 
@@ -16,8 +16,9 @@ from datetime import timedelta
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.models import (
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import (
     Box,
     Detection,
     FinishedPrediction,
@@ -25,7 +26,6 @@ from dogdetect.models import (
     Status,
     image_key_for,
 )
-from dogdetect.settings import Settings
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.exc import DBAPIError
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.errors import DependencyUnavailable
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable
 from dogdetect.service.submit import SubmitDeps, submit_image
-from dogdetect.settings import Settings
 
 from local.launcher import free_port
 from tests.integration.test_pipeline import stored_counts

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from dogdetect.webhooks.client import Timeouts, WebhookClient
+from dogdetect.adapters.webhook_sender import Timeouts, WebhookClient
 
 from tests.certificates import issue_server_certificate, make_ca
 

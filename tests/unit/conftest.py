@@ -4,9 +4,8 @@ and the fakes wired into the submit and status apps through FastAPI dependency o
 from __future__ import annotations
 
 import base64
-import importlib.util
+import importlib
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,9 +14,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from dogdetect.security import require_api_key
+from dogdetect.api.auth import require_api_key
+from dogdetect.config import Settings
 from dogdetect.service.submit import SubmitDeps
-from dogdetect.settings import Settings
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeAdapters, FakeQueue, FakeRepository, FakeStorage
@@ -28,17 +27,8 @@ LIMITS = Settings()
 
 
 def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py as module `<name>_function_app` (every handler is `app`)."""
-    module_name = f"{name}_function_app"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    path = REPO_ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The function's handler module (functions/<name>/app.py re-exports its `handler`)."""
+    return importlib.import_module(f"dogdetect.entrypoints.{name}")
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The annotated photo: drawing (`dogdetect.drawing`), when there is one
+"""The annotated photo: drawing (`dogdetect.image.draw`), when there is one
 (`dogdetect.service.annotate`), and GET /image_prediction/{id}/annotated through the status
 app and its Lambda handler (Mangum, base64 under the response limit)."""
 
@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dogdetect import drawing
-from dogdetect.annotated import CACHE_CONTROL
-from dogdetect.errors import AnnotationUnavailable, DependencyUnavailable, PredictionNotFound
-from dogdetect.models import Box, Detection, Status
+from dogdetect.api.annotated import CACHE_CONTROL
+from dogdetect.config import LAMBDA_PAYLOAD_LIMIT_BYTES, Settings
+from dogdetect.domain.errors import AnnotationUnavailable, DependencyUnavailable, PredictionNotFound
+from dogdetect.domain.models import Box, Detection, Status
+from dogdetect.image import draw as drawing
 from dogdetect.service.annotate import annotated_photo
-from dogdetect.settings import LAMBDA_PAYLOAD_LIMIT_BYTES, Settings
 from PIL import Image
 
 from tests import corpus

@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from dogdetect.models import Status
-from dogdetect.schemas import PredictionOut
+from dogdetect.api.schemas import PredictionOut
+from dogdetect.domain.models import Status
 from dogdetect.service.announce import announce, announce_overdue
 
 from tests.fakes import FakeNotificationQueue, FakeRepository, detection

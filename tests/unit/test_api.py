@@ -8,10 +8,10 @@ from types import ModuleType
 
 import httpx
 import pytest
-from dogdetect import web
-from dogdetect.models import Status
-from dogdetect.security import current_settings, require_api_key
-from dogdetect.settings import Settings
+from dogdetect.api import page as web
+from dogdetect.api.auth import current_settings, require_api_key
+from dogdetect.config import Settings
+from dogdetect.domain.models import Status
 from fastapi.testclient import TestClient
 
 from tests import corpus
@@ -178,7 +178,7 @@ def test_routes_declare_the_api_key_dependency(
         "/openapi.json": True,
         "/docs": True,
         "/health": False,
-        # The page and the static files: the same for everybody, no data (dogdetect.web).
+        # The page and the static files: the same for everybody, no data (dogdetect.api.page).
         **dict.fromkeys(web.PUBLIC, False),
     }
 

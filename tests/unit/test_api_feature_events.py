@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from dogdetect.models import Status
+from dogdetect.domain.models import Status
 
 from tests.fakes import FakeAdapters, detection
 from tests.unit.conftest import FakeLambdaContext, load_event, response_body

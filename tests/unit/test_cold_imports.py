@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 # numpy too: only the worker decodes pixels; submit validates without it (cold start).
 HEAVY = ("torch", "torchvision", "ultralytics", "openvino", "onnxruntime", "numpy")
 # What no request uses: boto3's resources and managed transfers (~0.1 s); the X-Ray SDK
-# (~0.15 s) while tracing is off, as here: no LAMBDA_TASK_ROOT (dogdetect.observability).
+# (~0.15 s) while tracing is off, as here: no LAMBDA_TASK_ROOT (dogdetect.runtime.observability).
 UNUSED = ("boto3", "s3transfer", "aws_xray_sdk")
 TRACING_OFF = {k: v for k, v in os.environ.items() if k != "LAMBDA_TASK_ROOT"}
 TRACING_ON = {**TRACING_OFF, "LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "0"}
@@ -79,7 +79,8 @@ def test_tracing_on_imports_the_xray_sdk() -> None:
 def test_probe_sees_heavy_imports() -> None:
     """The probe reports what is imported (here numpy, which the yolo adapter needs)."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE.replace("import app", "import dogdetect.adapters.yolo"),
+        [sys.executable, "-c",
+         PROBE.replace("import app", "import dogdetect.adapters.detector.ultralytics"),
          str(REPO / "functions" / "predict"), str(REPO / "layers" / "core"), "numpy"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -7,7 +7,7 @@ import ssl
 from pathlib import Path
 
 from dogdetect.adapters.postgres import lock_key, tls_context
-from dogdetect.migrate import Limits
+from dogdetect.runtime.migrate import Limits
 from dogdetect.service.sweep import SWEEP_LOCK
 
 from tests.certificates import make_ca

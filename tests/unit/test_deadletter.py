@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.jobs import parse_job
-from dogdetect.models import Status
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.jobs import parse_job
+from dogdetect.domain.models import Status
 from dogdetect.service.deadletter import (
     DeadLetterDeps,
     DeadLetterOutcome,

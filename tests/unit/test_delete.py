@@ -7,12 +7,12 @@ import uuid
 
 import numpy as np
 import pytest
-from dogdetect.errors import DependencyUnavailable, PredictionNotFound
-from dogdetect.idempotency import KeyClaim
-from dogdetect.models import Job, Status
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable, PredictionNotFound
+from dogdetect.domain.idempotency import KeyClaim
+from dogdetect.domain.models import Job, Status
 from dogdetect.service.delete import delete_prediction
 from dogdetect.service.predict import PredictDeps, QueuedJob, process_batch
-from dogdetect.settings import Settings
 
 from tests import corpus
 from tests.fakes import FakeDetector, FakeRepository, FakeStorage, detection

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from dogdetect.adapters.openvino_yolo import NotAnOpenVinoModel, read_metadata
-from dogdetect.detector import load_detector
-from dogdetect.settings import Settings
+from dogdetect.adapters.detector.loading import load_detector
+from dogdetect.adapters.detector.openvino import NotAnOpenVinoModel, read_metadata
+from dogdetect.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE_MODULES = (
-    "dogdetect.yolo_geometry",
-    "dogdetect.adapters.openvino_yolo",
-    "dogdetect.detector",
+    "dogdetect.adapters.detector.geometry",
+    "dogdetect.adapters.detector.openvino",
+    "dogdetect.adapters.detector.loading",
 )
 
 PROBE = """

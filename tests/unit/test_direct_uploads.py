@@ -12,10 +12,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.jobs import MalformedJob, parse_job, parse_message
-from dogdetect.models import Job, Status, incoming_key_for
-from dogdetect.security import require_api_key
+from dogdetect.api.auth import require_api_key
+from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, Settings
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.jobs import MalformedJob, parse_job, parse_message
+from dogdetect.domain.models import Job, Status, incoming_key_for
 from dogdetect.service.predict import PredictDeps, QueuedJob
 from dogdetect.service.sweep import sweep
 from dogdetect.service.upload_jobs import process_jobs
@@ -25,7 +26,6 @@ from dogdetect.service.uploads import (
     create_upload,
     settle_overdue_uploads,
 )
-from dogdetect.settings import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, Settings
 from fastapi.testclient import TestClient
 
 from tests import corpus

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import dogdetect
 import pytest
-from dogdetect import errors
-from dogdetect.adapters.yolo import OFFICIAL_WEIGHTS, find_model
-from dogdetect.http import ERROR_RESPONSES, ERROR_STATUS, status_for
-from dogdetect.jobs import MalformedJob, job_to_body, parse_job
-from dogdetect.models import Job, Status, image_key_for
-from dogdetect.security import key_matches
+from dogdetect.adapters.detector.ultralytics import OFFICIAL_WEIGHTS, find_model
+from dogdetect.api.app import ERROR_RESPONSES, ERROR_STATUS, status_for
+from dogdetect.api.auth import key_matches
+from dogdetect.domain import errors
+from dogdetect.domain.jobs import MalformedJob, job_to_body, parse_job
+from dogdetect.domain.models import Job, Status, image_key_for
 from dogdetect.service.health import check_dependencies
 from dogdetect.service.status import get_prediction
 
@@ -156,7 +156,7 @@ def test_every_domain_error_has_a_status() -> None:
         for obj in vars(errors).values()
         if isinstance(obj, type) and issubclass(obj, errors.DomainError)
     } - {errors.DomainError}
-    # The table names exactly the errors dogdetect.errors defines: a new one needs a row.
+    # The table names exactly the errors dogdetect.domain.errors defines: a new one needs a row.
     assert defined == set(ERROR_STATUS)
 
 
@@ -256,7 +256,7 @@ def test_key_matches(provided: str, allowed: frozenset[str], expected: bool) -> 
 
 
 def test_api_key_set_parsing() -> None:
-    from dogdetect.settings import Settings
+    from dogdetect.config import Settings
 
     assert Settings(api_keys=" a, b ,,c ").api_key_set == frozenset({"a", "b", "c"})
     assert Settings(api_keys="").api_key_set == frozenset()
@@ -331,7 +331,7 @@ def test_api_functions_do_not_import_torch() -> None:
     script = (
         "import sys; sys.path[:0] = ['layers/core', '.']\n"
         "from tests.unit.conftest import load_function\n"
-        "import dogdetect.adapters.yolo, dogdetect.detector\n"
+        "import dogdetect.adapters.detector.ultralytics, dogdetect.adapters.detector.loading\n"
         "load_function('submit'); load_function('status')\n"
         "heavy = sorted(m for m in ('torch', 'ultralytics', 'cv2') if m in sys.modules)\n"
         "print(','.join(heavy))\n"

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from dogdetect import decoding
-from dogdetect.errors import UnsupportedImage
+from dogdetect.domain.errors import UnsupportedImage
+from dogdetect.image import formats as decoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -9,19 +9,19 @@ from types import ModuleType
 
 import httpx
 import pytest
-from dogdetect.errors import (
+from dogdetect.api.auth import current_settings
+from dogdetect.config import Settings
+from dogdetect.domain.errors import (
     DependencyUnavailable,
     IdempotencyKeyInFlight,
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
     UnsupportedImage,
 )
-from dogdetect.idempotency import KEY_TTL_SECONDS, key_digest, parse_key
-from dogdetect.models import Status
-from dogdetect.security import current_settings
-from dogdetect.service.idempotency import accept_upload, submit_once
+from dogdetect.domain.idempotency import KEY_TTL_SECONDS, key_digest, parse_key
+from dogdetect.domain.models import Status
+from dogdetect.service.keyed_submit import accept_upload, submit_once
 from dogdetect.service.sweep import sweep
-from dogdetect.settings import Settings
 from fastapi.testclient import TestClient
 
 from tests import corpus

@@ -1,5 +1,5 @@
 """Upload validation and decoding against the hostile-input corpus, and the decoding policy
-(`dogdetect.decoding`): every cost bounded, every decoder failure a domain error."""
+(`dogdetect.image.formats`): every cost bounded, every decoder failure a domain error."""
 
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from dogdetect import decoding, errors
-from dogdetect.errors import (
+from dogdetect.api.app import ERROR_STATUS
+from dogdetect.config import Settings
+from dogdetect.domain import errors
+from dogdetect.domain.errors import (
     EmptyUpload,
     ImageTooLarge,
     UnsupportedImage,
     UploadTooLarge,
 )
-from dogdetect.http import ERROR_STATUS
-from dogdetect.imaging import (
+from dogdetect.domain.models import Box, Detection, scaled
+from dogdetect.image import formats as decoding
+from dogdetect.image.decode import (
     IMAGE_ERRORS,
     ImageInfo,
     decode_for_model,
@@ -34,8 +37,6 @@ from dogdetect.imaging import (
     sniff_format,
     validate_upload,
 )
-from dogdetect.models import Box, Detection, scaled
-from dogdetect.settings import Settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image

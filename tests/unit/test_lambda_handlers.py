@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from dogdetect.jobs import parse_job
-from dogdetect.models import Status
-from dogdetect.observability import instrument
+from dogdetect.domain.jobs import parse_job
+from dogdetect.domain.models import Status
+from dogdetect.runtime.observability import instrument
 from dogdetect.service.predict import PredictDeps
 
 from tests import corpus

@@ -3,7 +3,7 @@ runtime) says this import is one."""
 
 from __future__ import annotations
 
-from dogdetect.lifecycle import INIT_TYPE_VARIABLE, load_during_init
+from dogdetect.runtime.lifecycle import INIT_TYPE_VARIABLE, load_during_init
 
 
 def test_an_init_phase_loads_before_the_first_event() -> None:

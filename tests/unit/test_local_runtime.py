@@ -41,7 +41,7 @@ def pool(tmp_path: Path) -> Iterator[FunctionPool]:
 
 
 def test_the_module_is_imported_in_an_init_phase_as_lambda_marks_it(pool: FunctionPool) -> None:
-    # What `dogdetect.lifecycle.load_during_init` (predict's model) keys on.
+    # What `dogdetect.runtime.lifecycle.load_during_init` (predict's model) keys on.
     assert pool.invoke({})["init_type_at_import"] == "on-demand"
 
 

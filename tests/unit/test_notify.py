@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from dogdetect.notifications import DeliveryAttempt, parse_notification, payload_bytes
+from dogdetect.domain.notifications import DeliveryAttempt, parse_notification, payload_bytes
+from dogdetect.domain.webhooks.signing import secret_key
 from dogdetect.service.notify import (
     NotifyDeps,
     NotifyOutcome,
     WebhookNotDelivered,
     deliver_notification,
 )
-from dogdetect.webhooks.signing import secret_key
 
 from tests.fakes import FakeNotificationQueue
 from tests.unit.conftest import FakeLambdaContext, load_event, load_function

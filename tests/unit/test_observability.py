@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools import Tracer
-from dogdetect.observability import Observability, instrument, observability, tracing_on
+from dogdetect.runtime.observability import Observability, instrument, observability, tracing_on
 
 from tests.unit.conftest import FakeLambdaContext
 from tests.unit.test_snapstart import FakeRegistry

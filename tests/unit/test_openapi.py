@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dogdetect.docs import openapi_document
+from dogdetect.api.docs import openapi_document
 
 from local.openapi import current_document
 

@@ -1,4 +1,4 @@
-"""The OpenVINO engine's pre- and post-processing (dogdetect.yolo_geometry), on crafted arrays:
+"""The OpenVINO engine's pre- and post-processing (adapters.detector.geometry), on crafted arrays:
 ultralytics' letterbox, box decoding, class-aware NMS and scaling back, without any model.
 tests/integration/test_engine_parity.py checks the same steps against ultralytics itself."""
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 import pytest
-from dogdetect.yolo_geometry import (
+from dogdetect.adapters.detector.geometry import (
     MAX_DETECTIONS,
     PADDING_VALUE,
     Letterbox,

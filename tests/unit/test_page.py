@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from types import ModuleType
 
 import pytest
-from dogdetect import web
-from dogdetect.security import current_settings
-from dogdetect.settings import Settings
+from dogdetect.api import page as web
+from dogdetect.api.auth import current_settings
+from dogdetect.config import Settings
 from fastapi.testclient import TestClient
 
 from tests.unit.conftest import Wired

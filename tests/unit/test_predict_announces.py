@@ -4,9 +4,9 @@ notifications outage never fails a job."""
 
 from __future__ import annotations
 
-from dogdetect.models import Job, Status
+from dogdetect.config import Settings
+from dogdetect.domain.models import Job, Status
 from dogdetect.service.predict import PredictDeps, QueuedJob, process_batch
-from dogdetect.settings import Settings
 
 from tests import corpus
 from tests.fakes import (

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from dogdetect.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.jobs import MalformedJob, parse_job
-from dogdetect.models import Box, Detection, Job, Prediction, Status
+from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.domain.jobs import MalformedJob, parse_job
+from dogdetect.domain.models import Box, Detection, Job, Prediction, Status
 from dogdetect.service.predict import (
     PredictDeps,
     QueuedJob,
@@ -26,7 +27,6 @@ from dogdetect.service.predict import (
     has_dog,
     process_batch,
 )
-from dogdetect.settings import Settings
 from PIL import Image
 
 from tests import corpus

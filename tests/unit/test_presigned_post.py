@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dogdetect.adapters.aws import aws_client
 from dogdetect.adapters.presign import S3PostPresigner
-from dogdetect.models import PresignedPost
+from dogdetect.domain.models import PresignedPost
 
 from local.s3_post import Refused, Signer, check_post, upload_bucket
 

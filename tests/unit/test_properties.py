@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from dogdetect.errors import EmptyUpload, UploadTooLarge
-from dogdetect.http import IMAGE_FIELD_MISSING, IMAGE_FIELD_NOT_A_FILE
-from dogdetect.imaging import IMAGE_ERRORS, decode_rgb, validate_upload
-from dogdetect.security import require_api_key
+from dogdetect.api.app import IMAGE_FIELD_MISSING, IMAGE_FIELD_NOT_A_FILE
+from dogdetect.api.auth import require_api_key
+from dogdetect.domain.errors import EmptyUpload, UploadTooLarge
+from dogdetect.image.decode import IMAGE_ERRORS, decode_rgb, validate_upload
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

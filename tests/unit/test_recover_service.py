@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dogdetect.models import Job, Status
+from dogdetect.domain.models import Job, Status
 from dogdetect.service.recover import requeue_unfinished
 
 from tests.fakes import FakeAdapters

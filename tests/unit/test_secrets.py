@@ -14,7 +14,7 @@ from dogdetect.adapters.secrets import (
     credentials_for,
     database_url,
 )
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 
 class FakeSecrets:

@@ -1,4 +1,4 @@
-"""SnapStart hooks (dogdetect/snapstart.py): registered by every handler's init, they prime the
+"""SnapStart hooks (runtime/snapstart.py): registered by every handler's init, they prime the
 adapters before the snapshot and, after each restore, reseed `random` and drop every
 connection the snapshot holds. The registry is passed in (Lambda's is `snapshot_restore_py`)."""
 
@@ -14,11 +14,11 @@ from typing import Any
 
 import botocore.session
 import pytest
-from dogdetect import snapstart
 from dogdetect.adapters.aws import CLIENT_CONFIG
-from dogdetect.observability import instrument, observability
-from dogdetect.settings import Settings
-from dogdetect.wiring import Adapters, adapters
+from dogdetect.config import Settings
+from dogdetect.runtime import snapstart
+from dogdetect.runtime.composition import Adapters, adapters
+from dogdetect.runtime.observability import instrument, observability
 from sqlalchemy import event
 
 Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]

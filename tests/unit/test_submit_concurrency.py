@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.models import Prediction
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import Prediction
 from dogdetect.service.submit import submit_image
 
 from tests import corpus

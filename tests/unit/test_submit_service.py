@@ -4,9 +4,9 @@ could not undo."""
 from __future__ import annotations
 
 import pytest
-from dogdetect.errors import DependencyUnavailable, UnsupportedImage
-from dogdetect.jobs import job_to_body, parse_job
-from dogdetect.models import Job, Prediction, Status, image_key_for
+from dogdetect.domain.errors import DependencyUnavailable, UnsupportedImage
+from dogdetect.domain.jobs import job_to_body, parse_job
+from dogdetect.domain.models import Job, Prediction, Status, image_key_for
 from dogdetect.service.submit import submit_image
 from dogdetect.service.sweep import SweepResult, sweep_unenqueued
 

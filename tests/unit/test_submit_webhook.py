@@ -8,7 +8,7 @@ from dataclasses import replace
 from types import ModuleType
 
 import pytest
-from dogdetect.models import Status
+from dogdetect.domain.models import Status
 
 from tests import corpus
 from tests.unit.conftest import Wired, submit_deps_for

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.models import Job, Status
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import Job, Status
 from dogdetect.service.sweep import SWEEP_LOCK, SweepResult, stuck_reason, sweep_unenqueued
 from dogdetect.service.sweep import sweep as run_sweep
 

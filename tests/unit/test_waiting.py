@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from dogdetect.errors import PredictionNotFound
-from dogdetect.models import Status
-from dogdetect.prefer import MAX_WAIT_SECONDS, requested_wait
+from dogdetect.api.prefer import MAX_WAIT_SECONDS, requested_wait
+from dogdetect.domain.errors import PredictionNotFound
+from dogdetect.domain.models import Status
 from dogdetect.service.waiting import MAX_DELAY_SECONDS, wait_for_prediction
 
 from tests.fakes import FakeRepository, detection

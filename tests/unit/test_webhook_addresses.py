@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from dogdetect.webhooks.addresses import refusal
+from dogdetect.domain.webhooks.addresses import refusal
 
 PUBLIC = [
     "93.184.215.14",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from dogdetect.settings import Settings
-from dogdetect.webhooks.retry import DEFAULT_RETRY_DELAYS, parse_delays, retry_delay
+from dogdetect.config import Settings
+from dogdetect.domain.webhooks.retry import DEFAULT_RETRY_DELAYS, parse_delays, retry_delay
 from pydantic import ValidationError
 
 MAX_TRIES = 5  # the notifications queue's maxReceiveCount (tests/infra checks the template)

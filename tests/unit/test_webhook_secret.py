@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from dogdetect.adapters.secrets import WebhookSecretMissing, webhook_secret
-from dogdetect.settings import Settings
-from dogdetect.webhooks.signing import secret_key
+from dogdetect.config import Settings
+from dogdetect.domain.webhooks.signing import secret_key
 
 GENERATED = (
     "Kq3ZxWm8vT2pLr6NcY0bHs4dJf7gAe1uIo9kQw5tRy8z"  # 44 alphanumerics, as the template makes

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 
 import pytest
-from dogdetect.webhooks.signing import InvalidSecret, secret_key, sign, signature_headers
+from dogdetect.domain.webhooks.signing import InvalidSecret, secret_key, sign, signature_headers
 
 # The example of the specification's reference libraries (standard-webhooks/standard-webhooks,
 # libraries/*/tests: "test_sign_function"): this key, id, timestamp and body sign to this.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from dogdetect.errors import InvalidWebhook
-from dogdetect.webhooks.urls import MAX_URL_CHARS, parse_webhook_url, validate_webhook_url
+from dogdetect.domain.errors import InvalidWebhook
+from dogdetect.domain.webhooks.urls import MAX_URL_CHARS, parse_webhook_url, validate_webhook_url
 
 ACCEPTED = [
     "https://hooks.example.com/dog",

@@ -1,1 +1,1 @@
-"""Adapters: PostgreSQL, S3, SQS and ultralytics behind the ports in `dogdetect.ports`."""
+"""Adapters: PostgreSQL, S3, SQS and ultralytics behind the ports in `dogdetect.domain.ports`."""

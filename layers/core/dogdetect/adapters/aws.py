@@ -11,10 +11,10 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dogdetect.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.jobs import job_to_body
-from dogdetect.models import Job
-from dogdetect.notifications import Notification, notification_to_body
+from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.domain.jobs import job_to_body
+from dogdetect.domain.models import Job
+from dogdetect.domain.notifications import Notification, notification_to_body
 
 # Fail fast: a client waiting on a dead endpoint is worse than a quick 503 it can retry. An
 # endpoint that accepts connections but never answers (a paused process, a black hole) costs

@@ -34,9 +34,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
 
 from dogdetect.adapters.tables import DetectionRow, IdempotencyKeyRow, PredictionRow
-from dogdetect.errors import DependencyUnavailable, IdempotencyKeyInFlight
-from dogdetect.idempotency import KeyClaim, KeyedPrediction
-from dogdetect.models import Box, Detection, FinishedPrediction, Prediction, Status
+from dogdetect.domain.errors import DependencyUnavailable, IdempotencyKeyInFlight
+from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+from dogdetect.domain.models import Box, Detection, FinishedPrediction, Prediction, Status
 
 T = TypeVar("T")
 # A connection used this recently is taken as alive; one idle longer (a Lambda environment

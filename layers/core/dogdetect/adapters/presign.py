@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from dogdetect.models import PresignedPost
+from dogdetect.domain.models import PresignedPost
 
 # The policy's expiration, as botocore writes it (whole seconds, UTC).
 _EXPIRATION_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

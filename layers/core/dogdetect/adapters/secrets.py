@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from dogdetect.adapters.aws import aws_client
-from dogdetect.settings import Settings
+from dogdetect.config import Settings
 
 CREDENTIALS_TTL_SECONDS = 300.0
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy table definitions; Alembic migrations create them (see dogdetect/migrations)."""
+"""SQLAlchemy table definitions; Alembic migrations create them (runtime/migrations)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class IdempotencyKeyRow(Base):
         Index("ix_idempotency_keys_created_at", "created_at"),  # the sweep's expiry
         Index("ix_idempotency_keys_prediction_id", "prediction_id"),  # the cascade's lookup
         # The functions' role may add, read and remove a key, never repoint one
-        # (dogdetect.migrate grants by this).
+        # (dogdetect.runtime.migrate grants by this).
         {"info": {"app_privileges": ("SELECT", "INSERT", "DELETE")}},
     )
 

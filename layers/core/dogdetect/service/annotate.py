@@ -6,10 +6,10 @@ which, as is a photo no longer stored (uploads expire, see UploadRetentionDays).
 
 from __future__ import annotations
 
-from dogdetect.drawing import annotate
-from dogdetect.errors import AnnotationUnavailable, StoredImageMissing
-from dogdetect.models import Status
-from dogdetect.ports import ImageStorage, PredictionRepository
+from dogdetect.domain.errors import AnnotationUnavailable, StoredImageMissing
+from dogdetect.domain.models import Status
+from dogdetect.domain.ports import ImageStorage, PredictionRepository
+from dogdetect.image.draw import annotate
 from dogdetect.service.status import get_prediction
 
 NOT_YET = "the prediction is {status}: its annotated photo exists once it is DONE"

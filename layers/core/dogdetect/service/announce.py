@@ -13,10 +13,10 @@ import logging
 import uuid
 from collections.abc import Collection, Sequence
 
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.models import Prediction
-from dogdetect.notifications import notification_for
-from dogdetect.ports import NotificationQueue, PredictionRepository
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import Prediction
+from dogdetect.domain.notifications import notification_for
+from dogdetect.domain.ports import NotificationQueue, PredictionRepository
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dogdetect.jobs import MalformedJob, parse_job
-from dogdetect.models import Status
-from dogdetect.ports import NotificationQueue, PredictionRepository
+from dogdetect.domain.jobs import MalformedJob, parse_job
+from dogdetect.domain.models import Status
+from dogdetect.domain.ports import NotificationQueue, PredictionRepository
 from dogdetect.service.announce import announce
 
 logger = logging.getLogger(__name__)

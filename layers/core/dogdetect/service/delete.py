@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from dogdetect.errors import DependencyUnavailable, PredictionNotFound
-from dogdetect.ports import ImageStorage, PredictionRepository
+from dogdetect.domain.errors import DependencyUnavailable, PredictionNotFound
+from dogdetect.domain.ports import ImageStorage, PredictionRepository
 from dogdetect.service.status import parse_id
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from dogdetect.errors import DependencyUnavailable
+from dogdetect.domain.errors import DependencyUnavailable
 
 
 def _answer(probe: Callable[[], None]) -> str:

@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.notifications import (
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.notifications import (
     DeliveryAttempt,
     MalformedNotification,
     Notification,
     parse_notification,
     payload_bytes,
 )
-from dogdetect.ports import NotificationQueue, WebhookSender
-from dogdetect.webhooks.retry import retry_delay
-from dogdetect.webhooks.signing import signature_headers
+from dogdetect.domain.ports import NotificationQueue, WebhookSender
+from dogdetect.domain.webhooks.retry import retry_delay
+from dogdetect.domain.webhooks.signing import signature_headers
 
 logger = logging.getLogger(__name__)
 

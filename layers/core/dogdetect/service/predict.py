@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from dogdetect.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.imaging import IMAGE_ERRORS, ModelInput, decode_for_model
-from dogdetect.models import Detection, FinishedPrediction, Job, scaled
-from dogdetect.ports import Detector, ImageStorage, NotificationQueue, PredictionRepository
+from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
+from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.domain.models import Detection, FinishedPrediction, Job, scaled
+from dogdetect.domain.ports import Detector, ImageStorage, NotificationQueue, PredictionRepository
+from dogdetect.image.decode import IMAGE_ERRORS, ModelInput, decode_for_model
 from dogdetect.service.announce import announce
-from dogdetect.settings import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ unfinished prediction again. Safe to repeat: a finished row ignores its message.
 
 from __future__ import annotations
 
-from dogdetect.models import Job
-from dogdetect.ports import ImageStorage, JobQueue, PredictionRepository
+from dogdetect.domain.models import Job
+from dogdetect.domain.ports import ImageStorage, JobQueue, PredictionRepository
 
 
 def requeue_unfinished(

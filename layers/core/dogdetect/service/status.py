@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from dogdetect.errors import PredictionNotFound
-from dogdetect.models import Prediction, canonical_id
-from dogdetect.ports import PredictionRepository
+from dogdetect.domain.errors import PredictionNotFound
+from dogdetect.domain.models import Prediction, canonical_id
+from dogdetect.domain.ports import PredictionRepository
 
 
 def parse_id(raw_id: str) -> uuid.UUID:

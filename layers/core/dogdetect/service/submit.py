@@ -16,11 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from dogdetect.errors import DependencyUnavailable
-from dogdetect.imaging import validate_upload
-from dogdetect.models import Job, Prediction, image_key_for
-from dogdetect.ports import ImageStorage, JobQueue, PredictionRepository
-from dogdetect.webhooks.urls import validate_webhook_url
+from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import Job, Prediction, image_key_for
+from dogdetect.domain.ports import ImageStorage, JobQueue, PredictionRepository
+from dogdetect.domain.webhooks.urls import validate_webhook_url
+from dogdetect.image.decode import validate_upload
 
 logger = logging.getLogger(__name__)
 # Runs an upload's S3 put beside its row's insert. Lambda serves one request at a time per

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from dogdetect.idempotency import KEY_TTL_SECONDS
-from dogdetect.models import Job
-from dogdetect.ports import ImageStorage, JobQueue, NotificationQueue, PredictionRepository
+from dogdetect.domain.idempotency import KEY_TTL_SECONDS
+from dogdetect.domain.models import Job
+from dogdetect.domain.ports import ImageStorage, JobQueue, NotificationQueue, PredictionRepository
 from dogdetect.service.announce import announce_overdue
 from dogdetect.service.uploads import settle_overdue_uploads
 

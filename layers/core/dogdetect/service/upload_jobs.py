@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from dogdetect.models import Job
+from dogdetect.domain.models import Job
 from dogdetect.service.predict import PredictDeps, QueuedJob, process_batch
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 1. `create_upload` (POST /image_prediction/uploads): a presigned POST for `incoming/<id>` (1 byte
    to the limit, valid for a while), then a PENDING row that awaits it (`upload_expires_at`).
    Signing calls nothing, so it comes first: a failed insert (503) leaves nothing behind.
-2. S3's ObjectCreated notification on the jobs queue is the job (`dogdetect.jobs`).
+2. S3's ObjectCreated notification on the jobs queue is the job (`dogdetect.domain.jobs`).
    The worker (`dogdetect.service.upload_jobs`) ends ERROR at once, unread, an object S3
    says is empty or over the limit, and decodes the others as submit validates its uploads.
 3. The sweeper's `settle_overdue_uploads`: once the URL expired (and a grace for an upload
@@ -17,8 +17,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from dogdetect.models import Prediction, PresignedPost, Status, incoming_key_for
-from dogdetect.ports import ImageStorage, PredictionRepository, UploadPresigner
+from dogdetect.domain.models import Prediction, PresignedPost, Status, incoming_key_for
+from dogdetect.domain.ports import ImageStorage, PredictionRepository, UploadPresigner
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from dogdetect.errors import PredictionNotFound
-from dogdetect.models import Prediction
-from dogdetect.ports import PredictionRepository
+from dogdetect.domain.errors import PredictionNotFound
+from dogdetect.domain.models import Prediction
+from dogdetect.domain.ports import PredictionRepository
 from dogdetect.service.status import get_prediction
 
 FIRST_DELAY_SECONDS = 0.1

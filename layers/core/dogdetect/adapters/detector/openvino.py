@@ -1,0 +1,133 @@
+"""The default detector: an ultralytics YOLO export run by the OpenVINO runtime alone.
+
+No torch, no ultralytics: the letterbox, decoding and NMS are `geometry`'s (beside this);
+the u8 NHWC -> f32 NCHW / 255 conversion is compiled into the model (OpenVINO's
+PrePostProcessor). The compiled model is cached in `cache_dir`, which may be read-only once
+filled (the predict image fills it at build time)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dogdetect.adapters.detector.geometry import letterbox, postprocess
+from dogdetect.domain.models import Box, Detection
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "dogdetect-openvino-cache"
+METADATA_FILE = "metadata.yaml"
+# One stream on every core for one synchronous request at a time: the fastest single-image
+# call on 2 cores (docs/decisions.md). Precision is the CPU plugin's default, as ultralytics
+# leaves it, so both engines give the same answers on any CPU.
+CPU_CONFIG: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+
+
+class NotAnOpenVinoModel(ValueError):
+    """The model path is not an OpenVINO export folder (an .xml, its .bin, metadata.yaml)."""
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    names: dict[int, str]
+    input_size: int
+
+
+def read_metadata(model_dir: Path) -> ModelMetadata:
+    """Class names and the square input side, from the export's metadata.yaml."""
+    import yaml
+
+    meta = yaml.safe_load((model_dir / METADATA_FILE).read_text())
+    imgsz = meta["imgsz"]
+    height, width = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+    if height != width:
+        raise NotAnOpenVinoModel(f"{model_dir}: the input is {width}x{height}, not square")
+    return ModelMetadata({int(k): str(v) for k, v in meta["names"].items()}, int(height))
+
+
+def model_xml(model_path: str) -> Path:
+    """The IR's .xml in an OpenVINO export folder; a clear error for anything else."""
+    folder = Path(model_path)
+    xml = sorted(folder.glob("*.xml")) if folder.is_dir() else []
+    if not xml or not (folder / METADATA_FILE).is_file():
+        raise NotAnOpenVinoModel(
+            f"{model_path} is not an OpenVINO model folder (an .xml, its .bin and "
+            f"{METADATA_FILE}): the openvino engine runs only those; export the model to "
+            "OpenVINO, or set DETECTOR_ENGINE=ultralytics to run .pt or .onnx weights"
+        )
+    return xml[0]
+
+
+class OpenVinoYolo:
+    """The model compiled once, with one inference request: calls must not overlap (predict
+    runs one at a time)."""
+
+    def __init__(self, model_dir: str, confidence: float, cache_dir: str | None = None) -> None:
+        xml = model_xml(model_dir)
+        meta = read_metadata(xml.parent)
+        self.model_path = model_dir
+        self.input_size = meta.input_size
+        self._names = meta.names
+        self._confidence = confidence
+        self._compiled = compile_model(xml, self.input_size, Path(cache_dir or DEFAULT_CACHE_DIR))
+        self._request = self._compiled.create_infer_request()
+
+    @property
+    def loaded_from_cache(self) -> bool:
+        return bool(self._compiled.get_property("LOADED_FROM_CACHE"))
+
+    def warm_up(self) -> None:
+        """Run once on a blank image so the first real request pays for no lazy set-up."""
+        self.detect([np.zeros((self.input_size, self.input_size, 3), dtype=np.uint8)])
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """Detections for each RGB HxWx3 uint8 array, in its own pixels; one at a time (the
+        export's batch is 1)."""
+        return [self._detect_one(image) for image in images]
+
+    def _detect_one(self, image: np.ndarray) -> list[Detection]:
+        padded, box = letterbox(image, self.input_size)
+        self._request.infer({0: padded[np.newaxis]})
+        found = postprocess(self._request.get_output_tensor(0).data[0], box, self._confidence)
+        return [
+            self._detection(xyxy, score, cls)
+            for xyxy, score, cls in zip(found.boxes, found.scores, found.classes, strict=True)
+        ]
+
+    def _detection(self, xyxy: np.ndarray, score: np.floating, cls: np.integer) -> Detection:
+        """Rounded as the ultralytics adapter rounds (4 digits, 0.1 pixel)."""
+        box = Box(*(round(float(v), 1) for v in xyxy))
+        return Detection(self._names[int(cls)], round(float(score), 4), box)
+
+
+def compile_model(xml: Path, input_size: int, cache_dir: Path) -> Any:
+    """The model compiled for the CPU, taking uint8 NHWC RGB; through the compiled-model
+    cache when it can be used, else without it (a cache must never stop the detector)."""
+    import openvino as ov  # here, not at import: the module imports without the runtime
+
+    core = ov.Core()
+    model = _with_input_conversion(ov, core.read_model(xml), input_size)
+    try:
+        return core.compile_model(model, "CPU", {**CPU_CONFIG, "CACHE_DIR": str(cache_dir)})
+    except RuntimeError as exc:  # the folder cannot be made, or a blob cannot be read
+        logger.warning("compiling without the OpenVINO cache %s: %s", cache_dir, exc)
+        return core.compile_model(model, "CPU", CPU_CONFIG)
+
+
+def _with_input_conversion(ov: Any, model: Any, input_size: int) -> Any:
+    shape = model.input(0).get_partial_shape()
+    if not shape.is_static or list(shape.to_shape()) != [1, 3, input_size, input_size]:
+        raise NotAnOpenVinoModel(
+            f"input {shape}, expected a static [1,3,{input_size},{input_size}]"
+        )
+    pre = ov.preprocess.PrePostProcessor(model)
+    pre.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    pre.input().model().set_layout(ov.Layout("NCHW"))
+    pre.input().preprocess().convert_element_type(ov.Type.f32).scale(255.0)
+    return pre.build()

@@ -1,0 +1,39 @@
+"""GET /image_prediction/{id}/annotated over HTTP: the JPEG answer, its cache headers and its
+description in the OpenAPI document. The drawing is `dogdetect.image.draw`'s, the rules of
+when there is a photo `dogdetect.service.annotate`'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Response
+
+from dogdetect.api.app import ERROR_RESPONSES
+from dogdetect.api.schemas import ErrorOut
+
+JPEG = "image/jpeg"
+# Once DONE a prediction's detections and photo never change: a client may keep the picture
+# (a day: the photo itself expires after UploadRetentionDays). `private`: it is one client's
+# photo, for no shared cache.
+CACHE_CONTROL = "private, max-age=86400, immutable"
+
+ANNOTATED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The photo, upright, at most 2048 pixels a side, with a box and a label"
+        " for each detection (dogs magenta, the rest cyan)",
+        "content": {JPEG: {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {"Cache-Control": {"description": CACHE_CONTROL, "schema": {"type": "string"}}},
+    },
+    401: ERROR_RESPONSES[401],
+    404: {
+        "model": ErrorOut,
+        "description": "No prediction with this id; or it is not DONE (PENDING or PROCESSING:"
+        " not yet; ERROR: never); or its photo is no longer stored",
+    },
+    422: ERROR_RESPONSES[422],  # the API's one 422 shape, in place of FastAPI's own
+    503: ERROR_RESPONSES[503],
+}
+
+
+def jpeg_response(photo: bytes) -> Response:
+    return Response(photo, media_type=JPEG, headers={"Cache-Control": CACHE_CONTROL})

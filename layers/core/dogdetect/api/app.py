@@ -1,0 +1,145 @@
+"""HTTP mapping shared by the API functions: one table from domain errors to statuses,
+JSON bodies for every error, and the FastAPI app factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dogdetect.api.auth import API_KEY_REQUIRED, key_is_valid
+from dogdetect.api.schemas import ErrorOut, UnprocessableOut
+from dogdetect.domain import errors
+from dogdetect.domain.idempotency import MAX_KEY_CHARS
+
+logger = logging.getLogger(__name__)
+
+ERROR_STATUS: dict[type[errors.DomainError], int] = {
+    errors.EmptyUpload: 400,
+    errors.IdempotencyKeyInvalid: 400,
+    errors.Unauthorized: 401,
+    errors.PredictionNotFound: 404,
+    errors.AnnotationUnavailable: 404,
+    errors.IdempotencyKeyInFlight: 409,
+    errors.UploadTooLarge: 413,
+    errors.UnsupportedImage: 415,
+    errors.ImageTooLarge: 422,
+    errors.MultipleImages: 422,
+    errors.IdempotencyKeyReused: 422,
+    errors.InvalidWebhook: 422,
+    errors.DependencyUnavailable: 503,
+}
+# Answers a client should retry, and after how long (seconds).
+RETRY_AFTER = {409: "1", 503: "1"}
+
+# Written out, not left to http.HTTPStatus: its phrases change between Python versions (3.13
+# says "Content Too Large"), and the OpenAPI document must not.
+STATUS_DESCRIPTIONS = {
+    400: "The upload is empty, or the Idempotency-Key header is not 1 to"
+    f" {MAX_KEY_CHARS} printable ASCII characters",
+    401: "A valid X-API-Key header is required",
+    404: "No prediction with this id",
+    409: "The first request with this Idempotency-Key has not been answered yet; retry after"
+    " Retry-After",
+    413: "The upload is larger than the limit",
+    415: "Not an image in an accepted format, or a truncated or corrupt one",
+    422: "An image over the pixel limit, a request that is not one file in the field 'image',"
+    " an Idempotency-Key already used with another image, or a 'webhook' that is not an https"
+    " URL of a public host",
+    503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": UnprocessableOut if status == 422 else ErrorOut,
+        "description": STATUS_DESCRIPTIONS[status],
+    }
+    for status in sorted(set(ERROR_STATUS.values()))
+}
+
+
+def status_for(exc: errors.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]
+    return 500
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DomainError)
+    status = status_for(exc)
+    headers = {"Retry-After": RETRY_AFTER[status]} if status in RETRY_AFTER else None
+    return JSONResponse({"detail": exc.detail}, status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405) and not key_is_valid(request.headers.get("x-api-key")):
+        # With keys set, an unknown route or method says nothing without one either.
+        return await _domain_error(request, errors.Unauthorized(API_KEY_REQUIRED))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+IMAGE_FIELD_MISSING = "send the photo as a file in the multipart form field 'image'"
+IMAGE_FIELD_NOT_A_FILE = (
+    "the form field 'image' must be a file (a multipart part with a filename), not text"
+)
+
+
+def _client_message(problem: dict[str, Any]) -> str:
+    """A sentence for the client in place of FastAPI's (which reads, for a text field where
+    the photo belongs, "Expected UploadFile, received: <class 'str'>")."""
+    loc = [str(part) for part in problem.get("loc", ())]
+    kind = str(problem.get("type", ""))
+    if loc == ["body", "image"]:
+        return IMAGE_FIELD_MISSING if kind == "missing" else IMAGE_FIELD_NOT_A_FILE
+    where = f"'{'.'.join(loc[1:])}' in the {loc[0]}" if len(loc) > 1 else "the request"
+    if kind == "missing":
+        return f"{where} is required"
+    return f"{where} is not valid ({kind or 'invalid'})"
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"loc": list(e.get("loc", ())), "msg": _client_message(e), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+async def one_image(request: Request) -> None:
+    """Starlette keeps the last of repeated form fields; refuse the ambiguity instead."""
+    form = await request.form()  # parsed once: FastAPI reuses it for the body parameters
+    if len(form.getlist("image")) > 1:
+        raise errors.MultipleImages("send exactly one file in the form field 'image'")
+    if len(form.getlist("webhook")) > 1:
+        raise errors.InvalidWebhook("send at most one URL in the form field 'webhook'")
+
+
+def create_api(title: str) -> FastAPI:
+    # FastAPI's own /docs and /openapi.json would be public and describe one function's part
+    # of the API: the status function serves the whole API's instead (dogdetect.api.docs).
+    # No trailing-slash redirects: Starlette builds them from the Host header, which a client
+    # chooses (a 307 to any host). A path with a slash too many is a JSON 404 instead.
+    app = FastAPI(
+        title=title,
+        version="1.0.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+    )
+    app.add_exception_handler(errors.DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app

@@ -1,0 +1,56 @@
+"""Request headers the API reads, declared once for the handlers (and so the OpenAPI
+document). Their values are checked by the core, not by FastAPI: a bad Idempotency-Key is a
+400 (`domain.idempotency`), a Prefer header it cannot read is ignored (`api.prefer`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Header, Response
+
+from dogdetect.api.app import ERROR_RESPONSES
+from dogdetect.api.prefer import MAX_WAIT_SECONDS
+from dogdetect.domain.idempotency import MAX_KEY_CHARS
+
+IDEMPOTENCY_KEY: Any = Header(
+    default=None,
+    alias="Idempotency-Key",
+    description=(
+        f"1 to {MAX_KEY_CHARS} printable ASCII characters, optionally as a quoted string. Sent "
+        "again within 24 hours with the same image, the first answer comes back and nothing "
+        "is queued twice; with another image, 422; while the first request is still being "
+        "answered, 409."
+    ),
+    json_schema_extra={"pattern": f"^[ -~]{{1,{MAX_KEY_CHARS}}}$"},
+)
+PREFER: Any = Header(
+    default=None,
+    description=(
+        f"`wait=N` (RFC 7240): hold the answer up to N seconds (at most {MAX_WAIT_SECONDS}) "
+        "until the prediction is DONE or ERROR; `Preference-Applied` says so. Anything else "
+        "in it is ignored."
+    ),
+    examples=["wait=10"],
+)
+
+
+def apply_wait(response: Response, seconds: int | None) -> None:
+    response.headers["Vary"] = "Prefer"  # the answer may differ with it (RFC 7240, section 2)
+    if seconds is not None:
+        response.headers["Preference-Applied"] = f"wait={seconds}"
+
+
+WAIT_APPLIED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Preference-Applied": {
+                "description": "`wait=N` when a Prefer: wait=N was honoured (N clamped)",
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+DELETED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    204: {"description": "Deleted: the prediction, its detections and its image"},
+    **ERROR_RESPONSES,
+}

@@ -1,0 +1,163 @@
+"""Ports: what the domain needs from the outside world. Adapters implement them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from dogdetect.domain.models import Detection, FinishedPrediction, Job, Prediction, PresignedPost
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+    from dogdetect.domain.notifications import DeliveryAttempt, Notification
+
+
+class PredictionRepository(Protocol):
+    def add_pending(
+        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+    ) -> Prediction: ...
+    def mark_enqueued(self, prediction_id: uuid.UUID) -> None: ...
+    def add_awaiting_upload(
+        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+    ) -> Prediction:
+        """A PENDING row whose photo the client sends straight to the bucket, until
+        `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the
+        sweeper settles it (`uploads_overdue`) it is not `unenqueued_before`'s."""
+        ...
+
+    def uploads_overdue(self, grace_seconds: int, limit: int) -> list[Prediction]:
+        """Rows of direct uploads whose URL expired more than `grace_seconds` ago and that the
+        sweeper has not settled yet (`mark_enqueued` settles one), whatever their status, the
+        longest expired first."""
+        ...
+
+    def delete(self, prediction_id: uuid.UUID) -> None: ...
+    def get(self, prediction_id: uuid.UUID) -> Prediction | None: ...
+    def remove(self, prediction_id: uuid.UUID) -> str | None:
+        """Delete the row (its detections and idempotency keys cascade); its image key, None
+        when there was no such row."""
+        ...
+
+    def add_pending_once(
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        claim: KeyClaim,
+        webhook_url: str | None = None,
+    ) -> KeyedPrediction:
+        """`add_pending` holding `claim.key_digest`, unless that key already names a
+        prediction made less than `claim.ttl_seconds` ago: then that one, unchanged. Of
+        concurrent calls with one key, exactly one makes a prediction."""
+        ...
+
+    def delete_expired_keys(self, older_than_seconds: int, limit: int) -> int:
+        """Delete at most `limit` idempotency keys older than `older_than_seconds`, the
+        oldest first; how many."""
+        ...
+
+    def start_processing(self, prediction_id: uuid.UUID) -> bool:
+        """PENDING/PROCESSING -> PROCESSING; False when the row is finished or missing."""
+        ...
+
+    def finish(
+        self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
+    ) -> bool:
+        """PROCESSING -> DONE with detections, atomically; False when already finished."""
+        ...
+
+    def fail(self, prediction_id: uuid.UUID, reason: str) -> bool:
+        """Any non-terminal state -> ERROR; False when already finished."""
+        ...
+
+    def start_processing_many(self, prediction_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """`start_processing` of each, in one statement; the ids now PROCESSING (finished or
+        missing rows are left out)."""
+        ...
+
+    def finish_many(self, results: Sequence[FinishedPrediction]) -> set[uuid.UUID]:
+        """`finish` of each, in one transaction (all or nothing); the ids that became DONE
+        (rows no longer PROCESSING are left as they are, with no detection added)."""
+        ...
+
+    def fail_many(self, reasons: Mapping[uuid.UUID, str]) -> set[uuid.UUID]:
+        """`fail` of each id with its reason, in one statement; the ids that became ERROR."""
+        ...
+
+    def unenqueued_before(self, seconds: int, limit: int) -> list[Prediction]: ...
+    def unfinished(self, limit: int) -> list[Prediction]:
+        """PENDING or PROCESSING rows whose message was sent, oldest first."""
+        ...
+
+    def fail_stuck(self, older_than_seconds: int, reason: str, limit: int) -> int:
+        """PENDING/PROCESSING rows whose message was sent and that have not changed for
+        `older_than_seconds` -> ERROR with `reason`, at most `limit` of them (the longest
+        unchanged first), in one conditional UPDATE; returns how many."""
+        ...
+
+    def webhooks_due(self, prediction_ids: Collection[uuid.UUID]) -> list[Prediction]:
+        """Those of the ids that are DONE or ERROR with a webhook not yet announced."""
+        ...
+
+    def webhooks_overdue(self, older_than_seconds: int, limit: int) -> list[Prediction]:
+        """Rows DONE or ERROR, unchanged for `older_than_seconds`, whose webhook was never
+        announced (the finishing code did not get to it), the longest unchanged first."""
+        ...
+
+    def mark_webhooks_enqueued(self, prediction_ids: Collection[uuid.UUID]) -> None:
+        """Note that their notifications are in the queue (`webhook_enqueued_at`)."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Hold the lock `name` for the block; the block gets False (and holds nothing) when
+        another holder, in any process, has it."""
+        ...
+
+    def ping(self) -> None: ...
+
+
+class ImageStorage(Protocol):
+    bucket: str
+
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def ping(self) -> None: ...
+
+
+class UploadPresigner(Protocol):
+    def presign_post(self, key: str, max_bytes: int, expires_seconds: int) -> PresignedPost:
+        """A POST the client may make once or more, for `expires_seconds`, of 1 to
+        `max_bytes` bytes, to `key` of the bucket and nowhere else. Signing only: no call."""
+        ...
+
+
+class JobQueue(Protocol):
+    def send(self, job: Job) -> None: ...
+    def ping(self) -> None: ...
+
+
+class NotificationQueue(Protocol):
+    def send(self, notification: Notification) -> None: ...
+    def postpone(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a received message hidden for `seconds` more: its next try's backoff."""
+        ...
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> DeliveryAttempt:
+        """One POST of `body` to `url`; never raises for what the URL's server does."""
+        ...
+
+
+class Detector(Protocol):
+    input_size: int  # the model's square input side: images need no more pixels than this
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """Detections for each RGB HxWx3 uint8 array, in order."""
+        ...

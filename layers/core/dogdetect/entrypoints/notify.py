@@ -1,0 +1,70 @@
+"""notify: drains the notifications queue. Each message is a finished prediction's status JSON
+for its webhook: POSTed, signed as the Standard Webhooks specification says. A failed try is
+hidden for its backoff and reported as a batch item failure, so only it returns; after the
+last try the queue dead-letters it. Runs outside the VPC: it reaches clients' servers, and
+refuses every address that is not public."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from dogdetect.adapters.secrets import webhook_secret
+from dogdetect.adapters.webhook_sender import WebhookClient
+from dogdetect.domain.webhooks.signing import secret_key
+from dogdetect.runtime.composition import adapters
+from dogdetect.runtime.observability import instrument, observability
+from dogdetect.runtime.sqs_batch import process_sqs_batch
+from dogdetect.service.notify import (
+    NotifyDeps,
+    NotifyOutcome,
+    WebhookNotDelivered,
+    deliver_notification,
+)
+
+obs = observability("notify")
+_deps: NotifyDeps | None = None
+
+
+def notify_deps() -> NotifyDeps:
+    """Built on the first message and kept: the secret is read once per container."""
+    global _deps
+    if _deps is None:
+        a = adapters()
+        _deps = NotifyDeps(
+            sender=WebhookClient(allow_loopback=a.settings.allow_http_webhooks),
+            queue=a.notifications,
+            signing_key=secret_key(webhook_secret(a.settings)),
+            retry_delays=a.settings.webhook_retry_schedule,
+            max_attempts=a.settings.max_receive_count,
+        )
+    return _deps
+
+
+def process_record(record: SQSRecord, deps: Callable[[], NotifyDeps]) -> None:
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    try:
+        outcome = deliver_notification(record.body, record.receipt_handle, attempt, deps)
+    except WebhookNotDelivered:
+        obs.metrics.add_metric(name="WebhookTriesFailed", unit="Count", value=1)
+        raise
+    if outcome is NotifyOutcome.DELIVERED:
+        obs.metrics.add_metric(name="WebhooksDelivered", unit="Count", value=1)
+
+
+def lambda_handler(
+    event: dict[str, Any], context: Any, deps: Callable[[], NotifyDeps] = notify_deps
+) -> PartialItemFailureResponse:
+    # A client's server failing is no failure of this function: its Errors alarm stays quiet.
+    return process_sqs_batch(
+        event,
+        context,
+        lambda record: process_record(record, deps),
+        fail_invocation_when_all_fail=False,
+    )
+
+
+handler = instrument(lambda_handler, obs)

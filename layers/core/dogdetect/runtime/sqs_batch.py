@@ -1,0 +1,66 @@
+"""SQS-triggered handlers: failures reported per record (ReportBatchItemFailures), so only
+the failed messages return to the queue. `process_sqs_batch` handles each record on its own
+(Powertools' BatchProcessor); `parse_records` and `partial_response` serve a handler that
+processes the whole batch at once, answering as BatchProcessor would."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+_processor = BatchProcessor(event_type=EventType.SQS)
+# For a consumer whose records fail for reasons outside it (a client's webhook answering 500):
+# a batch of failures is reported as such, and the invocation, which did its work, succeeds.
+_reporting_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def process_sqs_batch(
+    event: dict[str, Any],
+    context: Any,
+    handle: Callable[[SQSRecord], None],
+    fail_invocation_when_all_fail: bool = True,
+) -> PartialItemFailureResponse:
+    processor = _processor if fail_invocation_when_all_fail else _reporting_processor
+    return process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )
+
+
+def parse_records(
+    event: dict[str, Any], parse: Callable[[SQSRecord], T], poison: type[Exception]
+) -> tuple[list[T], list[str]]:
+    """Each record parsed, and the message ids of the records `parse` refused with `poison`.
+    A poison message is logged by its id and the error's text, never its body (a `poison`
+    error must not quote the body: `dogdetect.domain.jobs.MalformedJob` names only a class)."""
+    parsed: list[T] = []
+    refused: list[str] = []
+    for raw in event["Records"]:
+        record = SQSRecord(raw)
+        try:
+            parsed.append(parse(record))
+        except poison as exc:
+            logger.warning("message %s refused: %s", record.message_id, exc)
+            refused.append(record.message_id)
+    return parsed, refused
+
+
+def partial_response(event: dict[str, Any], failed: Collection[str]) -> PartialItemFailureResponse:
+    """The failed messages' ids, in the event's order. As BatchProcessor does, a batch in which
+    every record failed raises instead: the invocation fails, the whole batch returns."""
+    ids = [record["messageId"] for record in event["Records"]]
+    failed = set(failed)
+    if ids and all(i in failed for i in ids):
+        raise BatchProcessingError(f"All {len(ids)} records failed processing.")
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in ids if i in failed]}
