@@ -36,6 +36,8 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install --quiet -c constraints.txt torch torchvision
 	$(PY) -m pip install --quiet -c constraints.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	# the `dogdetect` command and its client, a distribution of their own (no dependency)
+	$(PY) -m pip install --quiet --no-deps -e clients/python
 	touch $(STAMP)
 
 local: venv ## run the whole service on this machine (API on http://127.0.0.1:8080)

@@ -75,6 +75,24 @@ def test_arguments_it_cannot_use_are_usage_errors(
     assert "usage: dogdetect" in capsys.readouterr().err
 
 
+def test_version_is_the_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"dogdetect {__version__}\n"
+
+
+def test_python_m_dogdetect_client_is_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dogdetect_client", "--help"],
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SOURCE)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: dogdetect")
+
+
 def test_a_path_that_is_not_there_is_a_usage_error(
     api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -256,7 +274,12 @@ def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) 
     api.script("GET", "/image_prediction/*", held)
     argv = ["predict", str(tmp_path), "--api", api.url, "--concurrency", "1"]
     command = subprocess.Popen(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(SOURCE)!r})\n{RUN_CLI}", *argv],
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {str(SOURCE)!r})\n{RUN_CLI}",
+            *argv,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,44 +1,49 @@
-"""The `dogdetect` command as installed with the project (.venv/bin/dogdetect), its Python API
-(`dogdetect.client`) and GET /image_prediction/{id}/annotated, over HTTP against the local
-stack: the gateway, the functions with their own IAM, S3, the real model."""
+"""The `dogdetect` command and its Python API (`dogdetect_client`) as a user installs them,
+`pip install ./clients/python` into an empty venv (tests/client_venv.py), and
+GET /image_prediction/{id}/annotated, over HTTP against the local stack: the gateway, the
+functions with their own IAM, S3, the real model."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
-import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository
-from dogdetect.client import ApiError, Client
 from dogdetect.domain.models import image_key_for
 from dogdetect.image.draw import MAX_JPEG_BYTES, MAX_SIDE
 from PIL import Image
 
 from local.launcher import RunningStack
+from tests.client_venv import InstalledClient, install_client
 from tests.conftest import submit, wait_terminal
 from tests.drawn_boxes import DOG, OTHER, edge_fraction, open_jpeg
 from tests.photos import SHARED_IMAGES, photo
 
-DOGDETECT = Path(sys.executable).parent / "dogdetect"  # the console script of pyproject.toml
 DIRECT_LIMIT = 4_500_000  # Settings.max_upload_bytes
 
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
-def dogdetect(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    assert DOGDETECT.exists(), f"{DOGDETECT} missing: `.venv/bin/python -m pip install -e .`"
-    return subprocess.run(
-        [str(DOGDETECT), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledClient:
+    return install_client(tmp_path_factory.mktemp("client-venv"))
+
+
+@pytest.fixture(scope="module")
+def dogdetect(installed: InstalledClient) -> Run:
+    """The installed command, run as a user runs it: `dogdetect ARGS` from that venv."""
+
+    def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return installed.run(installed.dogdetect, *args, timeout=timeout)
+
+    return run
 
 
 def json_lines(text: str) -> dict[str, dict[str, Any]]:
@@ -86,7 +91,7 @@ def large_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_predict_a_folder_prints_a_json_line_per_file_and_exits_1_for_the_text_file(
-    stack: RunningStack, photo_folder: Path
+    dogdetect: Run, stack: RunningStack, photo_folder: Path
 ) -> None:
     done = dogdetect("predict", str(photo_folder), "--api", stack.api_url, "--json")
     assert done.returncode == 1, done.stderr
@@ -110,7 +115,7 @@ def test_predict_a_folder_prints_a_json_line_per_file_and_exits_1_for_the_text_f
 
 
 def test_predict_prints_a_table_and_exits_0_when_every_file_is_done(
-    stack: RunningStack, photo_folder: Path
+    dogdetect: Run, stack: RunningStack, photo_folder: Path
 ) -> None:
     done = dogdetect(
         "predict", str(photo_folder / "dog.jpg"), str(photo_folder / "horses.jpg"),
@@ -125,7 +130,7 @@ def test_predict_prints_a_table_and_exits_0_when_every_file_is_done(
 
 
 def test_annotate_saves_a_jpeg_with_the_dog_boxed_in_its_colour(
-    stack: RunningStack, photo_folder: Path, tmp_path: Path
+    dogdetect: Run, stack: RunningStack, photo_folder: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "annotated"
     done = dogdetect(
@@ -144,7 +149,7 @@ def test_annotate_saves_a_jpeg_with_the_dog_boxed_in_its_colour(
         assert edge_fraction(image, box_of(other), OTHER) > 0.6, other
 
 
-def test_health(stack: RunningStack) -> None:
+def test_health(dogdetect: Run, stack: RunningStack) -> None:
     done = dogdetect("health", "--api", stack.api_url)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0] == f"{stack.api_url}: ok"
@@ -159,6 +164,7 @@ def test_health(stack: RunningStack) -> None:
 
 
 def test_a_photo_over_the_request_limit_goes_through_a_presigned_upload(
+    dogdetect: Run,
     stack: RunningStack,
     large_photo: Path,
     tmp_path: Path,
@@ -226,15 +232,40 @@ def test_annotated_of_an_unknown_id_is_404(api: httpx.Client, raw: str) -> None:
 # --- the Python API -------------------------------------------------------------------------
 
 
-def test_the_client_predicts_annotates_and_deletes(stack: RunningStack) -> None:
-    client = Client(stack.api_url)
-    result = client.predict(photo("dog.jpg"))
-    assert (result.status, result.has_dog, result.path) == ("DONE", True, None)
-    assert result.image_prediction_id is not None
-    annotated = client.annotated(result.image_prediction_id)
-    assert Image.open(io.BytesIO(annotated)).format == "JPEG"
-    client.delete(result.image_prediction_id)
-    with pytest.raises(ApiError) as raised:
-        client.annotated(result.image_prediction_id)
-    assert raised.value.status == 404
-    assert client.health()[0] is True
+CLIENT_SCRIPT = """
+import json, sys
+from dogdetect_client import ApiError, Client
+
+client = Client(sys.argv[1])
+with open(sys.argv[2], "rb") as photo:
+    result = client.predict(photo.read())
+annotated = client.annotated(result.image_prediction_id)
+with open(sys.argv[3], "wb") as out:
+    out.write(annotated)
+client.delete(result.image_prediction_id)
+try:
+    client.annotated(result.image_prediction_id)
+    after_delete = None
+except ApiError as exc:
+    after_delete = exc.status
+print(json.dumps({"result": result.to_json(), "after_delete": after_delete,
+                  "healthy": client.health()[0]}))
+"""
+
+
+def test_the_client_predicts_annotates_and_deletes(
+    installed: InstalledClient, stack: RunningStack
+) -> None:
+    """The Python API from the installed distribution, in its own venv."""
+    annotated = installed.home / "annotated-by-the-api.jpg"
+    done = installed.run(
+        installed.python, "-c", CLIENT_SCRIPT, stack.api_url, SHARED_IMAGES / "dog.jpg", annotated
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    answer = json.loads(done.stdout)
+    result = answer["result"]
+    assert (result["status"], result["has_dog"], result["path"]) == ("DONE", True, None)
+    assert uuid.UUID(result["image_prediction_id"]).version == 4
+    assert Image.open(annotated).format == "JPEG"
+    assert answer["after_delete"] == 404
+    assert answer["healthy"] is True

@@ -1,0 +1,36 @@
+"""The numbers the client and the service both need, written in both (neither imports the
+other): they must be the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dogdetect.config import Settings
+from dogdetect.domain.limits import (
+    DEFAULT_DIRECT_UPLOAD_MAX_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    MAX_WAIT_SECONDS,
+)
+from dogdetect_client import client
+
+CLIENT_README = Path(__file__).resolve().parents[2] / "clients" / "python" / "README.md"
+
+
+def test_the_largest_upload_in_one_request_is_the_services() -> None:
+    """Larger photos go through a presigned upload: the client must switch where the API stops
+    taking them in a request."""
+    assert client.DIRECT_LIMIT == DEFAULT_MAX_UPLOAD_BYTES == 4_500_000
+    assert Settings.model_fields["max_upload_bytes"].default == client.DIRECT_LIMIT
+    assert client.Client(api="http://127.0.0.1:1").direct_limit == client.DIRECT_LIMIT
+
+
+def test_the_longest_wait_is_the_services() -> None:
+    """Prefer: wait=N is clamped to this by the service; the client asks for no more."""
+    assert client.MAX_WAIT_SECONDS == MAX_WAIT_SECONDS == 20
+
+
+def test_the_clients_readme_states_the_services_limits() -> None:
+    text = CLIENT_README.read_text()
+    assert f"{DEFAULT_MAX_UPLOAD_BYTES:,} bytes" in text
+    assert f"{DEFAULT_DIRECT_UPLOAD_MAX_BYTES:,}" in text
+    assert f"Prefer: wait={MAX_WAIT_SECONDS}" in text
