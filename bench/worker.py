@@ -77,7 +77,7 @@ def _predict_init(photo: Path) -> dict[str, Any]:
     offline()
     from dogdetect.adapters.detector.loading import load_detector
     from dogdetect.config import Settings
-    from dogdetect.image import decode as imaging
+    from dogdetect.image.decode import decode_for_model
 
     out: dict[str, Any] = {}
     settings = Settings()
@@ -88,12 +88,8 @@ def _predict_init(photo: Path) -> dict[str, Any]:
     out["detector"] = type(detector).__name__
     t = time.perf_counter()
     data = photo.read_bytes()
-    if hasattr(imaging, "decode_for_model"):
-        pixels = imaging.decode_for_model(data, settings.max_image_pixels, detector.input_size)
-        image = pixels.pixels
-    else:
-        image = imaging.decode_rgb(data, settings.max_image_pixels)
-    detector.detect([image])
+    pixels = decode_for_model(data, settings.max_image_pixels, detector.input_size)
+    detector.detect([pixels.pixels])
     out["first_prediction_s"] = time.perf_counter() - t
     out["modules_after_load"] = _heavy_modules()
     return out

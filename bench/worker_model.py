@@ -148,19 +148,16 @@ def decode(args: dict[str, Any]) -> dict[str, Any]:
     """Each photo decoded in full (`decode_rgb`) and for the model (`decode_for_model`: a JPEG
     draft-decoded at the smallest DCT scale still at least the model's input side)."""
     core_path()
-    from dogdetect.image import decode as imaging
+    from dogdetect.image.decode import decode_for_model, decode_rgb
 
     rounds, min_side = int(args["rounds"]), int(args["min_side"])
     out: dict[str, Any] = {"min_side": min_side}
     for name, path in args["photos"].items():
         data = Path(path).read_bytes()
-        found: dict[str, Any] = {"full_s": _times(rounds, imaging.decode_rgb, data, MAX_PIXELS)}
-        if hasattr(imaging, "decode_for_model"):
-            decoded = imaging.decode_for_model(data, MAX_PIXELS, min_side)
-            found["for_model_shape"] = list(decoded.pixels.shape)
-            found["scale"] = [decoded.scale_x, decoded.scale_y]
-            found["for_model_s"] = _times(
-                rounds, imaging.decode_for_model, data, MAX_PIXELS, min_side
-            )
+        found: dict[str, Any] = {"full_s": _times(rounds, decode_rgb, data, MAX_PIXELS)}
+        decoded = decode_for_model(data, MAX_PIXELS, min_side)
+        found["for_model_shape"] = list(decoded.pixels.shape)
+        found["scale"] = [decoded.scale_x, decoded.scale_y]
+        found["for_model_s"] = _times(rounds, decode_for_model, data, MAX_PIXELS, min_side)
         out[name] = found
     return out

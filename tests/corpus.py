@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from dogdetect.config import Settings
-from dogdetect.image import formats as decoding
+from dogdetect.image import formats, limits
 from PIL import Image
 
 ACCEPTED = 202
@@ -347,7 +347,7 @@ def oversized() -> bytes:
 # EXIF tags: Orientation, ResolutionUnit (a SHORT by the standard).
 EXIF_RESOLUTION_UNIT_TAG = 0x0128
 PROBE_SCAN_SIDE = 512
-PROBE_SCANS = 2 * decoding.MAX_JPEG_SCANS
+PROBE_SCANS = 2 * limits.MAX_JPEG_SCANS
 WORK_SIDE = 4096  # large enough for a scan to weigh: 262,144 blocks of 64 coefficients
 
 
@@ -364,19 +364,17 @@ def jpeg_scan_flood() -> bytes:
 @functools.cache
 def jpeg_at_scan_limit() -> bytes:
     """Exactly the scan limit: accepted, and decoded within its bounded work."""
-    return progressive_jpeg_with_repeated_scan(
-        _flat("RGB", PROBE_SCAN_SIDE), decoding.MAX_JPEG_SCANS
-    )
+    return progressive_jpeg_with_repeated_scan(_flat("RGB", PROBE_SCAN_SIDE), limits.MAX_JPEG_SCANS)
 
 
 def _scans_for_work(side: int, over: bool) -> int:
     """How many scans take a WORK_SIDE gray progressive JPEG just past (or up to) the scan
     work budget: the repeated scan is a refinement pass over every block."""
     plain = _save(_flat("L", side), "JPEG", progressive=True, quality=90)
-    layout = decoding.jpeg_layout(plain)
+    layout = formats.jpeg_layout(plain)
     blocks = ((side + 7) // 8) ** 2
-    per_scan = blocks * (decoding.JPEG_BLOCK_OVERHEAD + 63)
-    room = decoding.MAX_JPEG_SCAN_WORK - layout.jpeg_scan_work
+    per_scan = blocks * (limits.JPEG_BLOCK_OVERHEAD + 63)
+    room = limits.MAX_JPEG_SCAN_WORK - layout.jpeg_scan_work
     return layout.jpeg_scans + room // per_scan + (1 if over else 0)
 
 
@@ -478,7 +476,7 @@ def jpeg_exif_overlapping_values() -> bytes:
     """An EXIF block whose entries all point at the same 50 kB: Pillow reads it at open, and
     copies the 50 kB once per entry."""
     blob = 50_000
-    entries = [(0xC000 + i, UNDEFINED, blob, b"") for i in range(decoding.MAX_IFD_ENTRIES)]
+    entries = [(0xC000 + i, UNDEFINED, blob, b"") for i in range(limits.MAX_IFD_ENTRIES)]
     ifd_at = 8
     values_at = ifd_at + 2 + 12 * len(entries) + 4
     ifd = struct.pack("<H", len(entries)) + b"".join(
@@ -518,7 +516,7 @@ def png_exif_repeated_headers() -> bytes:
 def png_chunk_flood() -> bytes:
     """More empty ancillary chunks than the chunk limit (each a Python call in Pillow)."""
     data = png()
-    flood = _png_chunk(b"prVt", b"") * (decoding.MAX_PNG_CHUNKS + 1)
+    flood = _png_chunk(b"prVt", b"") * (limits.MAX_PNG_CHUNKS + 1)
     return data[:33] + flood + data[33:]
 
 
@@ -537,7 +535,7 @@ def png_iccp_flood() -> bytes:
     inflates every one (4,400 of them in 4.4 MB took 3.6 s)."""
     bomb = _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(b"\x00" * 1_000_000, 9))
     data = png()
-    return data[:33] + bomb * (decoding.MAX_PNG_COMPRESSED_CHUNKS + 1) + data[33:]
+    return data[:33] + bomb * (limits.MAX_PNG_COMPRESSED_CHUNKS + 1) + data[33:]
 
 
 def _gif_with_header_blocks(blocks: bytes) -> bytes:
@@ -553,14 +551,14 @@ def _gif_with_header_blocks(blocks: bytes) -> bytes:
 def gif_comment_flood() -> bytes:
     """A comment longer than the comment limit (Pillow concatenates it sub-block by
     sub-block)."""
-    sub_blocks = decoding.MAX_GIF_COMMENT_BYTES // 255 + 1
+    sub_blocks = limits.MAX_GIF_COMMENT_BYTES // 255 + 1
     return _gif_with_header_blocks(b"\x21\xfe" + (b"\xff" + b"c" * 255) * sub_blocks + b"\x00")
 
 
 @functools.cache
 def gif_block_flood() -> bytes:
     """An application extension of one-byte sub-blocks, more than the block limit."""
-    tiny = b"\x01x" * (decoding.MAX_GIF_HEADER_BLOCKS + 1)
+    tiny = b"\x01x" * (limits.MAX_GIF_HEADER_BLOCKS + 1)
     return _gif_with_header_blocks(b"\x21\xff\x0bXXXXXXXX1.0" + tiny + b"\x00")
 
 
@@ -568,7 +566,7 @@ def gif_block_flood() -> bytes:
 def bmp_rle_over_limit() -> bytes:
     """An RLE8 BMP just over the RLE pixel limit (Pillow decodes RLE in Python)."""
     width = 2_000
-    height = decoding.MAX_RLE_BMP_PIXELS // width + 1
+    height = limits.MAX_RLE_BMP_PIXELS // width + 1
     row = (b"\xfa\x01" * (width // 250)) + b"\x00\x00"  # runs of 250, end of line
     pixels = row * height + b"\x00\x01"
     palette = b"\x00\x00\x00\x00\xff\xff\xff\x00" + b"\x00" * 4 * 254
@@ -587,7 +585,7 @@ def jpeg_header_junk() -> bytes:
     them one at a time)."""
     data = jpeg()
     app0_end = 4 + int.from_bytes(data[4:6], "big")  # SOI, then Pillow's JFIF APP0 segment
-    return data[:app0_end] + b"\x00" * (decoding.MAX_JPEG_HEADER_GAP + 1) + data[app0_end:]
+    return data[:app0_end] + b"\x00" * (limits.MAX_JPEG_HEADER_GAP + 1) + data[app0_end:]
 
 
 CASES: list[CorpusCase] = [

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from dogdetect.domain.errors import EmptyUpload, UploadTooLarge
+from dogdetect.domain.limits import DEFAULT_MAX_UPLOAD_BYTES
 from dogdetect.image.decode import IMAGE_ERRORS, decode_rgb, validate_upload
 from PIL import Image
 
 from tests import corpus
 
-MAX_BYTES = 4_500_000
+MAX_BYTES = DEFAULT_MAX_UPLOAD_BYTES
 # Fuzzing runs at a tenth of the production pixel cap: the contract does not depend on it,
 # and each execution is ten times cheaper. Work limits (scans, chunks...) are the real ones.
 MAX_PIXELS = 4_000_000
@@ -34,7 +35,7 @@ MAX_PIXELS = 4_000_000
 SLOW_SECONDS = 2.0
 MAX_INPUT_BYTES = 65_536
 
-_OUR_CODE = ("dogdetect/image/formats.py", "dogdetect/image/decode.py")
+_OUR_CODE = tuple(f"dogdetect/image/{name}.py" for name in ("formats", "tiff", "limits", "decode"))
 
 
 class ContractBroken(Exception):

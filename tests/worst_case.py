@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 from dogdetect.config import Settings
-from dogdetect.image import formats as decoding
+from dogdetect.image import formats, limits
 from PIL import Image
 
 from tests import corpus
@@ -42,9 +42,9 @@ def jpeg_scan_work_at_budget() -> bytes:
     """40 MP 4:4:4 progressive, its refinement scan repeated up to the scan-work budget."""
     img = Image.linear_gradient("L").resize((SIDE, SIDE)).convert("RGB")
     plain = _save(img, "JPEG", progressive=True, quality=90, subsampling=0)
-    layout = decoding.jpeg_layout(plain)
-    per_scan = ((SIDE + 7) // 8) ** 2 * (decoding.JPEG_BLOCK_OVERHEAD + 63)
-    extra = (decoding.MAX_JPEG_SCAN_WORK - layout.jpeg_scan_work) // per_scan
+    layout = formats.jpeg_layout(plain)
+    per_scan = ((SIDE + 7) // 8) ** 2 * (limits.JPEG_BLOCK_OVERHEAD + 63)
+    extra = (limits.MAX_JPEG_SCAN_WORK - layout.jpeg_scan_work) // per_scan
     start, end = corpus.jpeg_scans(plain)[-1]
     return plain[:end] + plain[start:end] * extra + plain[end:]
 
@@ -90,7 +90,7 @@ def png_chunks_at_limit() -> bytes:
     """40 MP RGB split into as many IDAT chunks as the chunk limit allows."""
     plain = _png(SIDE, SIDE, 8, 2)
     stream = b"".join(_idat_payloads(plain))
-    size = -(-len(stream) // (decoding.MAX_PNG_CHUNKS - 3))
+    size = -(-len(stream) // (limits.MAX_PNG_CHUNKS - 3))
     return _png_from_stream(plain[16:24], stream, size)
 
 
@@ -98,7 +98,7 @@ def png_compressed_metadata_at_limit() -> bytes:
     """40 MP RGB after as many ICC profile chunks as allowed, each inflating to a megabyte."""
     plain = _png(SIDE, SIDE, 8, 2)
     bomb = corpus._png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(1_000_000), 9))
-    return plain[:33] + bomb * decoding.MAX_PNG_COMPRESSED_CHUNKS + plain[33:]
+    return plain[:33] + bomb * limits.MAX_PNG_COMPRESSED_CHUNKS + plain[33:]
 
 
 def _idat_payloads(data: bytes) -> list[bytes]:
@@ -124,11 +124,11 @@ def gif_full_with_header_blocks() -> bytes:
     data = _save(_banded().convert("P"), "GIF")
     flags = data[10]
     image = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    comment_blocks = decoding.MAX_GIF_COMMENT_BYTES // 255
+    comment_blocks = limits.MAX_GIF_COMMENT_BYTES // 255
     comment = b"\x21\xfe" + (b"\xff" + b"c" * 255) * comment_blocks + b"\x00"
     tiny = (
         b"\x21\xff\x0bXXXXXXXX1.0"
-        + b"\x01x" * (decoding.MAX_GIF_HEADER_BLOCKS - comment_blocks - 8)
+        + b"\x01x" * (limits.MAX_GIF_HEADER_BLOCKS - comment_blocks - 8)
         + b"\x00"
     )
     return data[:image] + comment + tiny + data[image:]
@@ -162,7 +162,7 @@ def webp_most_frames() -> bytes:
 
 def tiff_strips_at_limit() -> bytes:
     """40 MP of Deflate strips, one row each, as many strips as allowed."""
-    height = decoding.MAX_TIFF_STRIPS
+    height = limits.MAX_TIFF_STRIPS
     width = LIMITS.max_image_pixels // height
     row = zlib.compress(bytes(width), 9)
     strips = row * height
@@ -181,7 +181,7 @@ def tiff_strips_at_limit() -> bytes:
 def tiff_raw_strips_reused() -> bytes:
     """40 MP uncompressed, every strip pointing at the same row (allowed: raw strips cost
     their own size, not the file's)."""
-    height = decoding.MAX_TIFF_STRIPS
+    height = limits.MAX_TIFF_STRIPS
     width = LIMITS.max_image_pixels // height
     return corpus.tiff_structure(
         [
@@ -197,10 +197,10 @@ def tiff_raw_strips_reused() -> bytes:
 def tiff_directory_values_at_limit() -> bytes:
     """A small TIFF whose EXIF directory holds as many numbers and fractions as allowed
     (Pillow reads it in full at load, a Python object each)."""
-    numbers = decoding.MAX_IFD_VALUES - 2 * decoding.MAX_IFD_RATIONALS - 64
+    numbers = limits.MAX_IFD_VALUES - 2 * limits.MAX_IFD_RATIONALS - 64
     shorts = (0x9C9C, 3, numbers, struct.pack(f"<{numbers}H", *(i % 65536 for i in range(numbers))))
-    fractions = (0x9C9D, 5, decoding.MAX_IFD_RATIONALS,
-                 struct.pack("<LL", 1, 3) * decoding.MAX_IFD_RATIONALS)  # fmt: skip
+    fractions = (0x9C9D, 5, limits.MAX_IFD_RATIONALS,
+                 struct.pack("<LL", 1, 3) * limits.MAX_IFD_RATIONALS)  # fmt: skip
     exif_ifd = corpus.tiff_structure([shorts, fractions])[8:]  # the directory and its values
     pixels = corpus.gray_pixels()
     where = 8 + len(pixels)
@@ -228,7 +228,7 @@ def bmp_rle4_at_limit() -> bytes:
     """An RLE4 BMP of as many pixels as allowed, in runs of 255 (Pillow: a Python loop a
     pixel)."""
     width = 2_000
-    height = decoding.MAX_RLE_BMP_PIXELS // width
+    height = limits.MAX_RLE_BMP_PIXELS // width
     row = b"\xff\x12" * (width // 255) + bytes((width % 255, 0x12)) + b"\x00\x00"
     pixels = row * height + b"\x00\x01"
     palette = b"\x00\x00\x00\x00" * 16

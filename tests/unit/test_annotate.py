@@ -17,7 +17,7 @@ from dogdetect.api.annotated import CACHE_CONTROL
 from dogdetect.config import LAMBDA_PAYLOAD_LIMIT_BYTES, Settings
 from dogdetect.domain.errors import AnnotationUnavailable, DependencyUnavailable, PredictionNotFound
 from dogdetect.domain.models import Box, Detection, Status
-from dogdetect.image import draw as drawing
+from dogdetect.image.draw import MAX_JPEG_BYTES, annotate
 from dogdetect.service.annotate import annotated_photo
 from PIL import Image
 
@@ -60,7 +60,7 @@ def as_tuple(box: Box, scale: float = 1.0) -> tuple[float, float, float, float]:
 def test_each_detection_is_boxed_in_its_colour() -> None:
     dog = found("dog", (100, 120, 400, 380))
     horse = found("horse", (450, 60, 760, 560), 0.6)
-    image = open_jpeg(drawing.annotate(grey_jpeg(800, 600), [dog, horse], MAX_PIXELS))
+    image = open_jpeg(annotate(grey_jpeg(800, 600), [dog, horse], MAX_PIXELS))
     assert image.size == (800, 600)
     assert edge_fraction(image, as_tuple(dog.box), DOG) > 0.95
     assert edge_fraction(image, as_tuple(horse.box), OTHER) > 0.95
@@ -69,7 +69,7 @@ def test_each_detection_is_boxed_in_its_colour() -> None:
 
 
 def test_without_detections_it_is_the_photo() -> None:
-    image = open_jpeg(drawing.annotate(grey_jpeg(320, 240), [], MAX_PIXELS))
+    image = open_jpeg(annotate(grey_jpeg(320, 240), [], MAX_PIXELS))
     assert image.size == (320, 240)
     assert colour_share(image, DOG) == 0 and colour_share(image, OTHER) == 0
     assert np.abs(np.asarray(image, dtype=int) - GREY).max() <= 3
@@ -77,27 +77,27 @@ def test_without_detections_it_is_the_photo() -> None:
 
 def test_a_label_names_the_detection_with_its_confidence_above_the_box() -> None:
     dog = found("dog", (100, 150, 300, 300))
-    image = open_jpeg(drawing.annotate(grey_jpeg(400, 400), [dog], MAX_PIXELS))
+    image = open_jpeg(annotate(grey_jpeg(400, 400), [dog], MAX_PIXELS))
     label = image.crop((100, 150 - 14, 140, 150))  # just above the box: the label
     pixels = np.asarray(label, dtype=int)
     magenta = (np.abs(pixels - DOG) <= 48).all(axis=2).mean()
     white = (pixels >= 200).all(axis=2).mean()
     assert magenta > 0.3 and white > 0.02  # a magenta patch with white text on it
     below = found("dog", (100, 0, 300, 300))  # no room above: inside the box
-    image = open_jpeg(drawing.annotate(grey_jpeg(400, 400), [below], MAX_PIXELS))
+    image = open_jpeg(annotate(grey_jpeg(400, 400), [below], MAX_PIXELS))
     inside = np.asarray(image.crop((105, 5, 160, 30)), dtype=int)
     assert (np.abs(inside - DOG) <= 48).all(axis=2).mean() > 0.3
 
 
 def test_the_photo_is_drawn_upright_as_the_worker_saw_it() -> None:
     data = corpus.exif_rotated_jpeg()  # stored 40x24, orientation 6: upright 24x40
-    image = open_jpeg(drawing.annotate(data, [], MAX_PIXELS))
+    image = open_jpeg(annotate(data, [], MAX_PIXELS))
     assert image.size == (corpus.EXIF_STORED_SIZE[1], corpus.EXIF_STORED_SIZE[0])
 
 
 def test_a_large_photo_is_drawn_on_a_copy_2048_pixels_a_side() -> None:
     dog = found("dog", (400, 600, 2400, 2600))
-    image = open_jpeg(drawing.annotate(grey_jpeg(6000, 4000), [dog], MAX_PIXELS))
+    image = open_jpeg(annotate(grey_jpeg(6000, 4000), [dog], MAX_PIXELS))
     assert image.size == (2048, 1365)
     scale = 2048 / 6000  # boxes are in the original's pixels: scaled with the photo
     assert edge_fraction(image, as_tuple(dog.box, scale), DOG) > 0.95
@@ -105,31 +105,31 @@ def test_a_large_photo_is_drawn_on_a_copy_2048_pixels_a_side() -> None:
 
 def test_a_40_megapixel_photo_makes_a_jpeg_within_the_lambda_response_limit() -> None:
     data = grey_jpeg(8000, 5000)
-    photo = drawing.annotate(data, [found("dog", (10, 10, 7000, 4900))], MAX_PIXELS)
+    photo = annotate(data, [found("dog", (10, 10, 7000, 4900))], MAX_PIXELS)
     assert open_jpeg(photo).size == (2048, 1280)
     assert len(base64.b64encode(photo)) < LAMBDA_PAYLOAD_LIMIT_BYTES - 100_000
 
 
 def test_the_worst_photo_for_jpeg_still_fits_the_response() -> None:
     # Noise is the costliest content for JPEG: 2048 x 2048 of it at the first quality.
-    photo = drawing.annotate(noise_png(2048, 2048), [], MAX_PIXELS)
-    assert len(photo) <= drawing.MAX_JPEG_BYTES
+    photo = annotate(noise_png(2048, 2048), [], MAX_PIXELS)
+    assert len(photo) <= MAX_JPEG_BYTES
     assert len(base64.b64encode(photo)) < LAMBDA_PAYLOAD_LIMIT_BYTES - 100_000
 
 
 def test_a_jpeg_over_the_budget_is_made_smaller_until_it_fits() -> None:
     data = noise_png(512, 512)
-    first = drawing.annotate(data, [], MAX_PIXELS)
-    smaller = drawing.annotate(data, [], MAX_PIXELS, max_bytes=len(first) // 2)
+    first = annotate(data, [], MAX_PIXELS)
+    smaller = annotate(data, [], MAX_PIXELS, max_bytes=len(first) // 2)
     assert len(smaller) <= len(first) // 2
-    tiny = drawing.annotate(data, [], MAX_PIXELS, max_bytes=20_000)
+    tiny = annotate(data, [], MAX_PIXELS, max_bytes=20_000)
     assert len(tiny) <= 20_000
     assert max(open_jpeg(tiny).size) < 512  # past the lowest quality: halved
 
 
 def test_boxes_outside_the_photo_are_clipped() -> None:
     wild = found("dog", (-50, -20, 900, 700))
-    image = open_jpeg(drawing.annotate(grey_jpeg(320, 240), [wild], MAX_PIXELS))
+    image = open_jpeg(annotate(grey_jpeg(320, 240), [wild], MAX_PIXELS))
     assert edge_fraction(image, (0, 0, 319, 239), DOG) > 0.95
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from dogdetect.domain.errors import UnsupportedImage
-from dogdetect.image import formats as decoding
+from dogdetect.image import tiff
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,7 +75,7 @@ def test_the_contract_catches_what_it_promises_to() -> None:
 
     def walker_bug() -> None:
         try:
-            decoding.exif_orientation(None)  # type: ignore[arg-type]
+            tiff.exif_orientation(None)  # type: ignore[arg-type]
         except AttributeError as exc:
             raise UnsupportedImage("wrapped") from exc
 

@@ -1,5 +1,6 @@
 """Upload validation and decoding against the hostile-input corpus, and the decoding policy
-(`dogdetect.image.formats`): every cost bounded, every decoder failure a domain error."""
+(`dogdetect.image`: the container walks of `formats` and `tiff` against the cost limits of
+`limits`): every cost bounded, every decoder failure a domain error."""
 
 from __future__ import annotations
 
@@ -27,16 +28,16 @@ from dogdetect.domain.errors import (
     UploadTooLarge,
 )
 from dogdetect.domain.models import Box, Detection, scaled
-from dogdetect.image import formats as decoding
+from dogdetect.image import formats, limits, tiff
 from dogdetect.image.decode import (
     IMAGE_ERRORS,
     ImageInfo,
     decode_for_model,
     decode_rgb,
     decoding_failure,
-    sniff_format,
     validate_upload,
 )
+from dogdetect.image.formats import sniff_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -338,8 +339,8 @@ def test_the_probe_scan_flood_is_refused_by_counting_scans() -> None:
     assert len(corpus.jpeg_scans(corpus.jpeg_scan_flood())) == corpus.PROBE_SCANS
     with pytest.raises(errors.ImageTooLarge, match="more than 100 JPEG scans"):
         validate(corpus.jpeg_scan_flood())
-    limit = decoding.jpeg_layout(corpus.jpeg_at_scan_limit())
-    assert limit.jpeg_scans == decoding.MAX_JPEG_SCANS
+    limit = formats.jpeg_layout(corpus.jpeg_at_scan_limit())
+    assert limit.jpeg_scans == limits.MAX_JPEG_SCANS
     assert validate(corpus.jpeg_at_scan_limit()).format == "JPEG"
 
 
@@ -347,11 +348,11 @@ def test_scan_work_is_bounded_for_the_worst_jpeg_accepted() -> None:
     """The budget holds for the worst file the limits allow: the accepted one is within one
     scan of it, the refused one the same plus one scan (work counted, not timed: the time it
     takes is measured by scripts/fuzz-decoding --worst-case)."""
-    worst = decoding.jpeg_layout(corpus.jpeg_at_scan_work_limit())
-    one_scan = ((corpus.WORK_SIDE + 7) // 8) ** 2 * (decoding.JPEG_BLOCK_OVERHEAD + 63)
-    assert worst.jpeg_scan_work <= decoding.MAX_JPEG_SCAN_WORK < worst.jpeg_scan_work + one_scan
+    worst = formats.jpeg_layout(corpus.jpeg_at_scan_work_limit())
+    one_scan = ((corpus.WORK_SIDE + 7) // 8) ** 2 * (limits.JPEG_BLOCK_OVERHEAD + 63)
+    assert worst.jpeg_scan_work <= limits.MAX_JPEG_SCAN_WORK < worst.jpeg_scan_work + one_scan
     flood = corpus.jpeg_scan_work_flood()
-    assert len(corpus.jpeg_scans(flood)) == worst.jpeg_scans + 1 < decoding.MAX_JPEG_SCANS
+    assert len(corpus.jpeg_scans(flood)) == worst.jpeg_scans + 1 < limits.MAX_JPEG_SCANS
     with pytest.raises(errors.ImageTooLarge, match="coefficient-times"):
         validate(flood)
     assert decode(corpus.jpeg_at_scan_work_limit()).shape == (corpus.WORK_SIDE,) * 2 + (3,)
@@ -360,12 +361,12 @@ def test_scan_work_is_bounded_for_the_worst_jpeg_accepted() -> None:
 def test_a_scan_weighs_its_blocks_and_spectral_band() -> None:
     # Pillow's progressive JPEG of a 64x64 gray image: 64 blocks; scans DC (1 coefficient),
     # AC 1-5, 6-63, 1-63, DC refinement, 1-63 refinement.
-    plain = decoding.jpeg_layout(jpeg_bytes(Image.new("L", (64, 64), 9), progressive=True))
-    overhead = decoding.JPEG_BLOCK_OVERHEAD
+    plain = formats.jpeg_layout(jpeg_bytes(Image.new("L", (64, 64), 9), progressive=True))
+    overhead = limits.JPEG_BLOCK_OVERHEAD
     bands = [1, 5, 58, 63, 1, 63]
     assert plain.jpeg_scans == len(bands)
     assert plain.jpeg_scan_work == 64 * sum(overhead + band for band in bands)
-    baseline = decoding.jpeg_layout(jpeg_bytes(Image.new("RGB", (64, 64)), subsampling=0))
+    baseline = formats.jpeg_layout(jpeg_bytes(Image.new("RGB", (64, 64)), subsampling=0))
     assert baseline.jpeg_scans == 1
     assert baseline.jpeg_scan_work == 3 * 64 * (overhead + 64)  # one interleaved scan
 
@@ -379,7 +380,7 @@ def jpeg_bytes(img: Image.Image, **params: Any) -> bytes:
 def test_the_walk_stops_at_the_first_end_of_image() -> None:
     # Scans after EOI are never decoded: not counted either (a second image, MPO-style).
     tail = corpus.jpeg_scan_flood()
-    assert decoding.jpeg_layout(corpus.jpeg() + tail).jpeg_scans == 1
+    assert formats.jpeg_layout(corpus.jpeg() + tail).jpeg_scans == 1
 
 
 @dataclass
@@ -434,24 +435,24 @@ def _ifd(count: int) -> bytes:
 
 
 def test_directory_entries_are_bounded() -> None:
-    ok, too_many = decoding.MAX_IFD_ENTRIES, decoding.MAX_IFD_ENTRIES + 1
-    assert decoding.exif_orientation(b"Exif\x00\x00" + _ifd(ok), check_cost=True) is None
+    ok, too_many = limits.MAX_IFD_ENTRIES, limits.MAX_IFD_ENTRIES + 1
+    assert tiff.exif_orientation(b"Exif\x00\x00" + _ifd(ok), check_cost=True) is None
     with pytest.raises(errors.ImageTooLarge, match="EXIF directory has 1001 entries"):
-        decoding.exif_orientation(b"Exif\x00\x00" + _ifd(too_many), check_cost=True)
+        tiff.exif_orientation(b"Exif\x00\x00" + _ifd(too_many), check_cost=True)
     # Only a block Pillow would parse is refused; otherwise it is just read no further.
-    assert decoding.exif_orientation(b"Exif\x00\x00" + _ifd(too_many)) is None
+    assert tiff.exif_orientation(b"Exif\x00\x00" + _ifd(too_many)) is None
 
 
 def test_repeated_exif_headers_are_refused_where_pillow_parses_them() -> None:
     block = b"Exif\x00\x00" * 3 + corpus.exif_block([corpus.short(0x0112, 6)])[6:]
     with pytest.raises(errors.ImageTooLarge, match="repeats its header"):
-        decoding.exif_orientation(block, check_cost=True)
-    assert decoding.exif_orientation(block) is None
-    assert decoding.exif_orientation(block[12:]) == 6  # one header, as written
+        tiff.exif_orientation(block, check_cost=True)
+    assert tiff.exif_orientation(block) is None
+    assert tiff.exif_orientation(block[12:]) == 6  # one header, as written
 
 
 def test_tiff_strips_are_bounded() -> None:
-    strips = decoding.MAX_TIFF_STRIPS + 1
+    strips = limits.MAX_TIFF_STRIPS + 1
     data = corpus.tiff_structure(
         [corpus.short(256, 1), corpus.long(257, strips), corpus.short(258, 8),
          corpus.short(262, 1), corpus.short(278, 1),
@@ -464,10 +465,10 @@ def test_tiff_strips_are_bounded() -> None:
 
 def test_jpeg_segments_are_bounded() -> None:
     data = corpus.jpeg()
-    comments = b"\xff\xfe\x00\x02" * decoding.MAX_JPEG_SEGMENTS
+    comments = b"\xff\xfe\x00\x02" * limits.MAX_JPEG_SEGMENTS
     with pytest.raises(errors.ImageTooLarge, match="more than 1000 JPEG marker segments"):
         validate(data[:2] + comments + data[2:])
-    validate(data[:2] + comments[: 4 * (decoding.MAX_JPEG_SEGMENTS - 20)] + data[2:])
+    validate(data[:2] + comments[: 4 * (limits.MAX_JPEG_SEGMENTS - 20)] + data[2:])
 
 
 def test_rle_bmp_under_the_limit_is_decoded() -> None:

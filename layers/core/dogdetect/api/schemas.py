@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from dogdetect.domain.documents import status_document
 from dogdetect.domain.models import Prediction, Status
 
 
@@ -56,18 +57,8 @@ class PredictionOut(BaseModel):
 
     @classmethod
     def of(cls, p: Prediction) -> PredictionOut:
-        return cls(
-            image_prediction_id=p.id,
-            status=p.status,
-            has_dog=p.has_dog,
-            detections=[
-                DetectionOut(label=d.label, confidence=d.confidence, box=BoxOut(**vars(d.box)))
-                for d in p.detections
-            ],
-            error=p.error,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
+        """From the domain's status document: GET answers what a webhook carries."""
+        return cls.model_validate(status_document(p))
 
 
 class ErrorOut(BaseModel):

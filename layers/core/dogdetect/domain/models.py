@@ -20,6 +20,11 @@ class Status(enum.StrEnum):
         return self in (Status.DONE, Status.ERROR)
 
 
+# The label detectors give a dog (COCO's): what `has_dog` looks for, and what the annotated
+# photo draws in the dogs' colour.
+DOG_LABEL = "dog"
+
+
 @dataclass(frozen=True)
 class Box:
     x1: float

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from dogdetect.api.schemas import PredictionOut
+from dogdetect.domain.documents import status_document
 from dogdetect.domain.models import Prediction
 
 
@@ -42,8 +42,9 @@ def webhook_id_for(prediction_id: uuid.UUID) -> str:
 def notification_for(prediction: Prediction) -> Notification:
     if prediction.webhook_url is None or not prediction.status.is_terminal:
         raise ValueError("only a finished prediction with a webhook is announced")
-    payload = PredictionOut.of(prediction).model_dump(mode="json")
-    return Notification(webhook_id_for(prediction.id), prediction.webhook_url, payload)
+    return Notification(
+        webhook_id_for(prediction.id), prediction.webhook_url, status_document(prediction)
+    )
 
 
 def notification_to_body(notification: Notification) -> str:

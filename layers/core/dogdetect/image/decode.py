@@ -2,9 +2,10 @@
 
 Formats are sniffed from the bytes, never from a filename or Content-Type. Then, for both
 `validate_upload` (submit) and `decode_rgb` (the worker), the same steps: the container is
-walked for what it would cost to decode (`dogdetect.image.formats`), the header is parsed by that
-format's Pillow plugin only, the pixel count is capped, the first frame is decoded, the EXIF
-orientation is applied and the pixels are converted to RGB. Whatever Pillow raises on the way
+walked for what it would cost to decode (`dogdetect.image.formats`, against the limits of
+`dogdetect.image.limits`), the header is parsed by that format's Pillow plugin only, the
+pixel count is capped, the first frame is decoded, the EXIF orientation is applied and the
+pixels are converted to RGB. Whatever Pillow raises on the way
 is the upload's fault: `UnsupportedImage` (415), or `ImageTooLarge` (422) for a cost limit.
 So a file the worker would fail on is refused at submit. The one difference is the scale a
 JPEG is decoded at (DCT scaling still entropy-decodes every scan, at a fraction of the cost):
@@ -15,6 +16,7 @@ all the pixels it will look at.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,12 +40,13 @@ from dogdetect.domain.errors import (
     UnsupportedImage,
     UploadTooLarge,
 )
-from dogdetect.image import formats as decoding
+from dogdetect.image import formats, tiff
+from dogdetect.image.formats import ACCEPTED_FORMATS, sniff_format
+from dogdetect.image.limits import check_pixels
 
 if TYPE_CHECKING:  # numpy is for the worker's decode; submit only validates (cold start)
     import numpy as np
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 # Every failure of `validate_upload`'s decode and of `decode_rgb` is one of these: the file's
 # fault, the same on every try (a 415 or 422 at submit, ERROR at once in the worker).
 IMAGE_ERRORS: tuple[type[DomainError], ...] = (UnsupportedImage, ImageTooLarge)
@@ -104,23 +107,6 @@ class _Decoded:
 
 # A JPEG's stored size -> the size to ask Pillow's `draft` for, or None for full size.
 _DraftRequest = Callable[[int, int], "tuple[int, int] | None"]
-
-
-def sniff_format(data: bytes) -> str | None:
-    """The image format named by the leading magic bytes, or None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    if data.startswith(b"BM"):
-        return "BMP"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "TIFF"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    return None
 
 
 def validate_upload(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
@@ -211,12 +197,12 @@ def decoding_failure(exc: Exception, image_format: str) -> DomainError:
 
 
 def _decode_checked(data: bytes, sniffed: str, max_pixels: int, draft: _DraftRequest) -> _Decoded:
-    layout = decoding.inspect(data, sniffed, max_pixels)
+    layout = formats.inspect(data, sniffed, max_pixels)
     img = _PLUGINS[sniffed](io.BytesIO(data))  # parses the header only
     width, height = img.size
     if width <= 0 or height <= 0:
         raise UnsupportedImage("the image has no pixels")
-    decoding.check_pixels(width, height, max_pixels)
+    check_pixels(width, height, max_pixels)
     requested = draft(width, height) if sniffed == "JPEG" else None
     if requested is not None:
         # DCT scaling decodes every block at a reduced size: cheaper, and still reads all
@@ -234,7 +220,7 @@ def _decode_checked(data: bytes, sniffed: str, max_pixels: int, draft: _DraftReq
     return _Decoded(ImageInfo(sniffed, width, height), _to_rgb(upright), scale_x, scale_y)
 
 
-def _orientation(img: Image.Image, layout: decoding.Layout) -> int:
+def _orientation(img: Image.Image, layout: formats.Layout) -> int:
     """The orientation stated in EXIF, else in XMP (as Pillow's `exif_transpose` reads them),
     read by our own bounded parser: Pillow's EXIF reader has no cost limits, and rewriting
     the EXIF as `exif_transpose` does fails on odd tags (a ResolutionUnit stored as text)."""
@@ -248,14 +234,24 @@ def _orientation(img: Image.Image, layout: decoding.Layout) -> int:
         except ValueError:
             exif = None
     if isinstance(exif, bytes):
-        orientation = decoding.exif_orientation(exif)
+        orientation = tiff.exif_orientation(exif)
         if orientation is not None:
             return orientation
     for key in ("xmp", "XML:com.adobe.xmp"):
         xmp = img.info.get(key)
         if isinstance(xmp, (bytes, str)):
-            return decoding.xmp_orientation(xmp)
+            return xmp_orientation(xmp)
     return 1
+
+
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(?:="|>)([1-8])')
+
+
+def xmp_orientation(xmp: bytes | str) -> int:
+    """The orientation an XMP packet states (Pillow honours it when EXIF has none)."""
+    raw = xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp
+    found = _XMP_ORIENTATION.search(raw)
+    return int(found.group(1)) if found else 1
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:

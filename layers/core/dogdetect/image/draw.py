@@ -13,20 +13,20 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from dogdetect.domain.models import Detection
+from dogdetect.domain.limits import DEFAULT_MAX_UPLOAD_BYTES
+from dogdetect.domain.models import DOG_LABEL, Detection
 from dogdetect.image.decode import decode_upright
 
 # A 40-megapixel photo is drawn on a copy whose longer side is 2048 pixels: enough to read
 # the boxes, and its decoded pixels (12 MB) and JPEG stay small whatever the photo.
 MAX_SIDE = 2048
-# Lambda's synchronous response is at most 6 MB (6,291,456 bytes) and API Gateway sends a
-# binary body base64-encoded (4/3): 4,500,000 x 4/3 = 6,000,000, headers fit in the rest.
-MAX_JPEG_BYTES = 4_500_000
+# A response crosses API Gateway and Lambda as an upload does (base64, 6 MB at most): the
+# largest binary body that fits is the upload limit (dogdetect.domain.limits).
+MAX_JPEG_BYTES = DEFAULT_MAX_UPLOAD_BYTES
 # Tried in order until the JPEG fits: 4:4:4 first (thin coloured lines keep their colour),
 # then 4:2:0 and lower qualities; past the last, the image is halved and tried again.
 JPEG_SETTINGS = ((85, 0), (85, 2), (70, 2), (50, 2))
 
-DOG_LABEL = "dog"
 BOX_COLOURS = {True: (255, 0, 170), False: (0, 200, 255)}  # is a dog -> #ff00aa / #00c8ff
 TEXT_COLOURS = {True: (255, 255, 255), False: (0, 0, 0)}
 

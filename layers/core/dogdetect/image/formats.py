@@ -1,14 +1,8 @@
-"""What an upload may cost to decode, checked from its bytes before any decoder runs.
-
-Pillow's decoders do work that grows with things other than the pixel count: a progressive
-JPEG is decoded once per scan, a TIFF or EXIF directory is read entry by entry in Python, PNG
-chunks, GIF blocks and RLE-compressed BMP pixels are walked one at a time in Python. Each such
-cost has a limit here, applied by walking the container (never the compressed data) with a
-loop that itself stops at the limit. Breaking a limit is `ImageTooLarge` (422); a container
-too malformed to walk is left to the decoder, which refuses it (415).
-
-The limits and the worst decode times they allow on a development machine are in
-docs/security.md ("Decoding limits"); scripts/fuzz-decoding checks that no input does worse.
+"""Which format an upload is, from its leading bytes, and a walk of its container for what
+decoding it will cost (`dogdetect.image.limits`), before any decoder runs: the walk never
+reads the compressed data, and its own loops stop at the limits. Past a limit the walk raises
+`ImageTooLarge` (422); a container too malformed to walk is left to the decoder, which
+refuses it (415). TIFF files and EXIF blocks are walked by `dogdetect.image.tiff`.
 """
 
 from __future__ import annotations
@@ -17,62 +11,47 @@ import re
 import struct
 from dataclasses import dataclass
 
-from dogdetect.domain.errors import ImageTooLarge, UnsupportedImage
+from dogdetect.image import tiff
+from dogdetect.image.limits import (
+    JPEG_BLOCK_OVERHEAD,
+    MAX_GIF_COMMENT_BYTES,
+    MAX_GIF_HEADER_BLOCKS,
+    MAX_JPEG_HEADER_GAP,
+    MAX_JPEG_SCAN_WORK,
+    MAX_JPEG_SCANS,
+    MAX_JPEG_SEGMENTS,
+    MAX_PNG_CHUNKS,
+    MAX_PNG_COMPRESSED_CHUNKS,
+    MAX_RLE_BMP_PIXELS,
+    check_pixels,
+    too_costly,
+)
 
-# --- limits ------------------------------------------------------------------------------
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 
-# A progressive JPEG from libjpeg has 10 scans, mozjpeg's up to about 20; libtiff refuses
-# JPEG data with more than 100 scans, for the same reason (each scan is a pass over the image).
-MAX_JPEG_SCANS = 100
-# Entropy-decoding work summed over the scans, in coefficient-visits: a scan costs every block
-# of each of its components (16 units of overhead + one per coefficient in its spectral band),
-# whatever the scan's size in bytes. 2e9 units take about a second and a half on one core; a
-# baseline 40-megapixel 4:4:4 JPEG costs 0.15e9, libjpeg's progressive one 0.37e9.
-MAX_JPEG_SCAN_WORK = 1_000_000_000
-JPEG_BLOCK_OVERHEAD = 16
-# Marker segments (a real JPEG has 10 to 60; ICC profiles split in chunks add a few).
-MAX_JPEG_SEGMENTS = 1_000
-# Bytes between segments before the first scan: Pillow's header parser steps over them one
-# at a time in Python. Real files have none, or a few padding bytes.
-MAX_JPEG_HEADER_GAP = 65_536
-# TIFF and EXIF directories: entries (read one by one in Python), and bytes read for their
-# values (entries may point at the same bytes: without this, 5,000 entries x 60 kB).
-MAX_IFD_ENTRIES = 1_000
-IFD_VALUE_SLACK_BYTES = 65_536
-# Numbers in the directories Pillow reads (each becomes a Python object, a fraction a costly
-# one): strip offsets and counts of the most strips allowed, and room for the rest.
-MAX_IFD_VALUES = 2 * 65_536 + 65_536
-MAX_IFD_RATIONALS = 4_096
-# TIFF strips or tiles (a Python loop each, at open and at load).
-MAX_TIFF_STRIPS = 65_536
-# Compressions decoded with bounded work per byte: none, CCITT fax, LZW, Deflate, PackBits.
-# JPEG-in-TIFF (6, 7) would need the JPEG scan checks per strip; the rest are rare.
-TIFF_COMPRESSIONS = frozenset({1, 2, 3, 4, 5, 8, 32773, 32946})
-# PNG chunks up to IEND (each one a Python call at open or load).
-MAX_PNG_CHUNKS = 16_384
-# Compressed metadata chunks (ICC profile, compressed text): Pillow inflates each, up to
-# 1 MB; the total it tracks for text only, not for ICC profiles (a PNG has at most one).
-MAX_PNG_COMPRESSED_CHUNKS = 64
-_PNG_COMPRESSED = frozenset({b"iCCP", b"zTXt", b"iTXt"})
-# GIF: blocks and sub-blocks before the first image (a Python loop each), and comment bytes
-# (concatenated sub-block by sub-block: quadratic).
-MAX_GIF_HEADER_BLOCKS = 4_096
-MAX_GIF_COMMENT_BYTES = 65_536
-# RLE-compressed BMPs are decoded pixel by pixel in Python (about 0.2 us a pixel).
-MAX_RLE_BMP_PIXELS = 2_000_000
-# EXIF blocks start with one "Exif\0\0" header (PNG and WebP containers may add a second);
-# Pillow strips repeated ones by copying the rest each time.
-MAX_EXIF_HEADERS = 2
-EXIF_HEADER = b"Exif\x00\x00"
 
-ORIENTATION_TAG = 0x0112
+def sniff_format(data: bytes) -> str | None:
+    """The image format named by the leading magic bytes, or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data.startswith(b"BM"):
+        return "BMP"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    return None
 
 
 @dataclass(frozen=True)
 class Layout:
     """What the walk learned: the stored size, if the container states it early, and the EXIF
-    orientation when it lives in the container itself (TIFF) or in a block Pillow parses at
-    open (JPEG APP1)."""
+    orientation when it lives in a block Pillow parses at open (JPEG APP1). A TIFF's own
+    orientation is left to Pillow's TIFF reader, which applies it as it loads."""
 
     size: tuple[int, int] | None = None
     orientation: int | None = None  # None: the walk found no EXIF orientation
@@ -87,17 +66,6 @@ def inspect(data: bytes, image_format: str, max_pixels: int) -> Layout:
     if layout.size is not None:
         check_pixels(*layout.size, max_pixels)
     return layout
-
-
-def check_pixels(width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"the image is {width}x{height} pixels; the limit is {max_pixels} pixels"
-        )
-
-
-def _too_costly(what: str) -> ImageTooLarge:
-    return ImageTooLarge(f"the image would cost too much to decode: {what}")
 
 
 # --- JPEG --------------------------------------------------------------------------------
@@ -130,7 +98,7 @@ def jpeg_layout(data: bytes) -> Layout:
         if scans == 0:
             header_gap += found.start() - pos + (found.end() - found.start() - 2)
             if header_gap > MAX_JPEG_HEADER_GAP:
-                raise _too_costly(
+                raise too_costly(
                     f"more than {MAX_JPEG_HEADER_GAP} stray bytes between its JPEG header segments"
                 )
         if marker == _EOI:
@@ -140,7 +108,7 @@ def jpeg_layout(data: bytes) -> Layout:
             continue  # standalone; libjpeg refuses a second one
         segments += 1
         if segments > MAX_JPEG_SEGMENTS:
-            raise _too_costly(f"it has more than {MAX_JPEG_SEGMENTS} JPEG marker segments")
+            raise too_costly(f"it has more than {MAX_JPEG_SEGMENTS} JPEG marker segments")
         if start + 4 > len(data):
             break
         length = int.from_bytes(data[start + 2 : start + 4], "big")
@@ -153,19 +121,19 @@ def jpeg_layout(data: bytes) -> Layout:
         elif marker == _SOS:
             scans += 1
             if scans > MAX_JPEG_SCANS:
-                raise _too_costly(
+                raise too_costly(
                     f"it has more than {MAX_JPEG_SCANS} JPEG scans (a progressive JPEG has "
                     "about 10)"
                 )
             work += _jpeg_scan_work(frame, body)
             if work > MAX_JPEG_SCAN_WORK:
-                raise _too_costly(
+                raise too_costly(
                     f"its {scans} JPEG scans pass over the image's blocks more than "
                     f"{MAX_JPEG_SCAN_WORK:,} coefficient-times"
                 )
-        elif marker == _APP1 and scans == 0 and not seen_exif and body.startswith(EXIF_HEADER):
+        elif marker == _APP1 and scans == 0 and not seen_exif and body.startswith(tiff.EXIF_HEADER):
             seen_exif = True  # Pillow reads the first EXIF block of the header at open
-            orientation = exif_orientation(body, check_cost=True)
+            orientation = tiff.exif_orientation(body, check_cost=True)
     size = (frame.width, frame.height) if frame is not None else None
     return Layout(size, orientation, scans, work)
 
@@ -199,223 +167,10 @@ def _jpeg_scan_work(frame: _JpegFrame | None, body: bytes) -> int:
     return sum(frame.blocks.get(cid, largest) for cid in ids) * per_block
 
 
-# --- EXIF and TIFF directories -----------------------------------------------------------
+# --- PNG, GIF, BMP, WebP -----------------------------------------------------------------
 
-# TIFF field type -> bytes per value (the types Pillow reads; others it skips).
-_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
-                    13: 4, 16: 8, 17: 8, 18: 8}  # fmt: skip
-# Types Pillow reads as one bytes or str object; the others become a Python object per value.
-_BYTE_STRING_TYPES = frozenset({1, 2, 6, 7})
-_RATIONAL_TYPES = frozenset({5, 10})
-# Directories Pillow's TIFF reader parses in full at load: EXIF, GPS, Interoperability.
-_EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
-
-
-@dataclass(frozen=True)
-class _Directory:
-    endian: str
-    entries: dict[int, tuple[int, int, bytes]]  # tag -> (type, count, inline 4 bytes)
-
-
-@dataclass
-class _DirectoryCost:
-    """What reading directories costs Pillow, summed over the directories of one block."""
-
-    what: str
-    blob_length: int
-    value_bytes: int = 0
-    values: int = 0
-    rationals: int = 0
-
-    def add(self, kind: int, count: int, size: int) -> None:
-        if size > 4:
-            self.value_bytes += size
-        if kind not in _BYTE_STRING_TYPES:
-            self.values += count
-        if kind in _RATIONAL_TYPES:
-            self.rationals += count
-        budget = self.blob_length + IFD_VALUE_SLACK_BYTES
-        if self.value_bytes > budget:
-            raise _too_costly(
-                f"its {self.what} directories read more than {budget} bytes of values from "
-                f"{self.blob_length} bytes (entries pointing at the same data)"
-            )
-        if self.values > MAX_IFD_VALUES:
-            raise _too_costly(
-                f"its {self.what} directories hold more than {MAX_IFD_VALUES} numbers"
-            )
-        if self.rationals > MAX_IFD_RATIONALS:
-            raise _too_costly(
-                f"its {self.what} directories hold more than {MAX_IFD_RATIONALS} fractions"
-            )
-
-
-def _endian(blob: bytes) -> str | None:
-    if blob[:4] == b"II*\x00":
-        return "<"
-    if blob[:4] == b"MM\x00*":
-        return ">"
-    return None
-
-
-def _directory(blob: bytes, offset: int, cost: _DirectoryCost | None) -> _Directory | None:
-    """One IFD of a TIFF structure, read as Pillow's `ImageFileDirectory_v2.load` reads it:
-    stop at the first entry or value that runs past the end. With `cost`, what the reading
-    costs is added to it (raising past a limit). None without a valid header."""
-    endian = _endian(blob)
-    if endian is None:
-        return None
-    if offset + 2 > len(blob):
-        return _Directory(endian, {})
-    (count,) = struct.unpack_from(endian + "H", blob, offset)
-    if cost is not None and count > MAX_IFD_ENTRIES:
-        raise _too_costly(
-            f"its {cost.what} directory has {count} entries; at most {MAX_IFD_ENTRIES} are accepted"
-        )
-    entries: dict[int, tuple[int, int, bytes]] = {}
-    for at in range(offset + 2, offset + 2 + 12 * min(count, MAX_IFD_ENTRIES), 12):
-        if at + 12 > len(blob):
-            break
-        tag, kind, n = struct.unpack_from(endian + "HHL", blob, at)
-        inline = blob[at + 8 : at + 12]
-        if kind not in _TIFF_TYPE_SIZES:
-            continue  # Pillow skips a type it does not know
-        size = n * _TIFF_TYPE_SIZES[kind]
-        if size > 4 and struct.unpack_from(endian + "L", inline)[0] + size > len(blob):
-            break  # Pillow stops reading the directory here
-        if cost is not None:
-            cost.add(kind, n, size)
-        entries.setdefault(tag, (kind, n, inline))
-    return _Directory(endian, entries)
-
-
-def _first_directory(blob: bytes, cost: _DirectoryCost | None) -> _Directory | None:
-    endian = _endian(blob)
-    if endian is None or len(blob) < 8:
-        return None
-    return _directory(blob, struct.unpack_from(endian + "L", blob, 4)[0], cost)
-
-
-# Integer field types: BYTE, SHORT, LONG, SBYTE, SSHORT, SLONG, LONG8, SLONG8.
-_INTEGER_CODES = {1: "B", 3: "H", 4: "L", 6: "b", 8: "h", 9: "l", 16: "Q", 17: "q"}
-
-
-def _integers(blob: bytes, directory: _Directory, tag: int) -> tuple[int, ...] | None:
-    """The values of an integer entry (None if absent, not integers, or unreadable)."""
-    entry = directory.entries.get(tag)
-    if entry is None:
-        return None
-    kind, count, inline = entry
-    code = _INTEGER_CODES.get(kind)
-    if code is None or count < 1:
-        return None
-    size = count * struct.calcsize("<" + code)
-    if size <= 4:
-        source, at = inline, 0
-    else:
-        source, (at,) = blob, struct.unpack_from(directory.endian + "L", inline)
-    if at + size > len(source):
-        return None
-    return struct.unpack_from(f"{directory.endian}{count}{code}", source, at)
-
-
-def _first_integer(directory: _Directory, tag: int, allow_pointer: bool = False) -> int | None:
-    entry = directory.entries.get(tag)
-    if entry is None or entry[1] < 1:
-        return None
-    kind, _, inline = entry
-    code = "L" if allow_pointer and kind == 13 else _INTEGER_CODES.get(kind)
-    if code is None or struct.calcsize("<" + code) > 4:
-        return None
-    return int(struct.unpack_from(directory.endian + code, inline)[0])
-
-
-def exif_orientation(exif: bytes, check_cost: bool = False) -> int | None:
-    """The EXIF Orientation (1-8) of an EXIF block, None when absent or unreadable. With
-    `check_cost`, the block is one Pillow will parse: refuse one that would cost too much."""
-    headers = 0
-    while exif.startswith(EXIF_HEADER):
-        headers += 1
-        if headers > MAX_EXIF_HEADERS:
-            if check_cost:
-                raise _too_costly("its EXIF block repeats its header")
-            return None
-        exif = exif[len(EXIF_HEADER) :]
-    cost = _DirectoryCost("EXIF", len(exif)) if check_cost else None
-    directory = _first_directory(exif, cost)
-    return _orientation_entry(directory) if directory is not None else None
-
-
-def _orientation_entry(directory: _Directory) -> int | None:
-    value = _first_integer(directory, ORIENTATION_TAG)
-    return value if value is not None and 1 <= value <= 8 else None
-
-
-_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(?:="|>)([1-8])')
-
-
-def xmp_orientation(xmp: bytes | str) -> int:
-    """The orientation an XMP packet states (Pillow honours it when EXIF has none)."""
-    raw = xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp
-    found = _XMP_ORIENTATION.search(raw)
-    return int(found.group(1)) if found else 1
-
-
-def tiff_layout(data: bytes) -> Layout:
-    """IFD0 (and the EXIF, GPS and Interoperability directories Pillow reads in full at
-    load), the compression, and the strips. The orientation is left to Pillow's TIFF reader,
-    which applies it itself."""
-    cost = _DirectoryCost("TIFF", len(data))
-    directory = _first_directory(data, cost)
-    if directory is None:
-        return Layout()
-    _sub_directories(data, directory, cost)
-    compression = 1
-    if 259 in directory.entries:
-        compression = _first_integer(directory, 259) or 0
-    if compression not in TIFF_COMPRESSIONS:
-        raise UnsupportedImage(
-            f"the TIFF uses compression {compression}, which is not accepted; accepted: none, "
-            "CCITT fax, LZW, Deflate, PackBits"
-        )
-    for offsets_tag, counts_tag in ((273, 279), (324, 325)):  # strips, tiles
-        if offsets_tag not in directory.entries:
-            continue
-        strips = directory.entries[offsets_tag][1]
-        if strips > MAX_TIFF_STRIPS:
-            raise _too_costly(
-                f"it has {strips} TIFF strips or tiles; at most {MAX_TIFF_STRIPS} are accepted"
-            )
-        if compression != 1:
-            # Each strip is decompressed from its byte count: strips that overlap would make
-            # the decoder read the same bytes again and again.
-            counts = _integers(data, directory, counts_tag)
-            if counts is None or len(counts) != strips:
-                raise UnsupportedImage("the TIFF strip byte counts are missing or unreadable")
-            if sum(counts) > len(data):
-                raise _too_costly(
-                    f"its TIFF strips claim {sum(counts)} bytes of a {len(data)}-byte file "
-                    "(strips pointing at the same data)"
-                )
-    width, height = _first_integer(directory, 256), _first_integer(directory, 257)
-    return Layout(size=(width, height) if width is not None and height is not None else None)
-
-
-def _sub_directories(data: bytes, directory: _Directory, cost: _DirectoryCost) -> None:
-    """The directories Pillow's TIFF reader parses at load: EXIF and GPS (pointed at from
-    IFD0), and Interoperability (pointed at from the EXIF directory)."""
-    found: dict[int, _Directory | None] = {}
-    for tag in (_EXIF_IFD, _GPS_IFD):
-        offset = _first_integer(directory, tag, allow_pointer=True)
-        found[tag] = _directory(data, offset, cost) if offset is not None else None
-    exif = found[_EXIF_IFD]
-    if exif is not None:
-        offset = _first_integer(exif, _INTEROP_IFD, allow_pointer=True)
-        if offset is not None:
-            _directory(data, offset, cost)
-
-
-# --- PNG, GIF, BMP -----------------------------------------------------------------------
+# Compressed metadata chunks: ICC profile, compressed text.
+_PNG_COMPRESSED = frozenset({b"iCCP", b"zTXt", b"iTXt"})
 
 
 def png_layout(data: bytes) -> Layout:
@@ -423,7 +178,7 @@ def png_layout(data: bytes) -> Layout:
     while pos + 8 <= len(data):
         chunks += 1
         if chunks > MAX_PNG_CHUNKS:
-            raise _too_costly(f"it has more than {MAX_PNG_CHUNKS} PNG chunks")
+            raise too_costly(f"it has more than {MAX_PNG_CHUNKS} PNG chunks")
         (length,) = struct.unpack_from(">L", data, pos)
         kind = data[pos + 4 : pos + 8]
         if kind == b"IEND":
@@ -431,7 +186,7 @@ def png_layout(data: bytes) -> Layout:
         if kind in _PNG_COMPRESSED:
             compressed += 1
             if compressed > MAX_PNG_COMPRESSED_CHUNKS:
-                raise _too_costly(
+                raise too_costly(
                     f"it has more than {MAX_PNG_COMPRESSED_CHUNKS} compressed PNG metadata "
                     "chunks (ICC profiles, text)"
                 )
@@ -466,11 +221,11 @@ def gif_layout(data: bytes) -> Layout:
                 if length == 0 or steps > MAX_GIF_HEADER_BLOCKS:
                     break
         if steps > MAX_GIF_HEADER_BLOCKS:
-            raise _too_costly(
+            raise too_costly(
                 f"it has more than {MAX_GIF_HEADER_BLOCKS} GIF blocks before the first image"
             )
         if comment > MAX_GIF_COMMENT_BYTES:
-            raise _too_costly(f"its GIF comments are longer than {MAX_GIF_COMMENT_BYTES} bytes")
+            raise too_costly(f"its GIF comments are longer than {MAX_GIF_COMMENT_BYTES} bytes")
     return Layout(size=(width, height))
 
 
@@ -483,7 +238,7 @@ def bmp_layout(data: bytes) -> Layout:
     width, height, _, _, compression = struct.unpack_from("<iiHHL", data, 18)
     width, height = abs(width), abs(height)
     if compression in _BMP_RLE and width * height > MAX_RLE_BMP_PIXELS:
-        raise _too_costly(
+        raise too_costly(
             f"it is an RLE-compressed BMP of {width}x{height} pixels; the limit for RLE is "
             f"{MAX_RLE_BMP_PIXELS} pixels"
         )
@@ -505,6 +260,10 @@ def webp_layout(data: bytes) -> Layout:
     else:
         return Layout()
     return Layout(size=(width, height))
+
+
+def tiff_layout(data: bytes) -> Layout:
+    return Layout(size=tiff.tiff_size(data))
 
 
 _WALKERS = {

@@ -24,14 +24,12 @@ from dataclasses import dataclass, field
 
 from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
-from dogdetect.domain.models import Detection, FinishedPrediction, Job, scaled
+from dogdetect.domain.models import DOG_LABEL, Detection, FinishedPrediction, Job, scaled
 from dogdetect.domain.ports import Detector, ImageStorage, NotificationQueue, PredictionRepository
 from dogdetect.image.decode import IMAGE_ERRORS, ModelInput, decode_for_model
 from dogdetect.service.announce import announce
 
 logger = logging.getLogger(__name__)
-
-DOG_LABEL = "dog"
 
 
 @dataclass(frozen=True)
