@@ -6,9 +6,9 @@ makes it raise any other exception; `fake.repair()` undoes both.
 Every call is recorded in `fake.calls` as (operation, argument) for ordering assertions.
 
 `FakeRepository` follows the state machine of the PostgreSQL adapter
-(`dogdetect.adapters.postgres`): start_processing from PENDING/PROCESSING only, finish from
-PROCESSING only, fail from any non-terminal state; every change bumps `updated_at`. Like
-PostgreSQL, it refuses text it could not store (`_refuse_unstorable`).
+(`dogdetect.adapters.postgres`): start_processing_many from PENDING/PROCESSING only,
+finish_many from PROCESSING only, fail(_many) from any non-terminal state; every change bumps
+`updated_at`. Like PostgreSQL, it refuses text it could not store (`_refuse_unstorable`).
 `tests/integration/test_repository_contract.py` runs the same checks on both.
 """
 
@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from dogdetect.adapters.tables import DetectionRow
+from dogdetect.adapters.postgres.tables import DetectionRow
 from dogdetect.config import Settings
 from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
@@ -160,10 +160,6 @@ class FakeRepository(Switchable):
         if row is not None:
             row.enqueued_at = self.clock()
 
-    def delete(self, prediction_id: uuid.UUID) -> None:
-        self._call("delete", prediction_id)
-        self._remove(prediction_id)
-
     def remove(self, prediction_id: uuid.UUID) -> str | None:
         self._call("remove", prediction_id)
         row = self._remove(prediction_id)
@@ -204,27 +200,6 @@ class FakeRepository(Switchable):
         self._call("get", prediction_id)
         row = self.rows.get(prediction_id)
         return row.prediction if row is not None else None
-
-    def start_processing(self, prediction_id: uuid.UUID) -> bool:
-        self._call("start_processing", prediction_id)
-        return self._transition(prediction_id, _ACTIVE, status=Status.PROCESSING)
-
-    def finish(
-        self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
-    ) -> bool:
-        self._call("finish", prediction_id)
-        row = self.rows.get(prediction_id)
-        if row is not None and row.prediction.status is Status.PROCESSING:
-            # Detections are written only when the row moves, in the same transaction.
-            _refuse_unstorable([], [d.label for d in detections])
-        return self._transition(
-            prediction_id,
-            (Status.PROCESSING,),
-            status=Status.DONE,
-            has_dog=has_dog,
-            error=None,
-            detections=tuple(detections),
-        )
 
     def fail(self, prediction_id: uuid.UUID, reason: str) -> bool:
         self._call("fail", prediction_id)

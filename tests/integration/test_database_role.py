@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository
 from dogdetect.config import Settings
-from dogdetect.domain.models import Box, Detection, Status
+from dogdetect.domain.models import Box, Detection, FinishedPrediction, Status
 from dogdetect.runtime.migrate import AppRole, migrate
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
@@ -57,14 +57,15 @@ def test_the_app_role_reads_and_writes_predictions_and_detections(
     prediction_id = uuid.uuid4()
     repository.add_pending(prediction_id, f"uploads/{prediction_id}")  # INSERT
     repository.mark_enqueued(prediction_id)  # UPDATE
-    assert repository.start_processing(prediction_id)
-    assert repository.finish(prediction_id, True, [DOG])  # INSERT INTO detections: the sequence
+    assert repository.start_processing_many([prediction_id]) == {prediction_id}
+    # INSERT INTO detections: the sequence
+    assert repository.finish_many([FinishedPrediction(prediction_id, True, (DOG,))])
     done = repository.get(prediction_id)  # SELECT
     assert done is not None and done.status is Status.DONE and done.detections == (DOG,)
     function_connection.execute(
         text("DELETE FROM detections WHERE prediction_id = :id"), {"id": prediction_id}
     )
-    repository.delete(prediction_id)  # DELETE
+    repository.remove(prediction_id)  # DELETE
     assert repository.get(prediction_id) is None
 
 

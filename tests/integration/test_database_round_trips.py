@@ -1,4 +1,4 @@
-"""Fewer round trips on the submit path (dogdetect/adapters/postgres.py): its lone writes
+"""Fewer round trips on the submit path (dogdetect/adapters/postgres/): its lone writes
 commit as they run, without a transaction of their own; a pooled connection is pinged only
 after it sat idle, and one the server dropped meanwhile is replaced before use."""
 

@@ -37,7 +37,7 @@ def processing(repository: PostgresPredictionRepository) -> uuid.UUID:
     prediction_id = uuid.uuid4()
     repository.add_pending(prediction_id, image_key_for(prediction_id))
     repository.mark_enqueued(prediction_id)
-    assert repository.start_processing(prediction_id)
+    assert repository.start_processing_many([prediction_id]) == {prediction_id}
     return prediction_id
 
 
@@ -45,7 +45,7 @@ def test_remove_takes_the_detections_with_the_row(
     repository: PostgresPredictionRepository, master_engine: Engine
 ) -> None:
     prediction_id = processing(repository)
-    assert repository.finish(prediction_id, True, [DOG, DOG])
+    assert repository.finish_many([FinishedPrediction(prediction_id, True, (DOG, DOG))])
     assert detections_of(master_engine, prediction_id) == 2
     assert repository.remove(prediction_id) == image_key_for(prediction_id)
     assert repository.get(prediction_id) is None
@@ -60,11 +60,9 @@ def test_a_worker_on_a_deleted_row_changes_nothing(
     assert repository.remove(prediction_id) is not None
     # Whatever step the worker was at, each is a no-op now: no row comes back, no detection
     # is written (its foreign key would have failed the whole batch).
-    assert not repository.finish(prediction_id, True, [DOG])
     assert repository.finish_many([FinishedPrediction(prediction_id, True, (DOG,))]) == set()
     assert not repository.fail(prediction_id, "gave up")
     assert repository.fail_many({prediction_id: "gave up"}) == set()
-    assert not repository.start_processing(prediction_id)
     assert repository.start_processing_many([prediction_id]) == set()
     repository.mark_enqueued(prediction_id)
     assert repository.get(prediction_id) is None
@@ -93,7 +91,7 @@ def test_waiting_holds_no_connection_while_it_sleeps(stack_settings: Settings) -
     def sleep(seconds: float) -> None:
         held_while_sleeping.append(engine.pool.checkedout())  # type: ignore[attr-defined]
         if len(held_while_sleeping) == 3:
-            repository.finish(prediction_id, False, [])
+            repository.finish_many([FinishedPrediction(prediction_id, False, ())])
 
     try:
         found = wait_for_prediction(str(prediction_id), repository, 20, sleep)

@@ -93,7 +93,7 @@ def postgres_rows(request: pytest.FixtureRequest) -> Iterator[Rows]:
             yield subject
     finally:
         for prediction_id in subject.made:
-            repository.delete(prediction_id)
+            repository.remove(prediction_id)
         engine.dispose()
 
 

@@ -20,7 +20,7 @@ import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.config import Settings
 from dogdetect.domain.idempotency import KEY_TTL_SECONDS, KeyClaim, KeyedPrediction
-from dogdetect.domain.models import Status, image_key_for
+from dogdetect.domain.models import FinishedPrediction, Status, image_key_for
 from sqlalchemy import Engine, create_engine, text
 
 from tests.fakes import FakeRepository
@@ -112,8 +112,8 @@ def test_a_claim_sees_the_prediction_as_it_is_now(subject: Subject) -> None:
     key = digest()
     first = subject.claim(key).prediction
     subject.repository.mark_enqueued(first.id)
-    assert subject.repository.start_processing(first.id)
-    assert subject.repository.finish(first.id, False, [])
+    assert subject.repository.start_processing_many([first.id]) == {first.id}
+    assert subject.repository.finish_many([FinishedPrediction(first.id, False, ())]) == {first.id}
     assert subject.claim(key).prediction.status is Status.DONE
 
 

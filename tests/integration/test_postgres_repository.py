@@ -34,6 +34,20 @@ def new_pending(repository: PostgresPredictionRepository) -> uuid.UUID:
     return prediction_id
 
 
+def start(repository: PostgresPredictionRepository, prediction_id: uuid.UUID) -> bool:
+    return repository.start_processing_many([prediction_id]) == {prediction_id}
+
+
+def finish(
+    repository: PostgresPredictionRepository,
+    prediction_id: uuid.UUID,
+    has_dog: bool,
+    detections: tuple[Detection, ...],
+) -> bool:
+    answer = FinishedPrediction(prediction_id, has_dog, detections)
+    return repository.finish_many([answer]) == {prediction_id}
+
+
 def test_a_new_prediction_is_pending_without_answer(
     repository: PostgresPredictionRepository,
 ) -> None:
@@ -47,8 +61,8 @@ def test_a_new_prediction_is_pending_without_answer(
 
 def test_finish_stores_answer_and_detections(repository: PostgresPredictionRepository) -> None:
     prediction_id = new_pending(repository)
-    assert repository.start_processing(prediction_id)
-    assert repository.finish(prediction_id, True, [DOG, CAT])
+    assert start(repository, prediction_id)
+    assert finish(repository, prediction_id, True, (DOG, CAT))
     done = repository.get(prediction_id)
     assert done is not None
     assert done.status is Status.DONE and done.has_dog is True
@@ -58,10 +72,10 @@ def test_finish_stores_answer_and_detections(repository: PostgresPredictionRepos
 
 def test_a_finished_row_never_changes_again(repository: PostgresPredictionRepository) -> None:
     prediction_id = new_pending(repository)
-    repository.start_processing(prediction_id)
-    repository.finish(prediction_id, True, [DOG])
-    assert not repository.start_processing(prediction_id)
-    assert not repository.finish(prediction_id, False, [CAT])
+    start(repository, prediction_id)
+    finish(repository, prediction_id, True, (DOG,))
+    assert not start(repository, prediction_id)
+    assert not finish(repository, prediction_id, False, (CAT,))
     assert not repository.fail(prediction_id, "late failure")
     after = repository.get(prediction_id)
     assert after is not None
@@ -77,9 +91,11 @@ def test_two_workers_finishing_one_row_store_one_result(
     repository: PostgresPredictionRepository,
 ) -> None:
     prediction_id = new_pending(repository)
-    repository.start_processing(prediction_id)
+    start(repository, prediction_id)
     with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(lambda _: repository.finish(prediction_id, True, [DOG]), range(8)))
+        outcomes = list(
+            pool.map(lambda _: finish(repository, prediction_id, True, (DOG,)), range(8))
+        )
     assert outcomes.count(True) == 1
     done = repository.get(prediction_id)
     assert done is not None and done.detections == (DOG,)
@@ -114,7 +130,7 @@ def test_a_batch_of_ten_is_stored_in_three_statements(stack_settings: Settings) 
             assert (stored.has_dog, stored.detections) == (result.has_dog, result.detections)
     finally:
         for prediction_id in ids:
-            repository.delete(prediction_id)
+            repository.remove(prediction_id)
         engine.dispose()
 
 
@@ -130,7 +146,7 @@ def test_two_workers_finishing_one_batch_store_each_answer_once(
     for prediction_id in ids:
         stored = repository.get(prediction_id)
         assert stored is not None and stored.detections == (DOG,)
-        repository.delete(prediction_id)
+        repository.remove(prediction_id)
 
 
 def test_fail_records_the_reason(repository: PostgresPredictionRepository) -> None:
@@ -143,7 +159,7 @@ def test_fail_records_the_reason(repository: PostgresPredictionRepository) -> No
 
 def test_unknown_id_is_none(repository: PostgresPredictionRepository) -> None:
     assert repository.get(uuid.uuid4()) is None
-    assert not repository.start_processing(uuid.uuid4())
+    assert not start(repository, uuid.uuid4())
 
 
 def test_only_old_unenqueued_rows_are_swept(repository: PostgresPredictionRepository) -> None:
@@ -156,11 +172,11 @@ def test_only_old_unenqueued_rows_are_swept(repository: PostgresPredictionReposi
     repository.mark_enqueued(unenqueued)  # leave nothing for the running stack's sweeper
 
 
-def test_delete_removes_row_and_detections(repository: PostgresPredictionRepository) -> None:
+def test_remove_deletes_row_and_detections(repository: PostgresPredictionRepository) -> None:
     prediction_id = new_pending(repository)
-    repository.start_processing(prediction_id)
-    repository.finish(prediction_id, True, [DOG])
-    repository.delete(prediction_id)
+    start(repository, prediction_id)
+    finish(repository, prediction_id, True, (DOG,))
+    assert repository.remove(prediction_id) == f"uploads/{prediction_id}"
     assert repository.get(prediction_id) is None
 
 
@@ -301,9 +317,8 @@ def test_only_stuck_rows_end_error(
     engine = make_engine(stack_settings.database_url)
     with holding(repository, SWEEP_LOCK):  # the stack's sweeper stays out meanwhile
         pending, processing, done = queued(repository), queued(repository), queued(repository)
-        repository.start_processing(processing)
-        repository.start_processing(done)
-        repository.finish(done, True, [DOG])
+        repository.start_processing_many([processing, done])
+        finish(repository, done, True, (DOG,))
         never_queued = new_pending(repository)
         fresh = queued(repository)
         requeued_late = queued(repository)  # by the sweeper, after a long outage
@@ -322,7 +337,7 @@ def test_only_stuck_rows_end_error(
         row = repository.get(untouched)
         assert row is not None and row.status is Status.PENDING
     for prediction_id in (pending, processing, done, never_queued, fresh, requeued_late):
-        repository.delete(prediction_id)
+        repository.remove(prediction_id)
 
 
 def test_stuck_rows_are_given_up_at_most_limit_at_a_time(
@@ -344,7 +359,7 @@ def test_stuck_rows_are_given_up_at_most_limit_at_a_time(
             found = repository.get(prediction_id)
             assert found is not None and found.status is Status.ERROR
     for prediction_id in rows:
-        repository.delete(prediction_id)
+        repository.remove(prediction_id)
 
 
 def test_the_sweep_gives_up_on_a_stuck_row_with_its_reason(
@@ -367,5 +382,5 @@ def test_the_sweep_gives_up_on_a_stuck_row_with_its_reason(
     assert row is not None and (row.status, row.error) == (Status.ERROR, stuck_reason(STUCK))
     untouched = repository.get(fresh)
     assert untouched is not None and untouched.status is Status.PENDING
-    repository.delete(stuck)
-    repository.delete(fresh)
+    repository.remove(stuck)
+    repository.remove(fresh)

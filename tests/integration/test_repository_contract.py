@@ -1,4 +1,4 @@
-"""The repository port's contract (`domain.ports.PredictionRepository`), checked the same way
+"""The repository ports' contract (`domain.ports`), checked the same way
 on the in-memory fake the unit tests use (`tests.fakes.FakeRepository`) and on PostgreSQL
 (`PostgresPredictionRepository` on the session stack's server): same calls, same answers.
 
@@ -63,13 +63,28 @@ class Subject:
     def in_state(self, status: Status, *, enqueued: bool = True) -> Prediction:
         """A row brought to `status` the way the services do it."""
         prediction_id = self.add(enqueued=enqueued).id
+        self.bring(prediction_id, status)
+        return self.get(prediction_id)
+
+    def bring(self, prediction_id: uuid.UUID, status: Status) -> None:
+        """PENDING -> `status`, as the worker does (PROCESSING, DONE) or the sweep (ERROR)."""
         if status in (Status.PROCESSING, Status.DONE):
-            assert self.repository.start_processing(prediction_id)
+            assert self.start(prediction_id)
         if status is Status.DONE:
-            assert self.repository.finish(prediction_id, True, DETECTIONS)
+            assert self.finish(prediction_id, True, DETECTIONS)
         if status is Status.ERROR:
             assert self.repository.fail(prediction_id, "could not be decoded")
-        return self.get(prediction_id)
+
+    def start(self, prediction_id: uuid.UUID) -> bool:
+        """Whether a batch of this one row moved it to PROCESSING."""
+        return self.repository.start_processing_many([prediction_id]) == {prediction_id}
+
+    def finish(
+        self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
+    ) -> bool:
+        """Whether a batch of this one answer moved its row to DONE."""
+        answer = FinishedPrediction(prediction_id, has_dog, tuple(detections))
+        return self.repository.finish_many([answer]) == {prediction_id}
 
     def get(self, prediction_id: uuid.UUID) -> Prediction:
         found = self.repository.get(prediction_id)
@@ -114,7 +129,7 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
         yield subject
     finally:
         for prediction_id in subject.created:
-            repository.delete(prediction_id)
+            repository.remove(prediction_id)
         engine.dispose()
 
 
@@ -125,7 +140,7 @@ def _raises_a_bug(call: Callable[[], object]) -> None:
     assert not isinstance(caught.value, DependencyUnavailable), caught.value
 
 
-# --- add_pending, get, delete ---------------------------------------------------------------
+# --- add_pending, get, remove ---------------------------------------------------------------
 
 
 def test_add_pending_then_get(subject: Subject) -> None:
@@ -147,22 +162,22 @@ def test_add_pending_twice_is_refused_and_keeps_the_row(subject: Subject) -> Non
     assert subject.get(added.id) == added
 
 
-def test_delete_removes_the_row_and_its_detections(subject: Subject) -> None:
+def test_remove_deletes_the_row_and_its_detections(subject: Subject) -> None:
     done = subject.in_state(Status.DONE)
     kept = subject.in_state(Status.DONE)
-    subject.repository.delete(done.id)
+    assert subject.repository.remove(done.id) == done.image_key
     assert subject.repository.get(done.id) is None
-    subject.repository.delete(done.id)  # deleting what is gone is no error
-    subject.repository.delete(uuid.uuid4())
+    assert subject.repository.remove(done.id) is None  # removing what is gone is no error
+    assert subject.repository.remove(uuid.uuid4()) is None
     # The same id again starts from nothing: no detection of the deleted row comes back.
     again = subject.repository.add_pending(done.id, done.image_key)
     assert again.detections == () and subject.get(done.id) == again
     assert subject.get(kept.id) == kept
 
 
-# --- start_processing, finish, fail ---------------------------------------------------------
+# --- one row's start, finish and fail ------------------------------------------------------
 
-# start_processing and fail both move only an unfinished row.
+# Starting and failing both move only an unfinished row.
 UNFINISHED = {
     Status.PENDING: True,
     Status.PROCESSING: True,
@@ -172,11 +187,11 @@ UNFINISHED = {
 
 
 @pytest.mark.parametrize(("status", "allowed"), UNFINISHED.items(), ids=str)
-def test_start_processing_from_pending_or_processing_only(
+def test_start_from_pending_or_processing_only(
     subject: Subject, status: Status, allowed: bool
 ) -> None:
     before = subject.later(subject.in_state(status))
-    assert subject.repository.start_processing(before.id) is allowed
+    assert subject.start(before.id) is allowed
     after = subject.get(before.id)
     if allowed:  # PROCESSING again is a redelivered message: the worker takes it over
         assert after.status is Status.PROCESSING
@@ -189,13 +204,13 @@ def test_start_processing_from_pending_or_processing_only(
 @pytest.mark.parametrize("status", [Status.PENDING, Status.DONE, Status.ERROR], ids=str)
 def test_finish_from_processing_only(subject: Subject, status: Status) -> None:
     before = subject.later(subject.in_state(status))
-    assert subject.repository.finish(before.id, False, DETECTIONS[:1]) is False
+    assert subject.finish(before.id, False, DETECTIONS[:1]) is False
     assert subject.get(before.id) == before
 
 
 def test_finish_stores_the_answer_and_detections_once(subject: Subject) -> None:
     before = subject.later(subject.in_state(Status.PROCESSING))
-    assert subject.repository.finish(before.id, True, DETECTIONS) is True
+    assert subject.finish(before.id, True, DETECTIONS) is True
     done = subject.get(before.id)
     assert (done.status, done.has_dog, done.error) == (Status.DONE, True, None)
     assert done.detections == DETECTIONS  # every one, in the detector's order
@@ -203,15 +218,15 @@ def test_finish_stores_the_answer_and_detections_once(subject: Subject) -> None:
     assert done.created_at == before.created_at
     # A redelivered message, or a second worker on the same one, changes nothing.
     done = subject.later(done)
-    assert subject.repository.start_processing(done.id) is False
-    assert subject.repository.finish(done.id, False, DETECTIONS) is False
+    assert subject.start(done.id) is False
+    assert subject.finish(done.id, False, DETECTIONS) is False
     assert subject.repository.fail(done.id, "gave up") is False
     assert subject.get(done.id) == done
 
 
 def test_finish_without_detections(subject: Subject) -> None:
     before = subject.in_state(Status.PROCESSING)
-    assert subject.repository.finish(before.id, False, []) is True
+    assert subject.finish(before.id, False, []) is True
     done = subject.get(before.id)
     assert (done.status, done.has_dog, done.detections) == (Status.DONE, False, ())
 
@@ -221,9 +236,9 @@ def test_finish_is_all_or_nothing(subject: Subject) -> None:
     # be DONE without its detections.
     before = subject.in_state(Status.PROCESSING)
     unstorable = [*DETECTIONS[:1], Detection("x" * 65, 0.5, Box(0, 0, 1, 1))]
-    _raises_a_bug(lambda: subject.repository.finish(before.id, True, unstorable))
+    _raises_a_bug(lambda: subject.finish(before.id, True, unstorable))
     assert subject.get(before.id) == before
-    assert subject.repository.finish(before.id, True, DETECTIONS[:1]) is True
+    assert subject.finish(before.id, True, DETECTIONS[:1]) is True
     assert subject.get(before.id).detections == DETECTIONS[:1]
 
 
@@ -237,7 +252,7 @@ def test_text_that_cannot_be_stored_is_refused(subject: Subject) -> None:
     assert subject.get(pending.id) == pending
     processing = subject.in_state(Status.PROCESSING)
     labelled = [Detection("dog\x00", 0.5, Box(0, 0, 1, 1))]
-    _raises_a_bug(lambda: subject.repository.finish(processing.id, True, labelled))
+    _raises_a_bug(lambda: subject.finish(processing.id, True, labelled))
     assert subject.get(processing.id) == processing
 
 
@@ -265,8 +280,8 @@ def test_fail_from_a_non_terminal_state_only(
 def test_transitions_of_an_unknown_id_are_refused(subject: Subject) -> None:
     subject.add()
     unknown = uuid.uuid4()
-    assert subject.repository.start_processing(unknown) is False
-    assert subject.repository.finish(unknown, True, DETECTIONS) is False
+    assert subject.start(unknown) is False
+    assert subject.finish(unknown, True, DETECTIONS) is False
     assert subject.repository.fail(unknown, "gone") is False
     subject.repository.mark_enqueued(unknown)  # no error, and no row appears
     assert subject.repository.get(unknown) is None
@@ -414,7 +429,7 @@ def test_unfinished_lists_sent_rows_not_yet_finished(subject: Subject) -> None:
         pending.id,
         never_sent_processing.id,
     ]
-    assert subject.repository.finish(processing.id, False, [])
+    assert subject.finish(processing.id, False, [])
     assert subject.repository.fail(pending.id, "gave up")
     assert subject.own(subject.repository.unfinished(10_000)) == [never_sent_processing.id]
 
@@ -431,12 +446,7 @@ def _with_webhook(subject: Subject, status: Status, url: str | None = HOOK) -> P
     made = subject.repository.add_pending(prediction_id, image_key_for(prediction_id), url)
     assert made.webhook_url == url
     subject.repository.mark_enqueued(prediction_id)
-    if status in (Status.PROCESSING, Status.DONE):
-        assert subject.repository.start_processing(prediction_id)
-    if status is Status.DONE:
-        assert subject.repository.finish(prediction_id, True, DETECTIONS)
-    if status is Status.ERROR:
-        assert subject.repository.fail(prediction_id, "gave up")
+    subject.bring(prediction_id, status)
     return subject.get(prediction_id)
 
 

@@ -48,7 +48,7 @@ def test_all_up_stores_row_object_and_message(
     assert (rows, objects) == (before[0] + 1, before[1] + 1)
     assert queued(sqs, url) == 1
     assert storage.exists(prediction.image_key)
-    repository.delete(prediction.id)
+    repository.remove(prediction.id)
     storage.delete(prediction.image_key)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from dogdetect.adapters.postgres import lock_key, tls_context
+from dogdetect.adapters.postgres.engine import lock_key, tls_context
 from dogdetect.runtime.migrate import Limits
 from dogdetect.service.sweep import SWEEP_LOCK
 

@@ -18,7 +18,7 @@ from dogdetect.api.app import ERROR_RESPONSES, ERROR_STATUS, status_for
 from dogdetect.api.auth import key_matches
 from dogdetect.domain import errors
 from dogdetect.domain.jobs import MalformedJob, job_to_body, parse_job
-from dogdetect.domain.models import Job, Status, image_key_for
+from dogdetect.domain.models import FinishedPrediction, Job, Status, image_key_for
 from dogdetect.service.health import check_dependencies
 from dogdetect.service.status import get_prediction
 
@@ -367,13 +367,13 @@ def test_fake_repository_transitions(
     assert repo.fail(p.id, "x") is fail
     repo = FakeRepository()
     p = repo.seed(status)
-    assert repo.start_processing(p.id) is start
-    assert repo.finish(p.id, True, []) is finish_after_start
+    assert (repo.start_processing_many([p.id]) == {p.id}) is start
+    assert (repo.finish_many([FinishedPrediction(p.id, True, ())]) == {p.id}) is finish_after_start
 
 
 def test_fake_repository_finish_needs_processing() -> None:
     repo = FakeRepository()
     p = repo.seed(Status.PENDING)
-    assert repo.finish(p.id, True, []) is False
+    assert repo.finish_many([FinishedPrediction(p.id, True, ())]) == set()
     assert repo.status_of(p.id) is Status.PENDING
-    assert repo.start_processing(uuid.uuid4()) is False
+    assert repo.start_processing_many([uuid.uuid4()]) == set()

@@ -19,7 +19,7 @@ from dogdetect.domain.errors import (
     UnsupportedImage,
 )
 from dogdetect.domain.idempotency import KEY_TTL_SECONDS, key_digest, parse_key
-from dogdetect.domain.models import Status
+from dogdetect.domain.models import FinishedPrediction, Status
 from dogdetect.service.keyed_submit import accept_upload, submit_once
 from dogdetect.service.sweep import sweep
 from fastapi.testclient import TestClient
@@ -207,8 +207,8 @@ def test_a_retry_gets_the_first_answer_again(submit_api: Wired) -> None:
     assert first.status_code == 202, first.text
     # Meanwhile the worker finished it: the retry still gets the answer the first one got.
     pid = next(iter(submit_api.repository.rows))
-    submit_api.repository.start_processing(pid)
-    submit_api.repository.finish(pid, False, [])
+    submit_api.repository.start_processing_many([pid])
+    submit_api.repository.finish_many([FinishedPrediction(pid, False, ())])
     again = post(submit_api.client, corpus.jpeg(), "retry-me")
     assert again.status_code == 202
     assert again.json() == first.json()

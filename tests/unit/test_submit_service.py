@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from dogdetect.domain.errors import DependencyUnavailable, UnsupportedImage
 from dogdetect.domain.jobs import job_to_body, parse_job
-from dogdetect.domain.models import Job, Prediction, Status, image_key_for
+from dogdetect.domain.models import FinishedPrediction, Job, Prediction, Status, image_key_for
 from dogdetect.service.submit import submit_image
 from dogdetect.service.sweep import SweepResult, sweep_unenqueued
 
@@ -85,7 +85,7 @@ def test_queue_down_removes_row_and_object(fakes: FakeAdapters) -> None:
     assert fakes.repository.rows == {}
     assert fakes.storage.objects == {}
     assert fakes.queue.sent == []
-    assert "delete" in fakes.repository.operations()
+    assert "remove" in fakes.repository.operations()
     assert "delete" in fakes.storage.operations()
 
 
@@ -97,8 +97,9 @@ def test_failed_enqueued_mark_still_accepts(fakes: FakeAdapters) -> None:
 
     # The worker processes it; the sweeper then only notes it, sending no second message.
     fakes.repository.repair()
-    assert fakes.repository.start_processing(prediction.id)  # the worker got the message
-    assert fakes.repository.finish(prediction.id, True, [])
+    # the worker got the message
+    assert fakes.repository.start_processing_many([prediction.id]) == {prediction.id}
+    assert fakes.repository.finish_many([FinishedPrediction(prediction.id, True, ())])
     fakes.repository.clock.advance(GRACE + 1)
     result = sweep(fakes)
     assert (result.requeued, result.deleted) == (0, 0)
@@ -108,7 +109,7 @@ def test_failed_enqueued_mark_still_accepts(fakes: FakeAdapters) -> None:
 
 def test_compensation_failing_leaves_a_row_the_sweeper_deletes(fakes: FakeAdapters) -> None:
     fakes.storage.break_("put")
-    fakes.repository.break_("delete")
+    fakes.repository.break_("remove")
     with pytest.raises(DependencyUnavailable):
         submit(fakes)
     (left,) = fakes.repository.rows.values()
@@ -129,7 +130,7 @@ def test_compensation_failing_leaves_a_row_the_sweeper_deletes(fakes: FakeAdapte
 
 def test_compensation_failing_after_upload_gets_requeued_by_sweeper(fakes: FakeAdapters) -> None:
     fakes.queue.break_("send")
-    fakes.repository.break_("delete")
+    fakes.repository.break_("remove")
     fakes.storage.break_("delete")
     with pytest.raises(DependencyUnavailable) as caught:
         submit(fakes)

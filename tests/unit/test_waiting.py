@@ -8,7 +8,7 @@ import uuid
 import pytest
 from dogdetect.api.prefer import MAX_WAIT_SECONDS, requested_wait
 from dogdetect.domain.errors import PredictionNotFound
-from dogdetect.domain.models import Status
+from dogdetect.domain.models import FinishedPrediction, Status
 from dogdetect.service.waiting import MAX_DELAY_SECONDS, wait_for_prediction
 
 from tests.fakes import FakeRepository, detection
@@ -98,7 +98,7 @@ def test_the_answer_comes_as_soon_as_the_prediction_is_done() -> None:
 
     def finish_after_a_second() -> None:
         if time.now >= 1.0:
-            repo.finish(p.id, True, [detection()])
+            repo.finish_many([FinishedPrediction(p.id, True, (detection(),))])
 
     time.on_sleep = finish_after_a_second
     done = wait_for_prediction(str(p.id), repo, 20, time.sleep, time.clock)

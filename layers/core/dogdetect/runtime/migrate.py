@@ -19,9 +19,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import URL
 
-from dogdetect.adapters.postgres import tls_context
+from dogdetect.adapters.postgres.engine import tls_context
+from dogdetect.adapters.postgres.tables import Base
 from dogdetect.adapters.secrets import app_role_credentials, credentials_for, database_url
-from dogdetect.adapters.tables import Base
 from dogdetect.config import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

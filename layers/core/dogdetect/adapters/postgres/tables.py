@@ -17,10 +17,18 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    column,
     func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from dogdetect.domain.models import Status
+
+# Status values as the enum spells them; DDL renders them inline, queries bind them.
+STATUSES = tuple(s.value for s in Status)
+ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
+FINISHED = (Status.DONE.value, Status.ERROR.value)
 
 
 class Base(DeclarativeBase):
@@ -30,9 +38,7 @@ class Base(DeclarativeBase):
 class PredictionRow(Base):
     __tablename__ = "predictions"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('PENDING', 'PROCESSING', 'DONE', 'ERROR')", name="ck_predictions_status"
-        ),
+        CheckConstraint(column("status").in_(STATUSES), name="ck_predictions_status"),
         # The sweeper's query: uploads whose message may never have been sent.
         Index(
             "ix_predictions_unenqueued",
@@ -43,7 +49,7 @@ class PredictionRow(Base):
         Index(
             "ix_predictions_unfinished",
             "updated_at",
-            postgresql_where=text("status IN ('PENDING', 'PROCESSING')"),
+            postgresql_where=column("status").in_(ACTIVE),
         ),
         # The sweep's query: finished rows whose webhook was never announced (migration 0004).
         Index(
