@@ -60,10 +60,15 @@ test-e2e: venv ## end-to-end tests over HTTP with the real model
 test-infra: venv ## template tests (cfn-lint and properties)
 	$(PY) -m pytest tests/infra
 
-lint: venv ## ruff, mypy, bandit and pip-audit
+lint: venv ## ruff, mypy, the layers' import contracts, dead code, bandit and pip-audit
 	$(VENV)/bin/ruff check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
 	$(VENV)/bin/ruff format --check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
 	$(VENV)/bin/mypy layers/core functions local
+	# import-linter: the contracts in pyproject.toml ([tool.importlinter]), on layers/core
+	cd layers/core && $(abspath $(VENV))/bin/lint-imports ../../pyproject.toml
+	# vulture: what nothing calls; what a framework calls by name is in vulture_whitelist.py
+	$(VENV)/bin/vulture layers/core/dogdetect functions local scripts scripts/fuzz-decoding vulture_whitelist.py \
+	  --min-confidence 60 --exclude 'layers/core/dogdetect/runtime/migrations/versions'
 	# bandit: skips and `# nosec` lines are justified in docs/security.md
 	$(VENV)/bin/bandit -q -r layers/core functions local -c pyproject.toml
 	VENV=$(VENV) scripts/audit-dependencies
@@ -119,7 +124,7 @@ fuzz: venv ## fuzz the image decoder for FUZZ_SECONDS (default 600); `make test`
 fuzz-worst-case: venv ## time the costliest image each limit allows, per format
 	$(PY) scripts/fuzz-decoding --worst-case
 
-openapi: venv ## write the whole API's OpenAPI document (layers/core/dogdetect/openapi.json)
+openapi: venv ## write the whole API's OpenAPI document (layers/core/dogdetect/api/openapi.json)
 	$(PY) -m local.openapi
 
 bench: venv ## benchmarks: writes bench/results/*.json and docs/benchmarks.md

@@ -31,11 +31,11 @@ def main() -> None:
         # FastAPI runs the (sync) endpoint in a worker thread, which pyinstrument does not
         # sample: profile the whole invocation for its wall time, then the endpoint's service
         # call in this thread for where the CPU goes.
-        from dogdetect.service.submit import submit_image
+        from dogdetect.service.submit import accept_upload
 
         for title, call in (
             ("whole invocation", lambda: invoke(app, "submit", event, 30)),
-            ("service: submit_image", lambda: submit_image(photo, app.submit_deps())),
+            ("service: accept_upload", lambda: accept_upload(photo, app.submit_deps())),
         ):
             profiler = Profiler(interval=0.0005)
             with profiler:

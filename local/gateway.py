@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dogdetect.config import LAMBDA_PAYLOAD_LIMIT_BYTES
+from dogdetect.domain.limits import LAMBDA_PAYLOAD_LIMIT_BYTES
 
 from local.events import http_api_event, match_route
 from local.runtime import FunctionFailed, FunctionPool, FunctionTimeout, wait_all_ready

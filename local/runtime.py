@@ -127,7 +127,6 @@ class FunctionPool:
         self._slots = threading.BoundedSemaphore(size)
         self._all: list[Environment] = []
         self._lock = threading.Lock()
-        self.cold_starts = 0
 
     def prewarm(self) -> None:
         """Start one environment now and wait for its init (a provisioned container)."""
@@ -169,7 +168,6 @@ class FunctionPool:
         environment = Environment(self.spec, self._env)
         with self._lock:
             self._all.append(environment)
-            self.cold_starts += 1
         return environment
 
     def _forget(self, environment: Environment) -> None:

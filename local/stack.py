@@ -230,7 +230,7 @@ def recover_lost_messages(resources: Resources) -> None:
     """moto keeps messages in memory: after a restart its queue is empty while PostgreSQL
     still holds unfinished predictions. Queue them again (a no-op for finished rows)."""
     from dogdetect.runtime.composition import adapters
-    from dogdetect.service.recover import requeue_unfinished
+    from dogdetect.service.sweep import requeue_unfinished
 
     a = adapters()
     if a.queue.depth() == 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from dogdetect.domain.models import (
     Status,
 )
 from dogdetect.domain.notifications import Notification
+from dogdetect.service.sweep import SweepDeps
 
 ALL = "*"
 
@@ -47,6 +49,11 @@ class Switchable:
         self.broken: set[str] = set()
         self.faults: dict[str, Exception] = {}
         self.calls: list[tuple[str, object]] = []
+        self.broken_for: list[tuple[str, object]] = []
+
+    def break_for(self, operation: str, argument: object) -> None:
+        """Make `operation` fail for this one argument (one S3 key, say) and no other."""
+        self.broken_for.append((operation, argument))
 
     def break_(self, *operations: str) -> None:
         self.broken |= set(operations or (ALL,))
@@ -58,12 +65,15 @@ class Switchable:
     def repair(self) -> None:
         self.broken.clear()
         self.faults.clear()
+        self.broken_for.clear()
 
     def _call(self, operation: str, argument: object = None) -> None:
         self.calls.append((operation, argument))
         if operation in self.faults:
             raise self.faults[operation]
         if ALL in self.broken or operation in self.broken:
+            raise DependencyUnavailable(self.dependency)
+        if (operation, argument) in self.broken_for:
             raise DependencyUnavailable(self.dependency)
 
     def operations(self) -> list[str]:
@@ -507,6 +517,10 @@ class FakeDetector:
         return results
 
 
+# Submit's S3 put runs beside its row's insert, on a pool the composition root owns.
+BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-background")
+
+
 @dataclass
 class FakeAdapters:
     """Stands in for `runtime.composition.Adapters` where a handler depends on all of them."""
@@ -516,3 +530,28 @@ class FakeAdapters:
     queue: FakeQueue = field(default_factory=FakeQueue)
     notifications: FakeNotificationQueue = field(default_factory=FakeNotificationQueue)
     settings: Settings = field(default_factory=Settings)
+    background: ThreadPoolExecutor = field(default_factory=lambda: BACKGROUND)
+
+
+def sweep_deps_for(
+    repository: Any,
+    storage: Any,
+    queue: Any = None,
+    notifications: Any = None,
+    *,
+    grace_seconds: int = 60,
+    stuck_after_seconds: int = 7200,
+    upload_grace_seconds: int = 300,
+    limit: int = 100,
+) -> SweepDeps:
+    """The sweep's dependencies on the given adapters (fakes unless given real ones)."""
+    return SweepDeps(
+        repository=repository,
+        storage=storage,
+        queue=queue if queue is not None else FakeQueue(),
+        notifications=notifications if notifications is not None else FakeNotificationQueue(),
+        grace_seconds=grace_seconds,
+        stuck_after_seconds=stuck_after_seconds,
+        upload_grace_seconds=upload_grace_seconds,
+        limit=limit,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from dogdetect.config import LAMBDA_PAYLOAD_LIMIT_BYTES
+from dogdetect.domain.limits import LAMBDA_PAYLOAD_LIMIT_BYTES
 
 from tests.conftest import submit, wait_terminal
 from tests.corpus import CASES, CorpusCase

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dogdetect.api.prefer import MAX_WAIT_SECONDS
+from dogdetect.domain.limits import MAX_WAIT_SECONDS
 
 from tests.infra.conftest import (
     MIGRATE_FUNCTION,

@@ -11,7 +11,7 @@ import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.config import Settings
 from dogdetect.domain.models import Box, Detection, FinishedPrediction, Status, image_key_for
-from dogdetect.service.waiting import wait_for_prediction
+from dogdetect.service.read import wait_for_prediction
 from sqlalchemy import Engine, create_engine, text
 
 DOG = Detection("dog", 0.9, Box(1.0, 2.0, 3.0, 4.0))

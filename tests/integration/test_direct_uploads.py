@@ -16,13 +16,19 @@ import httpx
 import pytest
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, Settings
+from dogdetect.config import Settings
+from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 from dogdetect.domain.models import Prediction, Status, image_key_for, incoming_key_for
-from dogdetect.service.sweep import SWEEP_LOCK, sweep_unenqueued
-from dogdetect.service.uploads import NO_UPLOAD_RECEIVED, settle_overdue_uploads
+from dogdetect.service.sweep import (
+    NO_UPLOAD_RECEIVED,
+    SweepResult,
+    settle_overdue_uploads,
+    sweep_unenqueued,
+)
 from sqlalchemy import bindparam, text
 
-from tests.fakes import FakeRepository
+from tests.fakes import FakeRepository, sweep_deps_for
+from tests.integration.conftest import holding_the_sweep
 
 GRACE = 300
 
@@ -56,19 +62,6 @@ class Rows:
 
     def own(self, found: list[Prediction]) -> list[uuid.UUID]:
         return [p.id for p in found if p.id in self.made]
-
-
-@contextmanager
-def holding_the_sweep(repository: PostgresPredictionRepository) -> Iterator[None]:
-    """The stack's own sweeper (every 15 s, a 1 s grace) stays out of the test's rows."""
-    deadline = time.monotonic() + 30
-    while True:
-        with repository.exclusive(SWEEP_LOCK) as acquired:
-            if acquired:
-                yield
-                return
-        assert time.monotonic() < deadline, "the sweep lock stayed held"
-        time.sleep(0.05)
 
 
 @contextmanager
@@ -153,11 +146,16 @@ def test_the_sweep_ends_an_unused_url_and_keeps_one_used(
     sqs, url = own_queue
     # The repair of failed submits first, as the sweep runs it: it must not take these rows
     # for leftovers (no message of ours, no object yet) and delete or requeue them.
-    sweep_unenqueued(rows.repository, storage, SqsJobQueue(sqs, url), 60, 10_000)
+    deps = sweep_deps_for(
+        rows.repository, storage, SqsJobQueue(sqs, url), upload_grace_seconds=GRACE, limit=10_000
+    )
+    sweep_unenqueued(deps, SweepResult())
     assert all(rows.repository.get(p) is not None for p in (never, used, waiting))
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
 
-    assert settle_overdue_uploads(rows.repository, storage, GRACE, 10_000) >= 1
+    settled = SweepResult()
+    settle_overdue_uploads(deps, settled)
+    assert settled.uploads_expired >= 1 and settled.failed == 0
     gone = rows.repository.get(never)
     assert gone is not None and (gone.status, gone.error) == (Status.ERROR, NO_UPLOAD_RECEIVED)
     waited = rows.repository.get(waiting)

@@ -14,13 +14,14 @@ from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engin
 from dogdetect.config import Settings
 from dogdetect.domain.jobs import job_to_body
 from dogdetect.domain.models import Job, Prediction, Status, image_key_for
-from dogdetect.service.sweep import sweep_unenqueued
+from dogdetect.service.sweep import SweepResult, sweep_unenqueued
 from sqlalchemy import text
 
 from local.launcher import RunningStack
 from local.template import queue_config
 from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, queue_empty, submit, wait_terminal
 from tests.corpus import CASES
+from tests.fakes import sweep_deps_for
 from tests.photos import photo
 
 ATTEMPTS = queue_config().max_receive_count
@@ -155,7 +156,9 @@ def test_sweeper_queues_an_upload_whose_message_was_lost(
     storage.put(key, photo("dog.jpg"))
     queue = SqsJobQueue(sqs, stack_settings.queue_url)
 
-    result = sweep_unenqueued(repository, storage, queue, grace_seconds=0, limit=1000)
+    result = SweepResult()
+    deps = sweep_deps_for(repository, storage, queue, grace_seconds=0, limit=1000)
+    sweep_unenqueued(deps, result)
 
     assert result.requeued >= 1
     done = wait_terminal(api, str(prediction_id))

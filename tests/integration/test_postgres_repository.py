@@ -4,11 +4,8 @@ functions are (the application role)."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -18,11 +15,12 @@ from dogdetect.config import Settings
 from dogdetect.domain.errors import DependencyUnavailable
 from dogdetect.domain.models import Box, Detection, FinishedPrediction, Status
 from dogdetect.runtime.migrate import upgrade
-from dogdetect.service.sweep import SWEEP_LOCK, SweepResult, stuck_reason, sweep
+from dogdetect.service.sweep import SweepResult, stuck_reason, sweep
 from sqlalchemy import Engine, event, text
 
-from local.launcher import free_port
-from tests.conftest import eventually
+from local.launcher import RunningStack, free_port
+from tests.fakes import sweep_deps_for
+from tests.integration.conftest import holding_the_sweep
 
 DOG = Detection("dog", 0.91, Box(1.0, 2.0, 30.0, 40.0))
 CAT = Detection("cat", 0.42, Box(5.0, 6.0, 7.0, 8.0))
@@ -225,19 +223,6 @@ STUCK = 7200
 GAVE_UP = "gave up: a test's stuck row"
 
 
-@contextmanager
-def holding(repository: PostgresPredictionRepository, name: str) -> Iterator[None]:
-    """Hold the lock `name`, waiting for the stack's own sweeper (every 15 s, briefly)."""
-    deadline = time.monotonic() + 30
-    while True:
-        with repository.exclusive(name) as acquired:
-            if acquired:
-                yield
-                return
-        assert time.monotonic() < deadline, f"{name} stayed held"
-        time.sleep(0.05)
-
-
 def test_a_second_holder_of_a_lock_is_refused_until_it_is_released(
     repository: PostgresPredictionRepository, stack_settings: Settings
 ) -> None:
@@ -273,7 +258,9 @@ def test_two_concurrent_sweeps_never_overlap(
             return repository.fail_stuck(older_than_seconds, reason, limit)
 
     def run(on: Any) -> SweepResult:
-        return sweep(on, storage, queue, grace_seconds=3600, stuck_after_seconds=STUCK)
+        return sweep(
+            sweep_deps_for(on, storage, queue, grace_seconds=3600, stuck_after_seconds=STUCK)
+        )
 
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(run, SlowRepository())
@@ -315,7 +302,7 @@ def test_only_stuck_rows_end_error(
     repository: PostgresPredictionRepository, stack_settings: Settings
 ) -> None:
     engine = make_engine(stack_settings.database_url)
-    with holding(repository, SWEEP_LOCK):  # the stack's sweeper stays out meanwhile
+    with holding_the_sweep(repository):  # the stack's sweeper stays out meanwhile
         pending, processing, done = queued(repository), queued(repository), queued(repository)
         repository.start_processing_many([processing, done])
         finish(repository, done, True, (DOG,))
@@ -344,7 +331,7 @@ def test_stuck_rows_are_given_up_at_most_limit_at_a_time(
     repository: PostgresPredictionRepository, stack_settings: Settings
 ) -> None:
     engine = make_engine(stack_settings.database_url)
-    with holding(repository, SWEEP_LOCK):
+    with holding_the_sweep(repository):
         rows = [queued(repository) for _ in range(3)]
         backdate(engine, rows, STUCK + 60, STUCK + 60)
         # The database is shared with other tests, whose stuck rows may count too: what holds
@@ -363,22 +350,15 @@ def test_stuck_rows_are_given_up_at_most_limit_at_a_time(
 
 
 def test_the_sweep_gives_up_on_a_stuck_row_with_its_reason(
-    repository: PostgresPredictionRepository,
-    storage: S3ImageStorage,
-    own_queue: tuple[Any, str],
-    stack_settings: Settings,
+    repository: PostgresPredictionRepository, stack: RunningStack, stack_settings: Settings
 ) -> None:
+    """The stack's own sweep function (its STUCK_AFTER_SECONDS is the default, STUCK), run
+    once the row is stuck, rather than a sweep of the test's that the stack's may lock out."""
     stuck, fresh = queued(repository), queued(repository)
     backdate(make_engine(stack_settings.database_url), [stuck], STUCK + 60, STUCK + 60)
-    queue = SqsJobQueue(*own_queue)
-
-    def swept() -> bool:
-        result = sweep(repository, storage, queue, grace_seconds=3600, stuck_after_seconds=STUCK)
-        return not result.skipped  # the stack's own sweeper may hold the lock a moment
-
-    eventually(swept, 30, what="a sweep that is not skipped")
+    assert not stack.sweep()["skipped"]
     row = repository.get(stuck)
-    # (or the stack's sweeper gave up on it first: the same setting, the same reason)
+    # (or the stack's scheduled sweep gave up on it first: the same setting, the same reason)
     assert row is not None and (row.status, row.error) == (Status.ERROR, stuck_reason(STUCK))
     untouched = repository.get(fresh)
     assert untouched is not None and untouched.status is Status.PENDING

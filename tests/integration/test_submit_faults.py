@@ -9,9 +9,10 @@ from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.config import Settings
 from dogdetect.domain.errors import DependencyUnavailable
-from dogdetect.service.submit import SubmitDeps, submit_image
+from dogdetect.service.submit import SubmitDeps, accept_upload
 
 from local.launcher import free_port
+from tests.fakes import BACKGROUND
 from tests.integration.test_pipeline import stored_counts
 from tests.photos import photo
 
@@ -29,7 +30,12 @@ def dead_endpoint() -> str:
 
 def deps(settings: Settings, repository: Any, storage: Any, queue: Any) -> SubmitDeps:
     return SubmitDeps(
-        repository, storage, queue, settings.max_upload_bytes, settings.max_image_pixels
+        repository,
+        storage,
+        queue,
+        settings.max_upload_bytes,
+        settings.max_image_pixels,
+        background=BACKGROUND,
     )
 
 
@@ -41,7 +47,7 @@ def test_all_up_stores_row_object_and_message(
 ) -> None:
     sqs, url = own_queue
     before = stored_counts(stack_settings)
-    prediction = submit_image(
+    prediction = accept_upload(
         photo("dog.jpg"), deps(stack_settings, repository, storage, SqsJobQueue(sqs, url))
     )
     rows, objects = stored_counts(stack_settings)
@@ -61,7 +67,7 @@ def test_database_down_stores_and_queues_nothing(
     )
     before = stored_counts(stack_settings)
     with pytest.raises(DependencyUnavailable):
-        submit_image(
+        accept_upload(
             photo("dog.jpg"), deps(stack_settings, dead_db, storage, SqsJobQueue(sqs, url))
         )
     assert stored_counts(stack_settings) == before
@@ -75,7 +81,7 @@ def test_storage_down_leaves_no_row(
     dead_s3 = S3ImageStorage(aws_client("s3", dead_endpoint(), "us-east-1"), "dogdetect-uploads")
     before = stored_counts(stack_settings)
     with pytest.raises(DependencyUnavailable):
-        submit_image(
+        accept_upload(
             photo("dog.jpg"), deps(stack_settings, repository, dead_s3, SqsJobQueue(sqs, url))
         )
     assert stored_counts(stack_settings) == before
@@ -88,5 +94,5 @@ def test_queue_down_leaves_no_row_and_no_object(
     dead_sqs = SqsJobQueue(aws_client("sqs", dead_endpoint(), "us-east-1"), "http://q")
     before = stored_counts(stack_settings)
     with pytest.raises(DependencyUnavailable):
-        submit_image(photo("dog.jpg"), deps(stack_settings, repository, storage, dead_sqs))
+        accept_upload(photo("dog.jpg"), deps(stack_settings, repository, storage, dead_sqs))
     assert stored_counts(stack_settings) == before

@@ -77,6 +77,7 @@ def submit_deps_for(fakes: FakeAdapters, settings: Settings = LIMITS) -> SubmitD
         queue=fakes.queue,
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
+        background=fakes.background,
     )
 
 

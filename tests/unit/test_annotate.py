@@ -1,5 +1,5 @@
 """The annotated photo: drawing (`dogdetect.image.draw`), when there is one
-(`dogdetect.service.annotate`), and GET /image_prediction/{id}/annotated through the status
+(`dogdetect.service.read`), and GET /image_prediction/{id}/annotated through the status
 app and its Lambda handler (Mangum, base64 under the response limit)."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 from dogdetect.api.annotated import CACHE_CONTROL
-from dogdetect.config import LAMBDA_PAYLOAD_LIMIT_BYTES, Settings
+from dogdetect.config import Settings
 from dogdetect.domain.errors import AnnotationUnavailable, DependencyUnavailable, PredictionNotFound
+from dogdetect.domain.limits import LAMBDA_PAYLOAD_LIMIT_BYTES
 from dogdetect.domain.models import Box, Detection, Status
 from dogdetect.image.draw import MAX_JPEG_BYTES, annotate
-from dogdetect.service.annotate import annotated_photo
+from dogdetect.service.read import annotated_photo
 from PIL import Image
 
 from tests import corpus

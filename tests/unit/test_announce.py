@@ -9,7 +9,7 @@ import uuid
 import pytest
 from dogdetect.api.schemas import PredictionOut
 from dogdetect.domain.models import Status
-from dogdetect.service.announce import announce, announce_overdue
+from dogdetect.service.notify import announce, announce_overdue
 
 from tests.fakes import FakeNotificationQueue, FakeRepository, detection
 

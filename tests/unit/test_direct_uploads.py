@@ -13,19 +13,16 @@ from typing import Any
 
 import pytest
 from dogdetect.api.auth import require_api_key
-from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, Settings
+from dogdetect.config import Settings
 from dogdetect.domain.errors import DependencyUnavailable
 from dogdetect.domain.jobs import MalformedJob, parse_job, parse_message
+from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 from dogdetect.domain.models import Job, Status, incoming_key_for
-from dogdetect.service.predict import PredictDeps, QueuedJob
-from dogdetect.service.sweep import sweep
-from dogdetect.service.upload_jobs import process_jobs
-from dogdetect.service.uploads import (
-    NO_UPLOAD_RECEIVED,
-    UploadDeps,
-    create_upload,
-    settle_overdue_uploads,
-)
+from dogdetect.runtime import use_cases
+from dogdetect.service.predict import PredictDeps, QueuedJob, process_jobs
+from dogdetect.service.sweep import NO_UPLOAD_RECEIVED, SweepResult, sweep
+from dogdetect.service.sweep import settle_overdue_uploads as settle
+from dogdetect.service.uploads import UploadDeps, create_upload
 from fastapi.testclient import TestClient
 
 from tests import corpus
@@ -38,6 +35,7 @@ from tests.fakes import (
     FakeRepository,
     FakeStorage,
     detection,
+    sweep_deps_for,
 )
 from tests.unit.conftest import FakeLambdaContext, load_event, load_function
 
@@ -226,6 +224,12 @@ def awaiting(
     return prediction_id
 
 
+def settle_overdue_uploads(repository: FakeRepository, storage: FakeStorage, grace: int) -> int:
+    result = SweepResult()
+    settle(sweep_deps_for(repository, storage, upload_grace_seconds=grace), result)
+    return result.uploads_expired
+
+
 def test_unused_url_ends_error_once_expired_and_past_the_grace() -> None:
     clock = Clock()
     repository, storage = FakeRepository(clock), FakeStorage()
@@ -267,12 +271,12 @@ def test_the_sweep_neither_requeues_nor_deletes_a_url_still_valid() -> None:
     repository, storage, queue = FakeRepository(clock), FakeStorage(), FakeQueue()
     waiting = awaiting(clock, repository, storage, photo=False)
     clock.advance(EXPIRES - 1)
-    result = sweep(repository, storage, queue, 60, 7200, upload_grace_seconds=GRACE)
+    result = sweep(sweep_deps_for(repository, storage, queue, upload_grace_seconds=GRACE))
     assert (result.requeued, result.deleted, result.uploads_expired) == (0, 0, 0)
     assert repository.status_of(waiting) is Status.PENDING and queue.sent == []
 
     clock.advance(GRACE + 2)
-    result = sweep(repository, storage, queue, 60, 7200, upload_grace_seconds=GRACE)
+    result = sweep(sweep_deps_for(repository, storage, queue, upload_grace_seconds=GRACE))
     assert (result.requeued, result.deleted, result.uploads_expired) == (0, 0, 1)
     assert repository.status_of(waiting) is Status.ERROR
 
@@ -374,7 +378,9 @@ def test_the_sweep_function_ends_unused_urls_after_its_grace() -> None:
     unused = awaiting(clock, fakes.repository, fakes.storage, photo=False)
     clock.advance(EXPIRES + 11)  # past this grace, well within the default one
 
-    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), lambda: fakes)
+    # The function's own wiring (use_cases.sweep_deps) on the fakes and these settings.
+    deps = lambda: use_cases.sweep_deps(fakes)  # noqa: E731
+    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), deps)
 
     assert result["uploads_expired"] == 1
     assert fakes.repository.status_of(unused) is Status.ERROR

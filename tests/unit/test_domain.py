@@ -20,7 +20,7 @@ from dogdetect.domain import errors
 from dogdetect.domain.jobs import MalformedJob, job_to_body, parse_job
 from dogdetect.domain.models import FinishedPrediction, Job, Status, image_key_for
 from dogdetect.service.health import check_dependencies
-from dogdetect.service.status import get_prediction
+from dogdetect.service.read import get_prediction
 
 from tests.fakes import FakeRepository, detection
 from tests.unit.conftest import REPO_ROOT

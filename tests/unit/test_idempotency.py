@@ -20,12 +20,12 @@ from dogdetect.domain.errors import (
 )
 from dogdetect.domain.idempotency import KEY_TTL_SECONDS, key_digest, parse_key
 from dogdetect.domain.models import FinishedPrediction, Status
-from dogdetect.service.keyed_submit import accept_upload, submit_once
+from dogdetect.service.submit import accept_upload
 from dogdetect.service.sweep import sweep
 from fastapi.testclient import TestClient
 
 from tests import corpus
-from tests.fakes import FakeAdapters
+from tests.fakes import FakeAdapters, sweep_deps_for
 from tests.unit.conftest import Wired, submit_deps_for
 
 # --- the key ----------------------------------------------------------------------------------
@@ -81,8 +81,8 @@ def test_a_key_is_scoped_to_the_api_key() -> None:
 def test_the_same_key_and_image_make_one_prediction_and_one_job() -> None:
     fakes = FakeAdapters()
     deps = submit_deps_for(fakes)
-    first = accept_upload(corpus.jpeg(), "key-1", None, deps)
-    again = accept_upload(corpus.jpeg(), "key-1", None, deps)
+    first = accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
+    again = accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     assert again.id == first.id
     assert len(fakes.repository.rows) == 1 and len(fakes.queue.sent) == 1
     assert list(fakes.storage.objects) == [first.image_key]
@@ -91,18 +91,16 @@ def test_the_same_key_and_image_make_one_prediction_and_one_job() -> None:
 def test_without_a_key_every_upload_is_new() -> None:
     fakes = FakeAdapters()
     deps = submit_deps_for(fakes)
-    assert accept_upload(corpus.jpeg(), None, None, deps) != accept_upload(
-        corpus.jpeg(), None, None, deps
-    )
+    assert accept_upload(corpus.jpeg(), deps) != accept_upload(corpus.jpeg(), deps)
     assert len(fakes.queue.sent) == 2 and fakes.repository.keys == {}
 
 
 def test_another_image_with_the_key_is_refused_and_nothing_stored() -> None:
     fakes = FakeAdapters()
     deps = submit_deps_for(fakes)
-    accept_upload(corpus.jpeg(), "key-1", None, deps)
+    accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     with pytest.raises(IdempotencyKeyReused):
-        accept_upload(corpus.png(), "key-1", None, deps)
+        accept_upload(corpus.png(), deps, idempotency_key="key-1")
     assert len(fakes.repository.rows) == 1 and len(fakes.queue.sent) == 1
     assert len(fakes.storage.objects) == 1
 
@@ -110,19 +108,19 @@ def test_another_image_with_the_key_is_refused_and_nothing_stored() -> None:
 def test_keys_of_different_api_keys_do_not_meet() -> None:
     fakes = FakeAdapters()
     deps = submit_deps_for(fakes)
-    mine = accept_upload(corpus.jpeg(), "shared", "client-a", deps)
-    theirs = accept_upload(corpus.jpeg(), "shared", "client-b", deps)
+    mine = accept_upload(corpus.jpeg(), deps, idempotency_key="shared", api_key="client-a")
+    theirs = accept_upload(corpus.jpeg(), deps, idempotency_key="shared", api_key="client-b")
     assert mine.id != theirs.id and len(fakes.queue.sent) == 2
 
 
 def test_a_key_is_free_again_after_24_hours() -> None:
     fakes = FakeAdapters()
     deps = submit_deps_for(fakes)
-    first = accept_upload(corpus.jpeg(), "key-1", None, deps)
+    first = accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     fakes.repository.clock.advance(KEY_TTL_SECONDS - 1)
-    assert accept_upload(corpus.jpeg(), "key-1", None, deps).id == first.id
+    assert accept_upload(corpus.jpeg(), deps, idempotency_key="key-1").id == first.id
     fakes.repository.clock.advance(2)
-    later = accept_upload(corpus.png(), "key-1", None, deps)  # another image: fine now
+    later = accept_upload(corpus.png(), deps, idempotency_key="key-1")  # another image: fine now
     assert later.id != first.id and len(fakes.queue.sent) == 2
 
 
@@ -131,10 +129,10 @@ def test_a_failed_first_request_frees_its_key() -> None:
     deps = submit_deps_for(fakes)
     fakes.queue.break_("send")
     with pytest.raises(DependencyUnavailable):
-        accept_upload(corpus.jpeg(), "key-1", None, deps)
+        accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     assert fakes.repository.rows == {} and fakes.repository.keys == {}
     fakes.queue.repair()
-    retried = accept_upload(corpus.jpeg(), "key-1", None, deps)
+    retried = accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     assert fakes.repository.status_of(retried.id) is Status.PENDING
     assert len(fakes.queue.sent) == 1
 
@@ -144,46 +142,46 @@ def test_a_first_request_not_yet_answered_is_409() -> None:
     deps = submit_deps_for(fakes)
     # The first request has its row and key, and is still storing or queueing.
     fakes.repository.break_("mark_enqueued")  # its 202 went out; the sweeper marks it later
-    first = accept_upload(corpus.jpeg(), "key-1", None, deps)
+    first = accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     with pytest.raises(IdempotencyKeyInFlight):
-        accept_upload(corpus.jpeg(), "key-1", None, deps)
+        accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     fakes.repository.repair()
     fakes.repository.mark_enqueued(first.id)
-    assert accept_upload(corpus.jpeg(), "key-1", None, deps).id == first.id
+    assert accept_upload(corpus.jpeg(), deps, idempotency_key="key-1").id == first.id
     assert len(fakes.queue.sent) == 1
 
 
 def test_a_deleted_prediction_frees_its_key() -> None:
     fakes = FakeAdapters()
     deps = submit_deps_for(fakes)
-    first = accept_upload(corpus.jpeg(), "key-1", None, deps)
+    first = accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     fakes.repository.remove(first.id)
-    again = accept_upload(corpus.jpeg(), "key-1", None, deps)
+    again = accept_upload(corpus.jpeg(), deps, idempotency_key="key-1")
     assert again.id != first.id and len(fakes.queue.sent) == 2
 
 
 def test_the_key_is_checked_before_the_image() -> None:
     fakes = FakeAdapters()
     with pytest.raises(IdempotencyKeyInvalid):
-        accept_upload(b"", "", None, submit_deps_for(fakes))
+        accept_upload(b"", submit_deps_for(fakes), idempotency_key="")
     assert fakes.repository.calls == [] and fakes.storage.calls == []
 
 
 def test_a_bad_image_with_a_key_stores_nothing_and_holds_no_key() -> None:
     fakes = FakeAdapters()
     with pytest.raises(UnsupportedImage):  # the image's own 415
-        submit_once(corpus.plain_text(), "key-1", None, submit_deps_for(fakes))
+        accept_upload(corpus.plain_text(), submit_deps_for(fakes), idempotency_key="key-1")
     assert fakes.repository.calls == [] and fakes.repository.keys == {}
 
 
 def test_the_sweep_deletes_keys_older_than_24_hours() -> None:
     fakes = FakeAdapters()
     deps = submit_deps_for(fakes)
-    old = accept_upload(corpus.jpeg(), "old", None, deps)
+    old = accept_upload(corpus.jpeg(), deps, idempotency_key="old")
     fakes.repository.clock.advance(KEY_TTL_SECONDS - 60)
-    accept_upload(corpus.jpeg(), "young", None, deps)
+    accept_upload(corpus.jpeg(), deps, idempotency_key="young")
     fakes.repository.clock.advance(61)
-    result = sweep(fakes.repository, fakes.storage, fakes.queue, 60, 7200)
+    result = sweep(sweep_deps_for(fakes.repository, fakes.storage, fakes.queue))
     assert result.keys_expired == 1
     assert [k.prediction_id for k in fakes.repository.keys.values()] != [old.id]
     assert len(fakes.repository.keys) == 1

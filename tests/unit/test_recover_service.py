@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dogdetect.domain.models import Job, Status
-from dogdetect.service.recover import requeue_unfinished
+from dogdetect.service.sweep import requeue_unfinished
 
 from tests.fakes import FakeAdapters
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from dogdetect.domain.errors import DependencyUnavailable
 from dogdetect.domain.models import Prediction
-from dogdetect.service.submit import submit_image
+from dogdetect.service.submit import accept_upload
 
 from tests import corpus
 from tests.fakes import FakeAdapters, FakeRepository, FakeStorage
@@ -55,7 +55,7 @@ def test_the_object_is_stored_while_the_row_is_written(fakes: FakeAdapters) -> N
     storage = PutSignals(fakes.storage)
     repository = RowWaitsForPut(fakes.repository, storage.started)
     deps = replace(submit_deps_for(fakes), storage=storage, repository=repository)
-    prediction = submit_image(corpus.png(), deps)
+    prediction = accept_upload(corpus.png(), deps)
     assert fakes.storage.objects == {prediction.image_key: corpus.png()}
     assert fakes.repository.rows[prediction.id].enqueued_at is not None
 
@@ -66,7 +66,7 @@ def test_both_failing_leaves_nothing_and_asks_the_storage_nothing_more(
     fakes.repository.break_("add_pending")
     fakes.storage.break_("put")
     with pytest.raises(DependencyUnavailable) as caught:
-        submit_image(corpus.png(), submit_deps_for(fakes))
+        accept_upload(corpus.png(), submit_deps_for(fakes))
     assert caught.value.dependency == "database"
     assert fakes.repository.rows == {} and fakes.storage.objects == {}
     assert fakes.storage.operations() == ["put"]
@@ -79,7 +79,7 @@ def test_an_object_whose_row_failed_is_left_to_expire_when_it_cannot_be_deleted(
     fakes.repository.break_("add_pending")
     fakes.storage.break_("delete")
     with pytest.raises(DependencyUnavailable) as caught:
-        submit_image(corpus.png(), submit_deps_for(fakes))
+        accept_upload(corpus.png(), submit_deps_for(fakes))
     assert caught.value.dependency == "database"  # the fault, not the compensation's
     assert fakes.repository.rows == {}
     assert len(fakes.storage.objects) == 1  # no row, no message: the lifecycle rule's
@@ -89,6 +89,6 @@ def test_an_object_whose_row_failed_is_left_to_expire_when_it_cannot_be_deleted(
 def test_a_put_failing_unexpectedly_takes_the_row_back(fakes: FakeAdapters) -> None:
     fakes.storage.raise_on("put", RuntimeError("a bug"))
     with pytest.raises(RuntimeError):
-        submit_image(corpus.png(), submit_deps_for(fakes))
+        accept_upload(corpus.png(), submit_deps_for(fakes))
     assert fakes.repository.rows == {} and fakes.storage.objects == {}
     assert fakes.queue.calls == []

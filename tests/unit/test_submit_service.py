@@ -7,22 +7,24 @@ import pytest
 from dogdetect.domain.errors import DependencyUnavailable, UnsupportedImage
 from dogdetect.domain.jobs import job_to_body, parse_job
 from dogdetect.domain.models import FinishedPrediction, Job, Prediction, Status, image_key_for
-from dogdetect.service.submit import submit_image
+from dogdetect.service.submit import accept_upload
 from dogdetect.service.sweep import SweepResult, sweep_unenqueued
 
 from tests import corpus
-from tests.fakes import FakeAdapters
+from tests.fakes import FakeAdapters, sweep_deps_for
 from tests.unit.conftest import submit_deps_for
 
 GRACE = 60
 
 
 def submit(fakes: FakeAdapters, data: bytes | None = None) -> Prediction:
-    return submit_image(corpus.png() if data is None else data, submit_deps_for(fakes))
+    return accept_upload(corpus.png() if data is None else data, submit_deps_for(fakes))
 
 
 def sweep(fakes: FakeAdapters) -> SweepResult:
-    return sweep_unenqueued(fakes.repository, fakes.storage, fakes.queue, grace_seconds=GRACE)
+    result = SweepResult()
+    sweep_unenqueued(sweep_deps_for(fakes.repository, fakes.storage, fakes.queue), result)
+    return result
 
 
 def test_happy_path_stores_object_row_and_message(fakes: FakeAdapters) -> None:

@@ -1,22 +1,37 @@
-"""sweep_unenqueued: rows never marked enqueued, once past the grace period."""
+"""The sweep: rows never marked enqueued once past the grace period, stuck rows, overdue
+webhooks; one sweep at a time; a failure stays in its row."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from dogdetect.domain.errors import DependencyUnavailable
 from dogdetect.domain.models import Job, Status
-from dogdetect.service.sweep import SWEEP_LOCK, SweepResult, stuck_reason, sweep_unenqueued
+from dogdetect.runtime import use_cases
+from dogdetect.service.sweep import (
+    SWEEP_LOCK,
+    SweepDeps,
+    SweepResult,
+    stuck_reason,
+    sweep_unenqueued,
+)
 from dogdetect.service.sweep import sweep as run_sweep
 
-from tests.fakes import FakeAdapters
+from tests.fakes import FakeAdapters, sweep_deps_for
 
 GRACE = 60
 
 
 def sweep(fakes: FakeAdapters, limit: int = 100) -> SweepResult:
-    return sweep_unenqueued(
-        fakes.repository, fakes.storage, fakes.queue, grace_seconds=GRACE, limit=limit
-    )
+    result = SweepResult()
+    deps = sweep_deps_for(fakes.repository, fakes.storage, fakes.queue, limit=limit)
+    sweep_unenqueued(deps, result)
+    return result
+
+
+def settings_of(fakes: FakeAdapters) -> Callable[[], SweepDeps]:
+    """The handler's dependencies as the function wires them (its settings), on the fakes."""
+    return lambda: use_cases.sweep_deps(fakes)  # type: ignore[arg-type]
 
 
 def test_nothing_to_do(fakes: FakeAdapters) -> None:
@@ -75,13 +90,12 @@ def test_limit_bounds_one_run_oldest_first(fakes: FakeAdapters) -> None:
     assert sweep(fakes, limit=10) == SweepResult(0, 3)
 
 
-def test_queue_down_propagates_and_leaves_the_row_for_next_time(fakes: FakeAdapters) -> None:
+def test_queue_down_is_counted_and_leaves_the_row_for_next_time(fakes: FakeAdapters) -> None:
     p = fakes.repository.seed(Status.PENDING, enqueued=False)
     fakes.storage.objects[p.image_key] = b"img"
     fakes.repository.clock.advance(GRACE + 1)
     fakes.queue.break_("send")
-    with pytest.raises(DependencyUnavailable):
-        sweep(fakes)
+    assert sweep(fakes) == SweepResult(0, 0, failed=1)
     assert fakes.repository.rows[p.id].enqueued_at is None
     fakes.queue.repair()
     assert sweep(fakes) == SweepResult(1, 0)
@@ -94,7 +108,7 @@ def test_sweep_handler_runs_the_sweep_on_the_given_adapters(fakes: FakeAdapters)
     fakes.storage.objects[p.image_key] = b"img"
     fakes.repository.clock.advance(fakes.settings.enqueue_grace_seconds + 1)
 
-    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), lambda: fakes)
+    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), settings_of(fakes))
 
     assert result == {
         "requeued": 1,
@@ -104,6 +118,7 @@ def test_sweep_handler_runs_the_sweep_on_the_given_adapters(fakes: FakeAdapters)
         "keys_expired": 0,
         "webhooks_announced": 0,
         "uploads_expired": 0,
+        "failed": 0,
     }
     assert fakes.queue.sent == [Job(p.id, fakes.storage.bucket, p.image_key)]
 
@@ -115,12 +130,15 @@ STUCK = 7200
 
 def scheduled(fakes: FakeAdapters, limit: int = 100) -> SweepResult:
     return run_sweep(
-        fakes.repository,
-        fakes.storage,
-        fakes.queue,
-        grace_seconds=GRACE,
-        stuck_after_seconds=STUCK,
-        limit=limit,
+        sweep_deps_for(
+            fakes.repository,
+            fakes.storage,
+            fakes.queue,
+            fakes.notifications,
+            grace_seconds=GRACE,
+            stuck_after_seconds=STUCK,
+            limit=limit,
+        )
     )
 
 
@@ -137,14 +155,37 @@ def test_a_second_sweep_while_one_runs_skips_and_says_so(
     assert scheduled(fakes) == SweepResult(1, 0)  # the lock was released
 
 
-def test_the_lock_is_released_when_the_sweep_fails(fakes: FakeAdapters) -> None:
-    p = fakes.repository.seed(Status.PENDING, enqueued=False)
-    fakes.storage.objects[p.image_key] = b"img"
-    fakes.repository.clock.advance(GRACE + 1)
-    fakes.queue.break_("send")
-    with pytest.raises(DependencyUnavailable):
-        scheduled(fakes)
+def test_the_lock_is_released_when_a_step_fails(fakes: FakeAdapters) -> None:
+    fakes.repository.raise_on("fail_stuck", RuntimeError("a bug in one step"))
+    assert scheduled(fakes).failed == 1
     assert fakes.repository.locks == set()
+
+
+def test_a_failure_stays_in_its_row_and_the_later_steps_still_run(
+    fakes: FakeAdapters, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Storage fails for one row's key only: that row is logged and counted, the rows after
+    it are repaired, and the steps after this one (stuck rows, overdue webhooks) still run."""
+    rows = []
+    for _ in range(3):
+        rows.append(fakes.repository.seed(Status.PENDING, enqueued=False))
+        fakes.repository.clock.advance(1)
+    for p in rows:
+        fakes.storage.objects[p.image_key] = b"img"
+    stuck = fakes.repository.seed(Status.PROCESSING)
+    fakes.repository.clock.advance(STUCK + 1)
+    fakes.storage.break_for("exists", rows[0].image_key)
+
+    with caplog.at_level("ERROR"):
+        result = scheduled(fakes)
+
+    assert (result.requeued, result.failed, result.stuck_failed) == (2, 1, 1)
+    assert [job.prediction_id for job in fakes.queue.sent] == [rows[1].id, rows[2].id]
+    assert fakes.repository.rows[rows[0].id].enqueued_at is None  # tried again next sweep
+    assert fakes.repository.status_of(stuck.id) is Status.ERROR
+    assert str(rows[0].id) in caplog.text
+    fakes.storage.repair()
+    assert scheduled(fakes).requeued == 1
 
 
 def test_a_stuck_prediction_ends_error_with_a_readable_reason(fakes: FakeAdapters) -> None:
@@ -198,7 +239,7 @@ def test_sweep_handler_reports_skips_and_stuck_rows(fakes: FakeAdapters) -> None
     fakes.repository.clock.advance(fakes.settings.stuck_after_seconds + 1)
     handler = load_function("sweep").lambda_handler
 
-    result = handler({}, FakeLambdaContext(), lambda: fakes)
+    result = handler({}, FakeLambdaContext(), settings_of(fakes))
     assert result == {
         "requeued": 0,
         "deleted": 0,
@@ -207,10 +248,11 @@ def test_sweep_handler_reports_skips_and_stuck_rows(fakes: FakeAdapters) -> None
         "keys_expired": 0,
         "webhooks_announced": 0,
         "uploads_expired": 0,
+        "failed": 0,
     }
     assert fakes.repository.status_of(stuck.id) is Status.ERROR
     with fakes.repository.exclusive(SWEEP_LOCK):
-        assert handler({}, FakeLambdaContext(), lambda: fakes)["skipped"] is True
+        assert handler({}, FakeLambdaContext(), settings_of(fakes))["skipped"] is True
 
 
 # -- webhooks the finishing code did not announce ---------------------------------------------
@@ -225,14 +267,7 @@ def test_a_stuck_prediction_with_a_webhook_is_announced_by_the_next_sweep(
     fakes.repository.clock.advance(STUCK + 1)
 
     def sweep_with_notifications() -> SweepResult:
-        return run_sweep(
-            fakes.repository,
-            fakes.storage,
-            fakes.queue,
-            grace_seconds=GRACE,
-            stuck_after_seconds=STUCK,
-            notifications=fakes.notifications,
-        )
+        return scheduled(fakes)
 
     first = sweep_with_notifications()
     assert (first.stuck_failed, first.webhooks_announced) == (1, 0)  # ended just now
@@ -249,6 +284,6 @@ def test_sweep_handler_announces_overdue_webhooks(fakes: FakeAdapters) -> None:
 
     done = fakes.repository.seed(Status.DONE, has_dog=True, webhook_url=HOOK)
     fakes.repository.clock.advance(fakes.settings.enqueue_grace_seconds + 1)
-    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), lambda: fakes)
+    result = load_function("sweep").lambda_handler({}, FakeLambdaContext(), settings_of(fakes))
     assert result["webhooks_announced"] == 1
     assert [n.webhook_id for n in fakes.notifications.sent] == [f"msg_{done.id}"]

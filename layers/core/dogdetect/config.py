@@ -7,12 +7,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dogdetect.domain.limits import DEFAULT_MAX_UPLOAD_BYTES, LAMBDA_PAYLOAD_LIMIT_BYTES
+from dogdetect.domain.limits import (
+    DEFAULT_DIRECT_UPLOAD_MAX_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+)
 from dogdetect.domain.webhooks.retry import DEFAULT_RETRY_DELAYS, parse_delays
 
-__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "LAMBDA_PAYLOAD_LIMIT_BYTES", "Settings"]
-# Straight to S3, no gateway in between: only S3's own limits apply (5 GB for a POST).
-DEFAULT_DIRECT_UPLOAD_MAX_BYTES = 25_000_000
+__all__ = ["Settings"]
 
 
 class Settings(BaseSettings):

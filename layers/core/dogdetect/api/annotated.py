@@ -1,6 +1,6 @@
 """GET /image_prediction/{id}/annotated over HTTP: the JPEG answer, its cache headers and its
 description in the OpenAPI document. The drawing is `dogdetect.image.draw`'s, the rules of
-when there is a photo `dogdetect.service.annotate`'s."""
+when there is a photo `dogdetect.service.read`'s."""
 
 from __future__ import annotations
 

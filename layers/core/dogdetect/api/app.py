@@ -4,6 +4,7 @@ JSON bodies for every error, and the FastAPI app factory."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dogdetect.api.auth import API_KEY_REQUIRED, key_is_valid
+from dogdetect.api.auth import API_KEY_REQUIRED, current_settings, key_is_valid
 from dogdetect.api.schemas import ErrorOut, UnprocessableOut
+from dogdetect.config import Settings
 from dogdetect.domain import errors
 from dogdetect.domain.idempotency import MAX_KEY_CHARS
 
@@ -77,7 +79,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code in (404, 405) and not key_is_valid(request.headers.get("x-api-key")):
+    provided = request.headers.get("x-api-key")
+    if exc.status_code in (404, 405) and not key_is_valid(provided, current_settings(request)):
         # With keys set, an unknown route or method says nothing without one either.
         return await _domain_error(request, errors.Unauthorized(API_KEY_REQUIRED))
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
@@ -125,7 +128,8 @@ async def one_image(request: Request) -> None:
         raise errors.InvalidWebhook("send at most one URL in the form field 'webhook'")
 
 
-def create_api(title: str) -> FastAPI:
+def create_api(title: str, settings: Callable[[], Settings]) -> FastAPI:
+    """`settings`: the function's, asked on each request that needs them (API keys)."""
     # FastAPI's own /docs and /openapi.json would be public and describe one function's part
     # of the API: the status function serves the whole API's instead (dogdetect.api.docs).
     # No trailing-slash redirects: Starlette builds them from the Host header, which a client
@@ -138,6 +142,7 @@ def create_api(title: str) -> FastAPI:
         openapi_url=None,
         redirect_slashes=False,
     )
+    app.state.settings = settings
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,15 +1,16 @@
-"""Optional API keys: when API_KEYS is set, every route but /health needs X-API-Key."""
+"""Optional API keys: when API_KEYS is set, every route but /health needs X-API-Key. The
+settings come from the app (`create_api`'s `settings`, the entrypoint's): the API layer never
+builds adapters or reads the environment itself."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
 from dogdetect.config import Settings
 from dogdetect.domain.errors import Unauthorized
-from dogdetect.runtime.composition import adapters
 
 
 def key_matches(provided: str, allowed: frozenset[str]) -> bool:
@@ -21,16 +22,18 @@ def key_matches(provided: str, allowed: frozenset[str]) -> bool:
     return matched
 
 
-def current_settings() -> Settings:
-    return adapters().settings
+def current_settings(request: Request) -> Settings:
+    """The app's settings, read when the function started (`create_api(settings=...)`)."""
+    settings: Settings = request.app.state.settings()
+    return settings
 
 
 API_KEY_REQUIRED = "a valid X-API-Key header is required"
 
 
-def key_is_valid(provided: str | None, settings: Settings | None = None) -> bool:
+def key_is_valid(provided: str | None, settings: Settings) -> bool:
     """True when no keys are set, or `provided` is one of them."""
-    allowed = (settings or current_settings()).api_key_set
+    allowed = settings.api_key_set
     return not allowed or key_matches(provided or "", allowed)
 
 
@@ -39,3 +42,10 @@ def require_api_key(
 ) -> None:
     if not key_is_valid(x_api_key, settings):
         raise Unauthorized(API_KEY_REQUIRED)
+
+
+def key_scope(
+    x_api_key: str | None = Header(default=None), settings: Settings = Depends(current_settings)
+) -> str | None:
+    """Whose Idempotency-Keys a request's are: its API key's when keys are on, else None."""
+    return x_api_key if settings.api_key_set else None

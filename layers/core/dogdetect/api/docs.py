@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from dogdetect.api import page as web
+from dogdetect.api import page
 from dogdetect.api.auth import require_api_key
 
 OPENAPI_FILE = "openapi.json"
@@ -33,7 +33,7 @@ def openapi() -> JSONResponse:
 
 
 def docs(request: Request) -> Response:
-    return web.asset_response(request, web.DOCS_PAGE)
+    return page.asset_response(request, page.DOCS_PAGE)
 
 
 def serve_api_description(app: FastAPI) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Header, Response
+from fastapi import File, Form, Header, Response
 
 from dogdetect.api.app import ERROR_RESPONSES
-from dogdetect.api.prefer import MAX_WAIT_SECONDS
 from dogdetect.domain.idempotency import MAX_KEY_CHARS
+from dogdetect.domain.limits import MAX_WAIT_SECONDS
 
 IDEMPOTENCY_KEY: Any = Header(
     default=None,
@@ -54,3 +54,12 @@ DELETED_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "Deleted: the prediction, its detections and its image"},
     **ERROR_RESPONSES,
 }
+
+
+IMAGE_FILE: Any = File(..., description="The photo: JPEG, PNG, WebP, BMP, TIFF or GIF")
+WEBHOOK_FIELD: Any = Form(
+    default=None,
+    description="An https URL to POST the prediction's status JSON to once it is DONE or"
+    " ERROR, signed as Standard Webhooks says (webhook-id, webhook-timestamp,"
+    " webhook-signature)",
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-MAX_WAIT_SECONDS = 20  # the status function's timeout (25 s) and API Gateway's (30 s) beyond
+from dogdetect.domain.limits import MAX_WAIT_SECONDS
 
 _TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _QUOTED = r'"(?:[^"\\]|\\.)*"'

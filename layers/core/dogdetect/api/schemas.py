@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dogdetect.domain.documents import status_document
-from dogdetect.domain.models import Prediction, Status
+from dogdetect.domain.models import Prediction, PresignedPost, Status
 
 
 class BoxOut(BaseModel):
@@ -29,6 +30,12 @@ class SubmitAccepted(BaseModel):
     status: Status
     has_dog: bool | None = None
 
+    @classmethod
+    def of(cls, prediction: Prediction) -> SubmitAccepted:
+        """Always PENDING: a retry with the same Idempotency-Key gets this answer again,
+        whatever the prediction's state by then."""
+        return cls(image_prediction_id=prediction.id, status=Status.PENDING)
+
 
 class PresignedPostOut(BaseModel):
     url: str = Field(description="Where to POST the photo (multipart/form-data): S3 itself")
@@ -44,6 +51,14 @@ class DirectUploadCreated(BaseModel):
         description="S3 refuses the POST after this; when no photo came, the prediction ends"
         ' ERROR ("no upload received") a few minutes later'
     )
+
+    @classmethod
+    def of(cls, prediction: Prediction, post: PresignedPost) -> DirectUploadCreated:
+        return cls(
+            image_prediction_id=prediction.id,
+            upload=PresignedPostOut(url=post.url, fields=post.fields),
+            expires_at=post.expires_at,
+        )
 
 
 class PredictionOut(BaseModel):
@@ -80,3 +95,10 @@ class UnprocessableOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     checks: dict[str, str]
+
+
+def health_response(checks: dict[str, str]) -> JSONResponse:
+    """200 when every dependency answered, else 503 naming what failed."""
+    healthy = all(answer == "ok" for answer in checks.values())
+    body = HealthOut(status="ok" if healthy else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)

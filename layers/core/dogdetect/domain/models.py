@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from dogdetect.domain.errors import PredictionNotFound
+
 
 class Status(enum.StrEnum):
     PENDING = "PENDING"
@@ -41,7 +43,7 @@ class Detection:
 
 
 def scaled(detections: Sequence[Detection], scale_x: float, scale_y: float) -> list[Detection]:
-    """Detections found on a reduced image (`imaging.ModelInput`) in the original's pixels:
+    """Detections found on a reduced image (`image.decode.ModelInput`) in the original's pixels:
     box x coordinates times `scale_x`, y times `scale_y`, to 0.1 pixel as detectors give them."""
     return [
         replace(
@@ -104,6 +106,9 @@ def incoming_key_for(prediction_id: uuid.UUID) -> str:
     return f"{INCOMING_PREFIX}{prediction_id}"
 
 
+PREDICTION_NOT_FOUND = "no prediction with this id"
+
+
 @dataclass(frozen=True)
 class PresignedPost:
     """An S3 presigned POST: the client sends `fields` and then its file (field `file`) as
@@ -123,3 +128,13 @@ def canonical_id(raw: str) -> uuid.UUID | None:
     except ValueError:
         return None
     return parsed if str(parsed) == raw else None
+
+
+def parse_id(raw_id: str) -> uuid.UUID:
+    """The id as the service spells it (`canonical_id`): any other spelling is another URL for
+    the same prediction, so it names nothing (one resource, one URL). A malformed id gets the
+    same answer as an unknown one, no hint either way."""
+    prediction_id = canonical_id(raw_id)
+    if prediction_id is None:
+        raise PredictionNotFound(PREDICTION_NOT_FOUND)
+    return prediction_id

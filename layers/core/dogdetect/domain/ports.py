@@ -6,43 +6,37 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dogdetect.domain.models import Detection, FinishedPrediction, Job, Prediction, PresignedPost
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
     from dogdetect.domain.notifications import DeliveryAttempt, Notification
 
 
-class PredictionRepository(Protocol):
-    def add_pending(
-        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
-    ) -> Prediction: ...
-    def mark_enqueued(self, prediction_id: uuid.UUID) -> None: ...
-    def add_awaiting_upload(
-        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
-    ) -> Prediction:
-        """A PENDING row whose photo the client sends straight to the bucket, until
-        `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the
-        sweeper settles it (`uploads_overdue`) it is not `unenqueued_before`'s."""
-        ...
+class PredictionReader(Protocol):
+    """Reading a prediction (GET, Prefer: wait, the annotated photo)."""
 
-    def uploads_overdue(self, grace_seconds: int, limit: int) -> list[Prediction]:
-        """Rows of direct uploads whose URL expired more than `grace_seconds` ago and that the
-        sweeper has not settled yet (`mark_enqueued` settles one), whatever their status, the
-        longest expired first."""
-        ...
-
-    def delete(self, prediction_id: uuid.UUID) -> None: ...
     def get(self, prediction_id: uuid.UUID) -> Prediction | None: ...
+
+
+class PredictionRemover(Protocol):
+    """DELETE, and a submit's undo."""
+
     def remove(self, prediction_id: uuid.UUID) -> str | None:
         """Delete the row (its detections and idempotency keys cascade); its image key, None
         when there was no such row."""
         ...
 
+
+class SubmitRecords(PredictionRemover, Protocol):
+    """What accepting an upload writes: the PENDING row (once per Idempotency-Key when one
+    is given), then the mark that its message is out; `remove` undoes a failed one."""
+
+    def add_pending(
+        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+    ) -> Prediction: ...
     def add_pending_once(
         self,
         prediction_id: uuid.UUID,
@@ -55,49 +49,18 @@ class PredictionRepository(Protocol):
         concurrent calls with one key, exactly one makes a prediction."""
         ...
 
-    def delete_expired_keys(self, older_than_seconds: int, limit: int) -> int:
-        """Delete at most `limit` idempotency keys older than `older_than_seconds`, the
-        oldest first; how many."""
+    def mark_enqueued(self, prediction_id: uuid.UUID) -> None: ...
+    def add_awaiting_upload(
+        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+    ) -> Prediction:
+        """A PENDING row whose photo the client sends straight to the bucket, until
+        `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the
+        sweeper settles it (`uploads_overdue`) it is not `unenqueued_before`'s."""
         ...
 
-    def start_processing(self, prediction_id: uuid.UUID) -> bool:
-        """PENDING/PROCESSING -> PROCESSING; False when the row is finished or missing."""
-        ...
 
-    def finish(
-        self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
-    ) -> bool:
-        """PROCESSING -> DONE with detections, atomically; False when already finished."""
-        ...
-
-    def fail(self, prediction_id: uuid.UUID, reason: str) -> bool:
-        """Any non-terminal state -> ERROR; False when already finished."""
-        ...
-
-    def start_processing_many(self, prediction_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        """`start_processing` of each, in one statement; the ids now PROCESSING (finished or
-        missing rows are left out)."""
-        ...
-
-    def finish_many(self, results: Sequence[FinishedPrediction]) -> set[uuid.UUID]:
-        """`finish` of each, in one transaction (all or nothing); the ids that became DONE
-        (rows no longer PROCESSING are left as they are, with no detection added)."""
-        ...
-
-    def fail_many(self, reasons: Mapping[uuid.UUID, str]) -> set[uuid.UUID]:
-        """`fail` of each id with its reason, in one statement; the ids that became ERROR."""
-        ...
-
-    def unenqueued_before(self, seconds: int, limit: int) -> list[Prediction]: ...
-    def unfinished(self, limit: int) -> list[Prediction]:
-        """PENDING or PROCESSING rows whose message was sent, oldest first."""
-        ...
-
-    def fail_stuck(self, older_than_seconds: int, reason: str, limit: int) -> int:
-        """PENDING/PROCESSING rows whose message was sent and that have not changed for
-        `older_than_seconds` -> ERROR with `reason`, at most `limit` of them (the longest
-        unchanged first), in one conditional UPDATE; returns how many."""
-        ...
+class Announcements(Protocol):
+    """Finished predictions whose webhook is still to be put in the notifications queue."""
 
     def webhooks_due(self, prediction_ids: Collection[uuid.UUID]) -> list[Prediction]:
         """Those of the ids that are DONE or ERROR with a webhook not yet announced."""
@@ -112,12 +75,66 @@ class PredictionRepository(Protocol):
         """Note that their notifications are in the queue (`webhook_enqueued_at`)."""
         ...
 
+
+class FailureRecords(Protocol):
+    def fail(self, prediction_id: uuid.UUID, reason: str) -> bool:
+        """Any non-terminal state -> ERROR; False when already finished."""
+        ...
+
+
+class WorkRecords(Announcements, FailureRecords, Protocol):
+    """The worker's writes, a batch at a time (predict)."""
+
+    def start_processing_many(self, prediction_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """PENDING/PROCESSING -> PROCESSING, in one statement; the ids now PROCESSING (finished
+        or missing rows are left out)."""
+        ...
+
+    def finish_many(self, results: Sequence[FinishedPrediction]) -> set[uuid.UUID]:
+        """PROCESSING -> DONE with each one's detections, in one transaction (all or nothing);
+        the ids that became DONE (rows no longer PROCESSING are left as they are, with no
+        detection added)."""
+        ...
+
+    def fail_many(self, reasons: Mapping[uuid.UUID, str]) -> set[uuid.UUID]:
+        """`fail` of each id with its reason, in one statement; the ids that became ERROR."""
+        ...
+
+
+class DeadLetterRecords(Announcements, FailureRecords, PredictionReader, Protocol):
+    """The dead-letter consumer: give up on a prediction, or see why it need not."""
+
+
+class SweepRecords(Announcements, FailureRecords, PredictionRemover, Protocol):
+    """The scheduled sweep's reads and repairs, one sweep at a time (`exclusive`)."""
+
     def exclusive(self, name: str) -> AbstractContextManager[bool]:
         """Hold the lock `name` for the block; the block gets False (and holds nothing) when
         another holder, in any process, has it."""
         ...
 
-    def ping(self) -> None: ...
+    def unenqueued_before(self, seconds: int, limit: int) -> list[Prediction]: ...
+    def mark_enqueued(self, prediction_id: uuid.UUID) -> None: ...
+    def fail_stuck(self, older_than_seconds: int, reason: str, limit: int) -> int:
+        """PENDING/PROCESSING rows whose message was sent and that have not changed for
+        `older_than_seconds` -> ERROR with `reason`, at most `limit` of them (the longest
+        unchanged first), in one conditional UPDATE; returns how many."""
+        ...
+
+    def uploads_overdue(self, grace_seconds: int, limit: int) -> list[Prediction]:
+        """Rows of direct uploads whose URL expired more than `grace_seconds` ago and that the
+        sweeper has not settled yet (`mark_enqueued` settles one), whatever their status, the
+        longest expired first."""
+        ...
+
+    def delete_expired_keys(self, older_than_seconds: int, limit: int) -> int:
+        """Delete at most `limit` idempotency keys older than `older_than_seconds`, the
+        oldest first; how many."""
+        ...
+
+    def unfinished(self, limit: int) -> list[Prediction]:
+        """PENDING or PROCESSING rows whose message was sent, oldest first."""
+        ...
 
 
 class ImageStorage(Protocol):
@@ -158,6 +175,7 @@ class WebhookSender(Protocol):
 class Detector(Protocol):
     input_size: int  # the model's square input side: images need no more pixels than this
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Detections for each RGB HxWx3 uint8 array, in order."""
+    def detect(self, images: Sequence[Any]) -> list[list[Detection]]:
+        """Detections for each image, an RGB HxWx3 uint8 numpy array (typed Any: the domain
+        imports no numpy), in order."""
         ...

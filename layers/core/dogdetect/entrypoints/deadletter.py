@@ -10,21 +10,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from dogdetect.runtime.composition import adapters
+from dogdetect.runtime import use_cases
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.runtime.sqs_batch import process_sqs_batch
 from dogdetect.service.deadletter import DeadLetterDeps, settle_dead_letter
 
 obs = observability("deadletter")
-
-
-def deadletter_deps() -> DeadLetterDeps:
-    a = adapters()
-    return DeadLetterDeps(
-        repository=a.repository,
-        max_receive_count=a.settings.max_receive_count,
-        notifications=a.notifications,
-    )
+deadletter_deps = use_cases.current(use_cases.deadletter_deps)
 
 
 def process_record(record: SQSRecord, deps: Callable[[], DeadLetterDeps]) -> None:

@@ -12,10 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from dogdetect.adapters.secrets import webhook_secret
-from dogdetect.adapters.webhook_sender import WebhookClient
-from dogdetect.domain.webhooks.signing import secret_key
-from dogdetect.runtime.composition import adapters
+from dogdetect.runtime import use_cases
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.runtime.sqs_batch import process_sqs_batch
 from dogdetect.service.notify import (
@@ -26,22 +23,8 @@ from dogdetect.service.notify import (
 )
 
 obs = observability("notify")
-_deps: NotifyDeps | None = None
-
-
-def notify_deps() -> NotifyDeps:
-    """Built on the first message and kept: the secret is read once per container."""
-    global _deps
-    if _deps is None:
-        a = adapters()
-        _deps = NotifyDeps(
-            sender=WebhookClient(allow_loopback=a.settings.allow_http_webhooks),
-            queue=a.notifications,
-            signing_key=secret_key(webhook_secret(a.settings)),
-            retry_delays=a.settings.webhook_retry_schedule,
-            max_attempts=a.settings.max_receive_count,
-        )
-    return _deps
+# Built on the first message and kept: the secret is read once per container.
+notify_deps = use_cases.once(use_cases.notify_deps)
 
 
 def process_record(record: SQSRecord, deps: Callable[[], NotifyDeps]) -> None:

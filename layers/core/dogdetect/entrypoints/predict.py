@@ -9,35 +9,16 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from dogdetect.adapters.detector.loading import load_detector
 from dogdetect.domain.jobs import MalformedJob, parse_message
-from dogdetect.runtime.composition import adapters
+from dogdetect.runtime import use_cases
 from dogdetect.runtime.lifecycle import load_during_init
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.runtime.sqs_batch import parse_records, partial_response
-from dogdetect.service.predict import PredictDeps, QueuedJob
-from dogdetect.service.upload_jobs import process_jobs
+from dogdetect.service.predict import PredictDeps, QueuedJob, process_jobs
 
 obs = observability("predict")
-_deps: PredictDeps | None = None
-
-
-def predict_deps() -> PredictDeps:
-    """Built once per container, in its init (below) when it runs in Lambda."""
-    global _deps
-    if _deps is None:
-        a = adapters()
-        _deps = PredictDeps(
-            repository=a.repository,
-            storage=a.storage,
-            detector=load_detector(a.settings),
-            dog_confidence=a.settings.dog_confidence,
-            max_image_pixels=a.settings.max_image_pixels,
-            max_receive_count=a.settings.max_receive_count,
-            notifications=a.notifications,
-            max_direct_upload_bytes=a.settings.direct_upload_max_bytes,
-        )
-    return _deps
+# Built once per container, in its init (below) when it runs in Lambda.
+predict_deps = use_cases.once(use_cases.predict_deps)
 
 
 def queued_job(record: SQSRecord) -> QueuedJob | None:

@@ -1,5 +1,6 @@
-"""sweep: on a schedule, repair uploads whose queue message may never have been sent, and give
-up on predictions that never got a result. A sweep still running makes the next one skip."""
+"""sweep: on a schedule, repair uploads whose queue message may never have been sent, give up
+on predictions that never got a result, and the rest of `dogdetect.service.sweep`. A sweep
+still running makes the next one skip; a row that fails is counted and the sweep goes on."""
 
 from __future__ import annotations
 
@@ -7,34 +8,32 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from dogdetect.runtime.composition import Adapters, adapters
+from dogdetect.runtime import use_cases
 from dogdetect.runtime.observability import instrument, observability
-from dogdetect.service.sweep import sweep
+from dogdetect.service.sweep import SweepDeps, sweep
 
 obs = observability("sweep")
+METRICS = {
+    "requeued": "UploadsRequeued",
+    "deleted": "UploadsDeleted",
+    "stuck_failed": "StuckPredictionsFailed",
+    "skipped": "SweepsSkipped",
+    "keys_expired": "IdempotencyKeysExpired",
+    "webhooks_announced": "WebhooksAnnounced",
+    "uploads_expired": "UploadsNeverReceived",
+    "failed": "SweepFailures",
+}
+sweep_deps = use_cases.current(use_cases.sweep_deps)
 
 
 def lambda_handler(
-    event: dict[str, Any], context: Any, deps: Callable[[], Adapters] = adapters
+    event: dict[str, Any], context: Any, deps: Callable[[], SweepDeps] = sweep_deps
 ) -> dict[str, Any]:
-    a = deps()
-    result = sweep(
-        a.repository,
-        a.storage,
-        a.queue,
-        grace_seconds=a.settings.enqueue_grace_seconds,
-        stuck_after_seconds=a.settings.stuck_after_seconds,
-        notifications=a.notifications,
-        upload_grace_seconds=a.settings.direct_upload_grace_seconds,
-    )
-    obs.metrics.add_metric(name="UploadsRequeued", unit="Count", value=result.requeued)
-    obs.metrics.add_metric(name="UploadsDeleted", unit="Count", value=result.deleted)
-    obs.metrics.add_metric(name="StuckPredictionsFailed", unit="Count", value=result.stuck_failed)
-    obs.metrics.add_metric(name="SweepsSkipped", unit="Count", value=int(result.skipped))
-    obs.metrics.add_metric(name="IdempotencyKeysExpired", unit="Count", value=result.keys_expired)
-    obs.metrics.add_metric(name="WebhooksAnnounced", unit="Count", value=result.webhooks_announced)
-    obs.metrics.add_metric(name="UploadsNeverReceived", unit="Count", value=result.uploads_expired)
-    return asdict(result)
+    result = asdict(sweep(deps()))
+    result.pop("failures")
+    for field, metric in METRICS.items():
+        obs.metrics.add_metric(name=metric, unit="Count", value=int(result[field]))
+    return result
 
 
 handler = instrument(lambda_handler, obs)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from dogdetect.domain.limits import DEFAULT_MAX_UPLOAD_BYTES
+from dogdetect.domain.limits import MAX_BINARY_BODY_BYTES
 from dogdetect.domain.models import DOG_LABEL, Detection
 from dogdetect.image.decode import decode_upright
 
@@ -22,7 +22,7 @@ from dogdetect.image.decode import decode_upright
 MAX_SIDE = 2048
 # A response crosses API Gateway and Lambda as an upload does (base64, 6 MB at most): the
 # largest binary body that fits is the upload limit (dogdetect.domain.limits).
-MAX_JPEG_BYTES = DEFAULT_MAX_UPLOAD_BYTES
+MAX_JPEG_BYTES = MAX_BINARY_BODY_BYTES
 # Tried in order until the JPEG fits: 4:4:4 first (thin coloured lines keep their colour),
 # then 4:2:0 and lower qualities; past the last, the image is halved and tried again.
 JPEG_SETTINGS = ((85, 0), (85, 2), (70, 2), (50, 2))

@@ -5,6 +5,7 @@ and `reopen_connections` drops the snapshot's connections after each restore."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -81,6 +82,13 @@ class Adapters:
     @cached_property
     def notifications(self) -> SqsNotificationQueue:
         return SqsNotificationQueue(self._client("sqs"), self.settings.notifications_queue_url)
+
+    @cached_property
+    def background(self) -> ThreadPoolExecutor:
+        """Threads for a request's calls that run beside each other (submit's S3 put beside
+        its row's insert). Lambda serves one request at a time per environment; `make local`
+        and tests may run a few in one process."""
+        return ThreadPoolExecutor(max_workers=4, thread_name_prefix="background")
 
 
 _adapters: Adapters | None = None

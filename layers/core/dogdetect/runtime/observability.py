@@ -33,6 +33,16 @@ class Observability:
     def correlate(self, prediction_id: object) -> None:
         self.logger.set_correlation_id(str(prediction_id))
 
+    def count(self, metric: str, value: int = 1) -> None:
+        self.metrics.add_metric(name=metric, unit="Count", value=value)
+
+    def accepted(self, prediction_id: object, metric: str, response: Any) -> None:
+        """A prediction made by an API call: correlated, counted, and its URL the answer's
+        `Location` (`response`: the route's FastAPI Response)."""
+        self.correlate(prediction_id)
+        self.count(metric)
+        response.headers["Location"] = f"/image_prediction/{prediction_id}"
+
 
 def tracing_on(environ: Mapping[str, str]) -> bool:
     """Powertools' own rule (Tracer._is_tracer_disabled): off when POWERTOOLS_TRACE_DISABLED

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 from dogdetect.domain.jobs import MalformedJob, parse_job
 from dogdetect.domain.models import Status
-from dogdetect.domain.ports import NotificationQueue, PredictionRepository
-from dogdetect.service.announce import announce
+from dogdetect.domain.ports import DeadLetterRecords, NotificationQueue
+from dogdetect.service.notify import announce
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DeadLetterDeps:
-    repository: PredictionRepository
+    repository: DeadLetterRecords
     max_receive_count: int
     notifications: NotificationQueue | None = None  # announces the webhooks of what it ends
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 
 from dogdetect.domain.errors import DependencyUnavailable, PredictionNotFound
-from dogdetect.domain.ports import ImageStorage, PredictionRepository
-from dogdetect.service.status import parse_id
+from dogdetect.domain.models import PREDICTION_NOT_FOUND, parse_id
+from dogdetect.domain.ports import ImageStorage, PredictionRemover
 
 logger = logging.getLogger(__name__)
 
 
-def delete_prediction(raw_id: str, repository: PredictionRepository, storage: ImageStorage) -> None:
+def delete_prediction(raw_id: str, repository: PredictionRemover, storage: ImageStorage) -> None:
     image_key = repository.remove(parse_id(raw_id))
     if image_key is None:
-        raise PredictionNotFound("no prediction with this id")
+        raise PredictionNotFound(PREDICTION_NOT_FOUND)
     try:
         storage.delete(image_key)
     except DependencyUnavailable:

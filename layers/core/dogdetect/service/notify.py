@@ -1,27 +1,42 @@
-"""Deliver one notification from the notifications queue: sign the prediction's status JSON as
+"""Webhooks, from a finished prediction to its receiver.
+
+Announce finished predictions: for each that ended DONE or ERROR with a webhook, put its
+notification in the notifications queue and note it (`webhook_enqueued_at`). The notify
+function delivers it from there, so no worker ever waits on a client's server.
+
+The finishing code (predict, the dead-letter consumer) announces right after its update; a
+failure there never undoes or repeats the prediction: the sweep sends whatever was not noted
+once it is `grace_seconds` old. At least once: a receiver may see a notification twice, with
+the same `webhook-id`, and deduplicates on it as the specification says.
+
+Deliver one notification from the notifications queue: sign the prediction's status JSON as
 the Standard Webhooks specification says and POST it to its webhook. A 2xx consumes the
 message. Anything else hides the message for the next delay of the retry schedule and fails
 it, so it returns then; after the last try it goes to the dead-letter queue at once. A
-malformed message can never be delivered: it is logged and consumed."""
+malformed message can never be delivered: it is logged and consumed.
+"""
 
 from __future__ import annotations
 
 import enum
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import Prediction
 from dogdetect.domain.notifications import (
     DeliveryAttempt,
     MalformedNotification,
     Notification,
+    notification_for,
     parse_notification,
     payload_bytes,
 )
-from dogdetect.domain.ports import NotificationQueue, WebhookSender
+from dogdetect.domain.ports import Announcements, NotificationQueue, WebhookSender
 from dogdetect.domain.webhooks.retry import retry_delay
 from dogdetect.domain.webhooks.signing import signature_headers
 
@@ -102,3 +117,51 @@ def _host(url: str) -> str | None:
         return urlsplit(url).hostname
     except ValueError:
         return None
+
+
+# Announcing: the finishing code's and the sweep's part.
+def announce(
+    prediction_ids: Collection[uuid.UUID],
+    repository: Announcements,
+    notifications: NotificationQueue,
+) -> int:
+    """Announce those of `prediction_ids` that are due; how many were sent. Never raises:
+    the predictions are finished whatever happens here, and the sweep catches up."""
+    if not prediction_ids:
+        return 0
+    try:
+        return _send(repository.webhooks_due(prediction_ids), repository, notifications)
+    except Exception:
+        logger.exception("webhooks not announced; the sweep will send them")
+        return 0
+
+
+def announce_overdue(
+    repository: Announcements,
+    notifications: NotificationQueue,
+    grace_seconds: int,
+    limit: int = 100,
+) -> int:
+    """The sweep's part: finished predictions whose webhook nobody announced."""
+    sent = _send(repository.webhooks_overdue(grace_seconds, limit), repository, notifications)
+    if sent:
+        logger.info("sweep announced overdue webhooks", extra={"webhooks_announced": sent})
+    return sent
+
+
+def _send(
+    due: Sequence[Prediction], repository: Announcements, notifications: NotificationQueue
+) -> int:
+    sent: list[uuid.UUID] = []
+    try:
+        for prediction in due:
+            notifications.send(notification_for(prediction))
+            sent.append(prediction.id)
+    except DependencyUnavailable:
+        logger.warning("notifications queue unavailable; the sweep will send the rest")
+    if sent:
+        try:
+            repository.mark_webhooks_enqueued(sent)
+        except DependencyUnavailable:  # sent again by the sweep: a duplicate, same webhook-id
+            logger.warning("webhooks sent but not noted; the sweep may send them again")
+    return len(sent)

@@ -12,6 +12,9 @@ stores every answer, one statement records every ERROR. Images are fetched and d
 few threads while the model runs on the ones already decoded (one at a time: the model takes a
 batch of 1). A job whose fetch or detection fails fails alone; when a batched write fails,
 every job it held fails.
+
+Direct uploads (`dogdetect.service.uploads`): S3's notification says how large the object is,
+so one that cannot be a photo ends ERROR before anything is read (`process_jobs`).
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from dogdetect.config import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
+from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 from dogdetect.domain.models import DOG_LABEL, Detection, FinishedPrediction, Job, scaled
-from dogdetect.domain.ports import Detector, ImageStorage, NotificationQueue, PredictionRepository
+from dogdetect.domain.ports import Detector, ImageStorage, NotificationQueue, WorkRecords
 from dogdetect.image.decode import IMAGE_ERRORS, ModelInput, decode_for_model
-from dogdetect.service.announce import announce
+from dogdetect.service.notify import announce
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ class QueuedJob:
 
 @dataclass(frozen=True)
 class PredictDeps:
-    repository: PredictionRepository
+    repository: WorkRecords
     storage: ImageStorage
     detector: Detector
     dog_confidence: float
@@ -51,7 +54,7 @@ class PredictDeps:
     max_receive_count: int
     fetch_concurrency: int = 4  # images fetched or decoded, or waiting for the model, at once
     notifications: NotificationQueue | None = None  # announces the webhooks of what ends
-    # A direct upload S3 says is larger ends ERROR unread (dogdetect.service.uploads).
+    # A direct upload S3 says is larger ends ERROR unread (`process_jobs`).
     max_direct_upload_bytes: int = DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 
 
@@ -66,6 +69,42 @@ class _Outcome:
     finished: list[FinishedPrediction] = field(default_factory=list)  # answers to store
     refused: dict[uuid.UUID, str] = field(default_factory=dict)  # a bad image: its reason
     failed: dict[uuid.UUID, Exception] = field(default_factory=dict)  # back to the queue
+
+
+def size_refusal(job: Job, max_bytes: int) -> str | None:
+    """Why the object S3 announced cannot be a photo (submit's words for the same), or None.
+    A job without a size (one we queued) was checked by submit already."""
+    if job.size is None:
+        return None
+    if job.size == 0:
+        return "the upload is empty"
+    if job.size > max_bytes:
+        return f"the upload is larger than the limit of {max_bytes} bytes"
+    return None
+
+
+def process_jobs(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJob]:
+    """`process_batch`, after S3's word on the direct uploads' sizes; returns the jobs that
+    failed (their messages go back to the queue)."""
+    refused: dict[uuid.UUID, str] = {}
+    for queued in jobs:
+        reason = size_refusal(queued.job, deps.max_direct_upload_bytes)
+        if reason is not None:
+            refused[queued.job.prediction_id] = reason
+            logger.info(
+                "direct upload refused: %s",
+                reason,
+                extra={"correlation_id": str(queued.job.prediction_id)},
+            )
+    failed: list[QueuedJob] = []
+    if refused:
+        try:
+            deps.repository.fail_many(refused)  # a finished prediction stays as it is
+        except Exception:
+            logger.exception("could not mark %d refused uploads ERROR", len(refused))
+            failed = [q for q in jobs if q.job.prediction_id in refused]  # tried again
+    rest = [q for q in jobs if q.job.prediction_id not in refused]
+    return failed + (process_batch(rest, deps) if rest else [])
 
 
 def process_batch(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJob]:

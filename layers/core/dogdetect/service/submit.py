@@ -1,124 +1,151 @@
-"""Accept an upload: validate, store, record, queue. Nothing half-done survives a failure.
+"""Accept an upload: validate, record and store, queue. Nothing half-done survives a failure,
+and an Idempotency-Key makes it happen at most once.
 
-Order: row (PENDING, not yet enqueued) and S3 object at once -> SQS message -> row marked
-enqueued. No worker sees the row or the object before the message, so the two may be written
-together (one round trip saved on every upload). A failure after either exists is compensated
-(row and object deleted) before the 503; if the compensation itself cannot run, the sweeper
-finds the row by its missing `enqueued_at` and either queues it (object present) or deletes
-it, and an object without a row expires by the bucket's lifecycle rule. See docs/decisions.md.
-"""
+One flow, one undo order (docs/decisions.md):
+1. Validate the photo and the webhook: a refusal stores nothing.
+2. The PENDING row (holding the Idempotency-Key's digest in the same transaction, when one is
+   given) and the S3 object are written at once: no worker sees either before the message.
+   Whichever of the two was written is undone when the other failed, or when the key already
+   named a prediction (the object is then nobody's).
+3. The message, then the row marked enqueued. A message that could not be sent undoes the row
+   and the object. The mark failing changes nothing: the message is out.
+When an undo itself fails, the sweeper finds the row by its missing `enqueued_at` and either
+queues it (object present) or removes it; an object without a row expires by the bucket's
+lifecycle rule.
+
+A later request with the same key within 24 hours: the same image gets the first answer
+again (nothing stored or queued); another image is refused (422); the first not yet answered
+is 409, retry. A failed first request (503) frees the key with its row."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
-from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.errors import (
+    DependencyUnavailable,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+)
+from dogdetect.domain.idempotency import KeyClaim, image_digest, key_digest, parse_key
 from dogdetect.domain.models import Job, Prediction, image_key_for
-from dogdetect.domain.ports import ImageStorage, JobQueue, PredictionRepository
+from dogdetect.domain.ports import ImageStorage, JobQueue, SubmitRecords
 from dogdetect.domain.webhooks.urls import validate_webhook_url
 from dogdetect.image.decode import validate_upload
 
 logger = logging.getLogger(__name__)
-# Runs an upload's S3 put beside its row's insert. Lambda serves one request at a time per
-# environment; the local stack and tests may run a few in one process.
-_PUTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="submit-put")
+
+KEY_REUSED = "this Idempotency-Key was used with another image; use a new key for a new image"
+KEY_IN_FLIGHT = "the first request with this Idempotency-Key has not been answered yet; retry"
 
 
 @dataclass(frozen=True)
 class SubmitDeps:
-    repository: PredictionRepository
+    repository: SubmitRecords
     storage: ImageStorage
     queue: JobQueue
     max_upload_bytes: int
     max_image_pixels: int
+    # Runs the S3 put beside the row's insert: one per execution environment (the
+    # composition root's), as Lambda serves one request at a time per environment.
+    background: Executor
     allow_http_webhooks: bool = False  # ALLOW_HTTP_WEBHOOKS: `make local` only
-    background: Executor = _PUTS
 
 
-def submit_image(data: bytes, deps: SubmitDeps, webhook_url: str | None = None) -> Prediction:
+def accept_upload(
+    data: bytes,
+    deps: SubmitDeps,
+    *,
+    idempotency_key: str | None = None,
+    api_key: str | None = None,
+    webhook_url: str | None = None,
+) -> Prediction:
+    """The submit route's one call: the prediction made, or the one its key already names.
+    `api_key`: the caller's when API keys are on (a key is scoped to it), else None.
+    `webhook_url`: the form's `webhook`, if any."""
+    claim = _claim(data, idempotency_key, api_key)  # a malformed key: 400 before all else
     validate_upload(data, deps.max_upload_bytes, deps.max_image_pixels)
-    check_webhook(webhook_url, deps)
+    if webhook_url is not None:  # its name is resolved and checked at each delivery
+        validate_webhook_url(webhook_url, deps.allow_http_webhooks)
     prediction_id = uuid.uuid4()
     key = image_key_for(prediction_id)
-    prediction = _record_and_store(
-        lambda: deps.repository.add_pending(prediction_id, key, webhook_url), key, data, deps
-    )
-    queue_stored(prediction, deps)
-    return prediction
-
-
-def _record_and_store(
-    add_row: Callable[[], Prediction], key: str, data: bytes, deps: SubmitDeps
-) -> Prediction:
-    """The row and the object at once (the put in a thread of `deps.background`). When one
-    fails, what the other stored is undone; a storage that failed is not asked again."""
     put = deps.background.submit(deps.storage.put, key, data)
     try:
-        prediction = add_row()
+        prediction, created = _add_row(prediction_id, key, claim, webhook_url, deps)
     except Exception:
-        if put.exception() is None:  # waits for the put
-            _undo("object", lambda: deps.storage.delete(key))
+        _undo_put(put, key, deps)
         raise
+    if not created:  # the key named a prediction already: this object is nobody's
+        _undo_put(put, key, deps)
+        return prediction
     try:
         put.result()
     except Exception:
-        _undo("row", lambda: deps.repository.delete(prediction.id))
+        _undo("row", lambda: deps.repository.remove(prediction.id))
         raise
+    _queue(prediction, deps)
     return prediction
 
 
-def check_webhook(webhook_url: str | None, deps: SubmitDeps) -> None:
-    """A `webhook` the prediction may be announced to, or `InvalidWebhook` (422) before
-    anything is stored. Its name is resolved and checked at each delivery, not here."""
-    if webhook_url is not None:
-        validate_webhook_url(webhook_url, deps.allow_http_webhooks)
+def _claim(data: bytes, idempotency_key: str | None, api_key: str | None) -> KeyClaim | None:
+    if idempotency_key is None:
+        return None
+    key = parse_key(idempotency_key)
+    return KeyClaim(key_digest(key, api_key), image_digest(data))
 
 
-def store_and_queue(prediction: Prediction, data: bytes, deps: SubmitDeps) -> None:
-    """The steps after the row: object, message, enqueued mark; undone on a failure."""
-    try:
-        deps.storage.put(prediction.image_key, data)
-    except DependencyUnavailable:
-        _compensate(prediction.id, prediction.image_key, deps, stored=False)
-        raise
-    queue_stored(prediction, deps)
+def _add_row(
+    prediction_id: uuid.UUID,
+    key: str,
+    claim: KeyClaim | None,
+    webhook_url: str | None,
+    deps: SubmitDeps,
+) -> tuple[Prediction, bool]:
+    """The new PENDING row and True; or, when `claim`'s key already names a prediction (a
+    repeat keeps the first request's webhook, as it keeps its prediction), that one and
+    False, or the key's refusal."""
+    if claim is None:
+        return deps.repository.add_pending(prediction_id, key, webhook_url), True
+    found = deps.repository.add_pending_once(prediction_id, key, claim, webhook_url)
+    if found.created:
+        return found.prediction, True
+    if not hmac.compare_digest(found.image_sha256, claim.image_sha256):
+        raise IdempotencyKeyReused(KEY_REUSED)
+    if not found.enqueued:
+        raise IdempotencyKeyInFlight(KEY_IN_FLIGHT)
+    return found.prediction, False
 
 
-def queue_stored(prediction: Prediction, deps: SubmitDeps) -> None:
+def _queue(prediction: Prediction, deps: SubmitDeps) -> None:
     """Row and object stored: the message, then the enqueued mark; undone on a failure."""
     key = prediction.image_key
     try:
         deps.queue.send(Job(prediction.id, deps.storage.bucket, key))
     except DependencyUnavailable:
-        _compensate(prediction.id, key, deps, stored=True)
+        _undo("row", lambda: deps.repository.remove(prediction.id))
+        _undo("object", lambda: deps.storage.delete(key))
         raise
-    _mark_enqueued(prediction.id, deps)
+    # The message is out: the worker will process the row whatever happens here, so a
+    # failure to note it must not turn an accepted upload into a 503.
+    try:
+        deps.repository.mark_enqueued(prediction.id)
+    except DependencyUnavailable:
+        logger.warning("enqueued mark deferred to the sweeper")
 
 
-def _compensate(prediction_id: uuid.UUID, key: str, deps: SubmitDeps, stored: bool) -> None:
-    """Undo what the failed submit stored. A row left behind is deleted by the sweeper once
-    its object is gone; an object left behind expires by the bucket's lifecycle rule. When the
-    storage itself failed, it is not asked again: the client would wait a second timeout."""
-    _undo("row", lambda: deps.repository.delete(prediction_id))
-    if stored:
+def _undo_put(put: Future[None], key: str, deps: SubmitDeps) -> None:
+    """Delete the object the put stored, once it has; a storage that failed is not asked
+    again (the client would wait a second timeout)."""
+    if put.exception() is None:  # waits for the put
         _undo("object", lambda: deps.storage.delete(key))
 
 
-def _undo(what: str, step: Callable[[], None]) -> None:
+def _undo(what: str, step: Callable[[], object]) -> None:
     try:
         step()
     except DependencyUnavailable:
         logger.warning("compensation deferred", extra={"left_behind": what})
-
-
-def _mark_enqueued(prediction_id: uuid.UUID, deps: SubmitDeps) -> None:
-    # The message is out: the worker will process the row whatever happens here, so a
-    # failure to note it must not turn an accepted upload into a 503.
-    try:
-        deps.repository.mark_enqueued(prediction_id)
-    except DependencyUnavailable:
-        logger.warning("enqueued mark deferred to the sweeper")

@@ -4,11 +4,12 @@
    to the limit, valid for a while), then a PENDING row that awaits it (`upload_expires_at`).
    Signing calls nothing, so it comes first: a failed insert (503) leaves nothing behind.
 2. S3's ObjectCreated notification on the jobs queue is the job (`dogdetect.domain.jobs`).
-   The worker (`dogdetect.service.upload_jobs`) ends ERROR at once, unread, an object S3
+   The worker (`dogdetect.service.predict`) ends ERROR at once, unread, an object S3
    says is empty or over the limit, and decodes the others as submit validates its uploads.
-3. The sweeper's `settle_overdue_uploads`: once the URL expired (and a grace for an upload
-   still on its way), a row with no object ends ERROR "no upload received"; a row whose photo
-   came is marked enqueued, as if we had queued it, so the stuck-row rule watches it.
+3. The sweeper's `settle_overdue_uploads` (`dogdetect.service.sweep`): once the URL expired
+   (and a grace for an upload still on its way), a row with no object ends ERROR "no upload
+   received"; a row whose photo came is marked enqueued, as if we had queued it, so the
+   stuck-row rule watches it.
 """
 
 from __future__ import annotations
@@ -17,17 +18,15 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from dogdetect.domain.models import Prediction, PresignedPost, Status, incoming_key_for
-from dogdetect.domain.ports import ImageStorage, PredictionRepository, UploadPresigner
+from dogdetect.domain.models import Prediction, PresignedPost, incoming_key_for
+from dogdetect.domain.ports import SubmitRecords, UploadPresigner
 
 logger = logging.getLogger(__name__)
-
-NO_UPLOAD_RECEIVED = "no upload received"
 
 
 @dataclass(frozen=True)
 class UploadDeps:
-    repository: PredictionRepository
+    repository: SubmitRecords
     presigner: UploadPresigner
     max_bytes: int
     expires_seconds: int
@@ -45,19 +44,3 @@ def create_upload(deps: UploadDeps) -> DirectUpload:
     post = deps.presigner.presign_post(key, deps.max_bytes, deps.expires_seconds)
     prediction = deps.repository.add_awaiting_upload(prediction_id, key, post.expires_at)
     return DirectUpload(prediction, post)
-
-
-def settle_overdue_uploads(
-    repository: PredictionRepository, storage: ImageStorage, grace_seconds: int, limit: int = 100
-) -> int:
-    """The sweeper's step; returns how many predictions ended ERROR for want of an upload."""
-    expired = 0
-    for prediction in repository.uploads_overdue(grace_seconds, limit):
-        waiting = prediction.status is Status.PENDING
-        if waiting and not storage.exists(prediction.image_key):
-            expired += repository.fail(prediction.id, NO_UPLOAD_RECEIVED)
-        # Settled either way: an ERROR is final; a photo that came was queued by S3.
-        repository.mark_enqueued(prediction.id)
-    if expired:
-        logger.info("direct uploads never received", extra={"uploads_expired": expired})
-    return expired
