@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements-dev.txt functions/predict/requirements.txt functions/predict/requirements-export.txt layers/deps/requirements.txt constraints.txt pyproject.toml
-# Two tool venvs beside .venv, each made once and made again when its requirements change:
+# Every venv installs a lock (scripts/locks.py): exact pins with hashes, made by `make lock`
+# from the ranges of the .in file beside it; a venv is made again when its lock changes.
+# Two tool venvs beside .venv, each made once and made again when its lock changes:
 # the SAM CLI (its exact pins would fight the project's) and Python 3.13, the Lambda
 # runtime's, with only what the unit tests import.
 SAM_VENV ?= .venv-sam
@@ -20,25 +21,27 @@ ifndef PYTHON313
 PYTHON313 := $(shell scripts/find-python313)
 endif
 
-.PHONY: help venv local test test-unit test-integration test-e2e test-infra lint bench clean openapi fuzz fuzz-worst-case
+.PHONY: help venv lock local test test-unit test-integration test-e2e test-infra lint bench clean openapi fuzz fuzz-worst-case
 .PHONY: test-cloud-build sam-build sam-build-check test-unit-py313 predict-runtime-check
 .DEFAULT_GOAL := help
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-venv: $(STAMP) ## create .venv with everything installed (torch first, then the rest pinned)
+venv: $(STAMP) ## create .venv with everything installed from its lock, requirements-dev.txt
 
-$(STAMP): $(REQUIREMENTS)
+$(STAMP): requirements-dev.txt pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, from the pinned pair, so nothing else can pull a different build.
-	$(PY) -m pip install --quiet -c constraints.txt torch torchvision
-	$(PY) -m pip install --quiet -c constraints.txt -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) scripts/locks.py install requirements-dev.txt
+	# no build isolation: setuptools comes from the lock, not from the index
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	# the `dogdetect` command and its client, a distribution of their own (no dependency)
-	$(PY) -m pip install --quiet --no-deps -e clients/python
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e clients/python
 	touch $(STAMP)
+
+# LOCK_ARGS=--keep keeps the locked versions that the changed inputs still allow.
+lock: venv ## lock every *.in again with uv: the newest releases their ranges allow
+	$(PY) scripts/locks.py compile $(LOCK_ARGS)
 
 local: venv ## run the whole service on this machine (API on http://127.0.0.1:8080)
 	$(PY) -m local
@@ -60,7 +63,7 @@ test-e2e: venv ## end-to-end tests over HTTP with the real model
 test-infra: venv ## template tests (cfn-lint and properties)
 	$(PY) -m pytest tests/infra
 
-lint: venv ## ruff, mypy, the layers' import contracts, dead code, bandit and pip-audit
+lint: venv ## ruff, mypy, the layers' import contracts, dead code, bandit, the locks, pip-audit
 	$(VENV)/bin/ruff check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
 	$(VENV)/bin/ruff format --check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
 	$(VENV)/bin/mypy layers/core functions local
@@ -71,11 +74,12 @@ lint: venv ## ruff, mypy, the layers' import contracts, dead code, bandit and pi
 	  --min-confidence 60 --exclude 'layers/core/dogdetect/runtime/migrations/versions'
 	# bandit: skips and `# nosec` lines are justified in docs/security.md
 	$(VENV)/bin/bandit -q -r layers/core functions local -c pyproject.toml
+	$(PY) scripts/locks.py check
 	VENV=$(VENV) scripts/audit-dependencies
 
 $(SAM_STAMP): infra/requirements-sam.txt
 	test -x $(SAM_VENV)/bin/python || $(SAM_BASE_PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet -r infra/requirements-sam.txt
+	$(SAM_VENV)/bin/python scripts/locks.py install infra/requirements-sam.txt
 	touch $(SAM_STAMP)
 
 ifeq ($(PYTHON313),)
@@ -106,10 +110,10 @@ sam-build-check: $(SAM_STAMP) ## check the last sam-build: contents, sizes, hand
 predict-runtime-check: $(SAM_STAMP) ## the predict image's runtime stage: no torch, its size, the engine runs on 3.13
 	$(SAM_VENV)/bin/python scripts/predict_runtime.py --python313 $(PYTHON313)
 
-$(STAMP313): requirements-unit.txt layers/deps/requirements.txt
+$(STAMP313): requirements-unit.txt
 	$(VENV313)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null \
 	  || $(PYTHON313) -m venv --clear $(VENV313)
-	$(VENV313)/bin/python -m pip install --quiet -r requirements-unit.txt
+	$(VENV313)/bin/python scripts/locks.py install requirements-unit.txt
 	touch $(STAMP313)
 
 # pytest's exit code 5 (no test ran) fails the target like any other non-zero code.

@@ -18,8 +18,9 @@ from typing import Any
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parent.parent
-RUNTIME_REQUIREMENTS = REPO / "functions" / "predict" / "requirements.txt"
-EXPORT_REQUIREMENTS = REPO / "functions" / "predict" / "requirements-export.txt"
+# The inputs of the locks (their ranges and `-r` includes); the closure follows from them.
+RUNTIME_REQUIREMENTS = REPO / "functions" / "predict" / "requirements.in"
+EXPORT_REQUIREMENTS = REPO / "functions" / "predict" / "requirements-export.in"
 IMAGE_REPORT = REPO / ".aws-sam-test" / "predict-runtime.json"
 
 

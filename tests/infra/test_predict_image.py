@@ -17,8 +17,9 @@ from tests.infra.conftest import REPO_ROOT, environment
 from tests.infra.test_wiring import dockerfile_stages
 
 PREDICT = REPO_ROOT / "functions" / "predict"
-RUNTIME_REQUIREMENTS = PREDICT / "requirements.txt"
-EXPORT_REQUIREMENTS = PREDICT / "requirements-export.txt"
+RUNTIME_REQUIREMENTS = PREDICT / "requirements.txt"  # the lock of requirements.in
+RUNTIME_INPUT = PREDICT / "requirements.in"
+EXPORT_REQUIREMENTS = PREDICT / "requirements-export.in"
 BASE_IMAGE = "public.ecr.aws/lambda/python:3.13"
 HEAVY = ("torch", "torchvision", "ultralytics")
 # Where the Dockerfile's COPY lines put the requirements (their layout kept under it).
@@ -81,15 +82,15 @@ def test_two_stages_from_the_lambda_image_and_lambda_runs_the_runtime_one(
 
 
 def test_the_runtime_requirements_name_no_torch_and_the_export_ones_add_it() -> None:
-    runtime_names = requirement_names(RUNTIME_REQUIREMENTS)
+    runtime_names = requirement_names(RUNTIME_INPUT)
     assert {"openvino", "numpy", "opencv-python-headless"} <= runtime_names
-    assert not runtime_names & set(HEAVY)
+    assert not requirement_names(RUNTIME_REQUIREMENTS) & set(HEAVY)
     export_names = requirement_names(EXPORT_REQUIREMENTS)
     assert runtime_names | set(HEAVY) <= export_names
     # the dev venv has both, torch at the pair constraints.txt pins
     assert (
-        "-r functions/predict/requirements-export.txt"
-        in (REPO_ROOT / "requirements-dev.txt").read_text().splitlines()
+        "-r functions/predict/requirements-export.in"
+        in (REPO_ROOT / "requirements-dev.in").read_text().splitlines()
     )
     export_pins = pinned(EXPORT_REQUIREMENTS)
     for name, version in pinned(REPO_ROOT / "constraints.txt").items():
@@ -103,7 +104,9 @@ def test_the_runtime_stage_installs_only_the_runtime_requirements(
     assert pip_installs(runtime) == [["-r", requirements]]
     copied = [arg.split()[-1] for op, arg in runtime if op == "COPY" and "--from=" not in arg]
     assert requirements in copied
-    assert not [path for path in copied if path.endswith("requirements-export.txt")]
+    assert not [path for path in copied if path.endswith("requirements-export.in")]
+    # a lock: pip in hash-checking mode installs nothing it does not name
+    assert "--hash=sha256:" in RUNTIME_REQUIREMENTS.read_text()
 
 
 def test_the_export_stage_installs_cpu_torch_then_the_export_requirements(

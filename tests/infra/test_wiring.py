@@ -193,8 +193,8 @@ def test_predict_image() -> None:
     copies = [arg for op, arg in instructions if op == "COPY"]
     assert "layers/core/dogdetect ${LAMBDA_TASK_ROOT}/dogdetect" in copies
     assert "functions/predict/app.py ${LAMBDA_TASK_ROOT}/app.py" in copies
-    # the requirements keep their relative layout, so `-r ../../layers/deps/...` resolves
-    assert any(c.endswith(" /tmp/build/layers/deps/requirements.txt") for c in copies)
+    # the export stage's inputs keep their relative layout, so `-r ../../layers/deps/...` resolves
+    assert any(c.endswith(" /tmp/build/layers/deps/requirements.in") for c in copies)
     assert instructions[-1] == ("CMD", '["app.handler"]')
 
 
@@ -210,8 +210,8 @@ def test_copied_sources_exist() -> None:
     for arg in context_copies():
         source = arg.split()[0]
         assert (REPO_ROOT / source).exists(), source
-    predict_requirements = (REPO_ROOT / "functions/predict/requirements.txt").read_text()
-    assert "-r ../../layers/deps/requirements.txt" in predict_requirements
+    predict_requirements = (REPO_ROOT / "functions/predict/requirements.in").read_text()
+    assert "-r ../../layers/deps/requirements.in" in predict_requirements
 
 
 def test_docker_context_is_trimmed() -> None:
