@@ -18,7 +18,7 @@ skipped, keys_expired, webhooks_announced
 # Read outside the scanned code.
 # scripts/predict_runtime.py reads it in a probe run as a subprocess.
 loaded_from_cache
-# The decoder's measured cost, which tests/unit/test_imaging.py holds to the limits.
+# The decoder's measured cost, which tests/unit/image/test_decode.py holds to the limits.
 jpeg_scans, jpeg_scan_work
 # The migration's own checks (tests/integration/test_migrations.py): the revision, and an
 # upgrade that leaves a newer schema alone, without the custom resource around them.

@@ -1,5 +1,5 @@
 """The decoder's fuzzing contract, seeds and mutations, shared by the Hypothesis run in
-tests/unit/test_fuzz_decoding.py and the coverage-guided run of scripts/fuzz-decoding.
+tests/unit/image/test_fuzz.py and the coverage-guided run of scripts/fuzz-decoding.
 
 The contract, for any bytes: `validate_upload` and `decode_rgb` return, or raise one of the
 decoding errors (`IMAGE_ERRORS`, plus `EmptyUpload`/`UploadTooLarge` at submit); they agree

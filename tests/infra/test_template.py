@@ -571,7 +571,7 @@ def test_dead_letter_queue_not_drained_alarm(resources: dict[str, Any]) -> None:
 
 def test_predictions_abandoned_alarm(template: dict[str, Any], resources: dict[str, Any]) -> None:
     """On the metric the consumer emits: Powertools' namespace and its one dimension, the
-    service name (tests/unit/test_deadletter.py checks the emitted document)."""
+    service name (tests/unit/service/test_deadletter.py checks the emitted document)."""
     (alarm,) = [a for a in alarms(resources) if a.get("MetricName") == "PredictionsAbandoned"]
     env = environment(template, resources["DeadLetterFunction"])
     assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]

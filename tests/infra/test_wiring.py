@@ -4,6 +4,7 @@ the predict image and the make targets are what the template expects."""
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from dogdetect.config import Settings
+from fastapi.routing import APIRoute
 
 from tests.infra.conftest import REPO_ROOT, environment
 
@@ -38,23 +40,25 @@ def top_level_names(path: Path) -> set[str]:
             names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom):
+            names |= {alias.asname or alias.name for alias in node.names}
     return names
 
 
-def fastapi_routes(path: Path) -> set[tuple[str, str]]:
-    routes = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for deco in node.decorator_list:
-                if (
-                    isinstance(deco, ast.Call)
-                    and isinstance(deco.func, ast.Attribute)
-                    and deco.func.attr in {"get", "post", "put", "delete", "patch"}
-                    and deco.args
-                    and isinstance(deco.args[0], ast.Constant)
-                ):
-                    routes.add((deco.func.attr.upper(), str(deco.args[0].value)))
-    return routes
+def entrypoint_of(function: dict[str, Any]) -> str:
+    """The core module a function's app.py re-exports: dogdetect.entrypoints.<folder>."""
+    return f"dogdetect.entrypoints.{code_dir(function).name}"
+
+
+def fastapi_routes(module: str) -> set[tuple[str, str]]:
+    """The routes a function's app serves and documents (not the page's static files)."""
+    app = importlib.import_module(module).app
+    return {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods
+    }
 
 
 def test_environment_names_are_settings(
@@ -130,6 +134,8 @@ def test_handlers_exist(functions: dict[str, Any]) -> None:
         source = code_dir(function) / f"{module}.py"
         assert source.is_file(), f"{name}: {source} is missing"
         assert attribute in top_level_names(source), f"{name}: {source} defines no {attribute}"
+        # app.py only re-exports the entrypoint's handler, the one the tests and make local run
+        assert f"from {entrypoint_of(function)} import {attribute}" in source.read_text(), name
 
 
 def test_routes_are_served_by_the_apps(functions: dict[str, Any]) -> None:
@@ -142,7 +148,7 @@ def test_routes_are_served_by_the_apps(functions: dict[str, Any]) -> None:
         # $default forwards unknown paths to the app, which answers them with its JSON 404.
         declared = {(e["Method"].upper(), e["Path"]) for e in events if e["Path"] != "$default"}
         if declared:
-            assert declared == fastapi_routes(code_dir(function) / "app.py"), name
+            assert declared == fastapi_routes(entrypoint_of(function)), name
 
 
 # ------------------------------------------------------------------ the predict image

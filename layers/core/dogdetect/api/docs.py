@@ -3,7 +3,7 @@
 served by `dogdetect.api.page`, from no other host). Both need the API key when keys are set.
 
 The document is generated from the submit and status apps (`make openapi`) and shipped in this
-package; tests/unit/test_openapi.py fails when it no longer matches the apps."""
+package; tests/unit/api/test_openapi.py fails when it no longer matches the apps."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from dogdetect.adapters.detector.loading import load_detector
 from dogdetect.adapters.detector.openvino import NotAnOpenVinoModel, read_metadata
 from dogdetect.config import Settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 ENGINE_MODULES = (
     "dogdetect.adapters.detector.geometry",
     "dogdetect.adapters.detector.openvino",

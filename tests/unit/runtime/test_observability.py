@@ -11,7 +11,7 @@ from aws_lambda_powertools import Tracer
 from dogdetect.runtime.observability import Observability, instrument, observability, tracing_on
 
 from tests.unit.conftest import FakeLambdaContext
-from tests.unit.test_snapstart import FakeRegistry
+from tests.unit.runtime.test_snapstart import FakeRegistry
 
 IN_LAMBDA = {"LAMBDA_TASK_ROOT": "/var/task"}
 

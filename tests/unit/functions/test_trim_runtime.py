@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "functions" / "predict" / "trim_runtime.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "functions" / "predict" / "trim_runtime.py"
 
 
 def load_script() -> ModuleType:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tests import decoding_fuzz
 from tests.decoding_fuzz import ContractBroken, check, repair, repair_png_crcs
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SEEDS = sorted(decoding_fuzz.seeds().items())
 # Values that make lengths, counts and offsets interesting.
 EDGE_VALUES = [0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0xFFFFFFFF]

@@ -48,7 +48,6 @@ def test_the_module_is_imported_in_an_init_phase_as_lambda_marks_it(pool: Functi
 def test_a_warm_environment_is_reused(pool: FunctionPool) -> None:
     first, second = pool.invoke({}), pool.invoke({})
     assert first["pid"] == second["pid"]
-    assert pool.cold_starts == 1
     assert 0 < first["remaining_ms"] <= 500  # the context counts down from the timeout
 
 
@@ -62,7 +61,6 @@ def test_past_the_timeout_the_environment_is_killed_and_the_next_call_starts_col
         os.kill(warm, 0)  # gone, as Lambda discards a timed-out environment
     after = pool.invoke({})
     assert after["pid"] != warm
-    assert pool.cold_starts == 2
 
 
 def test_a_handler_error_fails_the_call_and_keeps_the_environment(pool: FunctionPool) -> None:

@@ -1,6 +1,6 @@
 """Properties: no byte string makes validation (or decoding) fail with anything but the
 decoding errors, and no byte string makes the submit endpoint answer 5xx. (The long,
-coverage-guided search is tests/unit/test_fuzz_decoding.py and scripts/fuzz-decoding.)"""
+coverage-guided search is tests/unit/image/test_fuzz.py and scripts/fuzz-decoding.)"""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 
 from local.template import functions
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # numpy too: only the worker decodes pixels; submit validates without it (cold start).
 HEAVY = ("torch", "torchvision", "ultralytics", "openvino", "onnxruntime", "numpy")
 # What no request uses: boto3's resources and managed transfers (~0.1 s); the X-Ray SDK
