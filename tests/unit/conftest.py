@@ -3,6 +3,7 @@ and the fakes wired into the submit and status apps through FastAPI dependency o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import json
@@ -83,6 +84,16 @@ def submit_deps_for(fakes: FakeAdapters, settings: Settings = LIMITS) -> SubmitD
 
 def _no_api_key() -> None:
     return None
+
+
+@pytest.fixture(autouse=True)
+def _an_event_loop() -> None:
+    """Mangum's handler runs the app on the thread's current event loop, which Lambda's
+    runtime always has; a test that ran `asyncio.run` before this one leaves none set."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @pytest.fixture

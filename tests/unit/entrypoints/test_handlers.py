@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from dogdetect.domain.jobs import parse_job
 from dogdetect.domain.models import Status
+from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.observability import instrument
 from dogdetect.service.predict import PredictDeps
 
@@ -208,7 +209,9 @@ def test_predict_handler_processes_a_batch_with_a_poison_message(
         repository.seed(prediction_id=prediction_id)
         storage.objects[f"uploads/{prediction_id}"] = corpus.jpeg()
     deps = PredictDeps(repository, storage, FakeDetector([detection()]), 0.5, 10**7, 5)
-    handler = instrument(lambda e, c: module.lambda_handler(e, c, lambda: deps), module.obs)
+    handler = instrument(
+        lambda e, c: module.lambda_handler(e, c, lambda: deps), module.obs, adapters
+    )
 
     assert handler(event, CONTEXT) == {
         "batchItemFailures": [{"itemIdentifier": poison["messageId"]}]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools import Tracer
+from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.observability import Observability, instrument, observability, tracing_on
 
 from tests.unit.conftest import FakeLambdaContext
@@ -47,6 +48,6 @@ def test_a_handler_is_traced_when_there_is_a_tracer() -> None:
     assert isinstance(made.tracer, Tracer)
     tracer = FakeTracer()
     traced = Observability(made.logger, made.metrics, tracer)  # type: ignore[arg-type]
-    handler = instrument(lambda event, context: "answer", traced, FakeRegistry())
+    handler = instrument(lambda event, context: "answer", traced, adapters, FakeRegistry())
     assert tracer.captured == ["test_handler"]
     assert handler({}, FakeLambdaContext()) == "answer"

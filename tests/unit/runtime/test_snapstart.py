@@ -124,7 +124,7 @@ def test_copies_restored_from_one_snapshot_draw_different_numbers() -> None:
 
 def test_every_handler_registers_its_adapters_hooks() -> None:
     registry = FakeRegistry()
-    instrument(lambda event, context: None, observability("test"), registry)
+    instrument(lambda event, context: None, observability("test"), adapters, registry)
     assert registry.before == [(snapstart.prime, (adapters,), {})]
     assert registry.after == [(snapstart.restored, (adapters, random), {})]
 

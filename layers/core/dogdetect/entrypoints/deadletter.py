@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from dogdetect.runtime import use_cases
+from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.runtime.sqs_batch import process_sqs_batch
 from dogdetect.service.deadletter import DeadLetterDeps, settle_dead_letter
@@ -30,4 +31,4 @@ def lambda_handler(
     return process_sqs_batch(event, context, lambda record: process_record(record, deps))
 
 
-handler = instrument(lambda_handler, obs)
+handler = instrument(lambda_handler, obs, adapters)

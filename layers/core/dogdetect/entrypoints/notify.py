@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from dogdetect.runtime import use_cases
+from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.runtime.sqs_batch import process_sqs_batch
 from dogdetect.service.notify import (
@@ -50,4 +51,4 @@ def lambda_handler(
     )
 
 
-handler = instrument(lambda_handler, obs)
+handler = instrument(lambda_handler, obs, adapters)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from dogdetect.domain.jobs import MalformedJob, parse_message
 from dogdetect.runtime import use_cases
+from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.lifecycle import load_during_init
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.runtime.sqs_batch import parse_records, partial_response
@@ -40,5 +41,5 @@ def lambda_handler(
     return partial_response(event, [*poison, *(q.message_id for q in failed)])
 
 
-handler = instrument(lambda_handler, obs)
+handler = instrument(lambda_handler, obs, adapters)
 load_during_init(predict_deps)  # the model loads in Lambda's init phase, not in an event

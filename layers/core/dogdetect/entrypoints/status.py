@@ -56,4 +56,4 @@ def health(a: Adapters = Depends(adapters)) -> JSONResponse:
     return health_response(check_dependencies(probes))
 
 
-handler = instrument(Mangum(app, lifespan="off"), obs)
+handler = instrument(Mangum(app, lifespan="off"), obs, adapters)

@@ -57,4 +57,4 @@ def delete(image_prediction_id: str, deps: SubmitDeps = Depends(submit_deps)) ->
     return Response(status_code=204)
 
 
-handler = instrument(Mangum(app, lifespan="off"), obs)
+handler = instrument(Mangum(app, lifespan="off"), obs, adapters)

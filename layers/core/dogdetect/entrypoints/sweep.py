@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from dogdetect.runtime import use_cases
+from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.service.sweep import SweepDeps, sweep
 
@@ -36,4 +37,4 @@ def lambda_handler(
     return result
 
 
-handler = instrument(lambda_handler, obs)
+handler = instrument(lambda_handler, obs, adapters)

@@ -1,6 +1,6 @@
 """One way to observe every function: Powertools Logger (JSON, correlation id = prediction
 id), Metrics (EMF) and Tracer (X-Ray), applied to each handler by `instrument`, which also
-registers the SnapStart hooks (`dogdetect.runtime.snapstart`) of the container's adapters.
+registers the SnapStart hooks (`dogdetect.runtime.snapstart`) of the container it is given.
 
 The Tracer is made only when tracing is on: making one imports the X-Ray SDK (~0.15 s of
 cold start), which is wasted where Powertools would disable it anyway (locally, in tests)."""
@@ -18,7 +18,6 @@ from aws_lambda_powertools.shared import constants
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
 from dogdetect.runtime import snapstart
-from dogdetect.runtime.composition import adapters
 
 NAMESPACE = "DogDetect"
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
@@ -62,11 +61,14 @@ def observability(service: str, environ: Mapping[str, str] = os.environ) -> Obse
 
 
 def instrument(
-    handler: LambdaHandler, obs: Observability, hooks: snapstart.HookRegistry | None = None
+    handler: LambdaHandler,
+    obs: Observability,
+    container: Callable[[], snapstart.Container],
+    hooks: snapstart.HookRegistry | None = None,
 ) -> LambdaHandler:
-    """Logs, metrics and traces around `handler`; the SnapStart hooks of the container's
-    adapters registered (with `hooks`, else Lambda's `snapshot_restore_py`)."""
-    snapstart.register_hooks(adapters, hooks)
+    """Logs, metrics and traces around `handler`; the SnapStart hooks of `container` (the
+    function's adapters) registered with `hooks`, else Lambda's `snapshot_restore_py`."""
+    snapstart.register_hooks(container, hooks)
 
     def entry(event: dict[str, Any], context: Any) -> Any:
         return handler(event, context)
