@@ -66,14 +66,14 @@ test-infra: venv ## template tests (cfn-lint and properties)
 lint: venv ## ruff, mypy, the layers' import contracts, dead code, bandit, the locks, pip-audit
 	$(VENV)/bin/ruff check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
 	$(VENV)/bin/ruff format --check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
-	$(VENV)/bin/mypy layers/core functions local
+	$(VENV)/bin/mypy layers/core functions local clients/python/src
 	# import-linter: the contracts in pyproject.toml ([tool.importlinter]), on layers/core
 	cd layers/core && $(abspath $(VENV))/bin/lint-imports ../../pyproject.toml
 	# vulture: what nothing calls; what a framework calls by name is in vulture_whitelist.py
 	$(VENV)/bin/vulture layers/core/dogdetect functions local scripts scripts/fuzz-decoding vulture_whitelist.py \
 	  --min-confidence 60 --exclude 'layers/core/dogdetect/runtime/migrations/versions'
 	# bandit: skips and `# nosec` lines are justified in docs/security.md
-	$(VENV)/bin/bandit -q -r layers/core functions local -c pyproject.toml
+	$(VENV)/bin/bandit -q -r layers/core functions local clients/python/src -c pyproject.toml
 	$(PY) scripts/locks.py check
 	VENV=$(VENV) scripts/audit-dependencies
 
