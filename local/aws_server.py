@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from local.files import write_private
+from local.s3_missing import MissingObjects, moto_bucket_exists, moto_may_list
 from local.s3_post import PresignedPosts, moto_signer, moto_store
 
 _MUTATING = {"PUT", "POST", "DELETE"}
@@ -148,7 +149,11 @@ def main() -> None:
     args.data.chmod(0o700)  # uploaded photos: this user's only
     print(f"restored {restore(args.data)} objects from {args.data}", flush=True)
     establish_identities(args.identities)
-    mirror = S3Mirror(DomainDispatcherApplication(create_backend_app), args.data)
+    # A missing object is 403 to whoever may not list its bucket, as in S3 (local/s3_missing.py)
+    moto = MissingObjects(
+        DomainDispatcherApplication(create_backend_app), moto_bucket_exists(_backend), moto_may_list
+    )
+    mirror = S3Mirror(moto, args.data)
     # Presigned POSTs (direct uploads) are checked and stored before moto (local/s3_post.py).
     app = PresignedPosts(mirror, moto_store(_backend, mirror.sync), moto_signer)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -82,13 +82,17 @@ def resolver(names: LocalNames, template: dict[str, Any] | None = None) -> Resol
 
 
 # Where moto checks a permission under another name than AWS's: AWS authorizes the batch
-# calls with their single-message permission and HeadBucket with s3:ListBucket; moto asks for
-# sqs:*Batch and s3:HeadBucket. The same grant, spelled as moto spells it.
+# calls with their single-message permission, HeadObject with s3:GetObject, and HeadBucket and
+# ListObjects(V2) with s3:ListBucket; moto asks for sqs:*Batch and the S3 operation's own name
+# (s3:HeadBucket always; s3:HeadObject and s3:ListObjects* since 5.2.6, whose authorization
+# reads the routed operation's name instead of S3's action table: docs/decisions.md). The
+# same grant, spelled as moto spells it: no permission is widened.
 MOTO_SPELLINGS = {
     "sqs:SendMessage": ("sqs:SendMessageBatch",),
     "sqs:DeleteMessage": ("sqs:DeleteMessageBatch",),
     "sqs:ChangeMessageVisibility": ("sqs:ChangeMessageVisibilityBatch",),
-    "s3:ListBucket": ("s3:HeadBucket",),
+    "s3:GetObject": ("s3:HeadObject",),
+    "s3:ListBucket": ("s3:HeadBucket", "s3:ListObjects", "s3:ListObjectsV2"),
 }
 
 

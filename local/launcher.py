@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
+from local import poller
 from local.config import REPO_ROOT
 from local.stack import READY_FILE
 
@@ -59,10 +61,39 @@ class RunningStack:
                 continue
         raise LookupError(f"no child process matching {fragment!r}")
 
+    def sweep(self, timeout: float = 180) -> dict[str, Any]:
+        """Run the stack's sweep now and return that run's answer (its SweepResult as a dict):
+        a run that starts after this call, asked of the poller (SIGUSR1) as its schedule would,
+        not the schedule's next one. Fails when that run failed or timed out. `timeout` bounds
+        the wait for the answer only: the sweep's own Timeout ends a stuck run first."""
+        pid = int((self.state_dir / poller.READY_FILE).read_text())
+        runs = self.state_dir / poller.SWEEP_RUNS_FILE
+        before = _record(runs)
+        started = before["started"] if before and before["pid"] == pid else 0
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while not ((run := _record(runs)) and run["pid"] == pid and run["finished"] > started):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no sweep ran in {timeout} s:\n{self.log('poller.log')}")
+            time.sleep(0.05)
+        if run["error"]:
+            raise AssertionError(f"the sweep failed: {run['error']}\n{self.log('poller.log')}")
+        result: dict[str, Any] = run["result"]
+        return result
+
     def interrupt(self, timeout: float = 60) -> int:
         """Ctrl-C, as a developer would; returns the exit code."""
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout)
+
+
+def _record(path: Path) -> dict[str, Any] | None:
+    """A JSON file the stack replaces whole, or None before its first write."""
+    try:
+        found: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    return found
 
 
 def _await_ready(stack: RunningStack, timeout: float) -> None:

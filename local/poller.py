@@ -6,7 +6,10 @@ Lambda's poller does (waiting up to the batching window to fill it), invoke the 
 its own execution environment with a real SQS event, delete what succeeded, and leave
 failures, errors and timeouts to the visibility timeout and the redrive policy. Each mapping
 polls with its function's credentials, as the cloud's polls with the function's role. Also
-runs `sweep` every few seconds, as EventBridge does in the cloud."""
+runs `sweep` every few seconds, as EventBridge does in the cloud; SIGUSR1 runs it at once (the
+schedule goes on from there), and each run is recorded in SWEEP_RUNS_FILE beside the ready
+file, so that a test waits for a run of the sweep, never for the clock
+(`local.launcher.RunningStack.sweep`)."""
 
 from __future__ import annotations
 
@@ -26,12 +29,18 @@ import boto3
 from dogdetect.adapters.aws import CLIENT_CONFIG
 
 from local.events import sqs_event
+from local.files import write_private
 from local.logs import configure as configure_logs
 from local.runtime import FunctionFailed, FunctionPool, FunctionTimeout, wait_all_ready
 from local.template import functions
 
 logger = logging.getLogger("local.poller")
 LONG_POLL_SECONDS = 2  # short enough for a prompt shutdown
+# The sweep's runs so far, by the poller process `pid`: {"pid", "started", "finished",
+# "result" (the handler's answer), "error" (a failed or timed-out run)}. Runs never overlap:
+# run `finished` is the last one that ended, `started` the one under way or just ended.
+SWEEP_RUNS_FILE = "sweep-runs.json"
+READY_FILE = "poller.ready"  # in the state folder: the pid of a poller taking messages
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,9 @@ class Poller:
             for source in config.sources
         ]
         self.stopping = threading.Event()
+        self.sweep_now = threading.Event()  # SIGUSR1, or stopping: end the wait between sweeps
+        self.sweep_runs = Path(config.ready_file).with_name(SWEEP_RUNS_FILE)
+        self.sweeps_started = 0
 
     def run(self) -> None:
         threads = [
@@ -159,23 +171,46 @@ class Poller:
             thread.start()
         while not self.stopping.is_set():
             self._sweep()
-            self.stopping.wait(self.config.sweep_interval_seconds)
+            self.sweep_now.wait(self.config.sweep_interval_seconds)
+            self.sweep_now.clear()  # a trigger until here is served by the next run
         for thread in threads:
             thread.join(LONG_POLL_SECONDS + 1)
         for pool in self.pools.values():
             pool.close()
 
     def _sweep(self) -> None:
+        self.sweeps_started += 1
+        run = self.sweeps_started
+        self._record_sweep(run, run - 1)
         try:
-            self.pools["sweep"].invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
-        except Exception:
+            result = self.pools["sweep"].invoke(
+                {"source": "aws.events", "detail-type": "Scheduled Event"}
+            )
+        except Exception as exc:
             logger.exception("sweep failed")
+            self._record_sweep(run, run, error=f"{type(exc).__name__}: {exc}")
+        else:
+            self._record_sweep(run, run, result=result)
+
+    def _record_sweep(
+        self, started: int, finished: int, result: Any = None, error: str | None = None
+    ) -> None:
+        record = {"pid": os.getpid(), "started": started, "finished": finished}
+        write_private(self.sweep_runs, json.dumps({**record, "result": result, "error": error}))
 
     def stop(self, _signum: int, _frame: FrameType | None) -> None:
         # A signal handler runs in the main thread between two bytecodes, maybe while that
-        # thread holds the event's lock inside `stopping.wait()`: setting it here could
+        # thread holds the event's lock inside `sweep_now.wait()`: setting it here could
         # deadlock (it did once). Another thread sets it as soon as the lock is free.
-        threading.Thread(target=self.stopping.set, daemon=True).start()
+        threading.Thread(target=self._stopping, daemon=True).start()
+
+    def _stopping(self) -> None:
+        self.stopping.set()
+        self.sweep_now.set()
+
+    def sweep_soon(self, _signum: int, _frame: FrameType | None) -> None:
+        """SIGUSR1: the next sweep starts now (or as soon as the one under way ends)."""
+        threading.Thread(target=self.sweep_now.set, daemon=True).start()
 
 
 def main() -> None:
@@ -188,6 +223,7 @@ def main() -> None:
     poller = Poller(config)
     signal.signal(signal.SIGTERM, poller.stop)
     signal.signal(signal.SIGINT, poller.stop)
+    signal.signal(signal.SIGUSR1, poller.sweep_soon)
     wait_all_ready(list(poller.pools.values()))
     Path(config.ready_file).write_text(str(os.getpid()))
     logger.info("poller ready")

@@ -232,26 +232,40 @@ class PresignedPosts:
         )
 
 
-def moto_signer(access_key: str) -> Signer | None:
-    """The moto IAM user holding `access_key`, with its policies (moto's own evaluation)."""
+def _moto_holder(access_key: str) -> Any:
+    """The moto IAM identity holding `access_key`, or None."""
     from moto.core.models import DEFAULT_ACCOUNT_ID
-    from moto.iam.access_control import (
-        CreateAccessKeyFailure,
-        IAMPolicy,
-        PermissionResult,
-        create_access_key,
-    )
+    from moto.iam.access_control import CreateAccessKeyFailure, create_access_key
 
     try:
-        holder = create_access_key(DEFAULT_ACCOUNT_ID, "aws", access_key, {})
+        return create_access_key(DEFAULT_ACCOUNT_ID, "aws", access_key, {})
     except CreateAccessKeyFailure:
+        return None
+
+
+def _permitted(policies: list[Any], action: str, arn: str) -> bool:
+    """moto's own evaluation: some statement allows `action` on `arn` and none denies it."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    results = [IAMPolicy(p).is_action_permitted(action, arn) for p in policies]
+    return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
+
+
+def moto_permits(access_key: str, action: str, arn: str) -> bool:
+    """Whether the moto IAM identity holding `access_key` may do `action` on `arn`."""
+    holder = _moto_holder(access_key)
+    return holder is not None and _permitted(holder.collect_policies(), action, arn)
+
+
+def moto_signer(access_key: str) -> Signer | None:
+    """The moto IAM user holding `access_key`, with its policies (moto's own evaluation)."""
+    holder = _moto_holder(access_key)
+    if holder is None:
         return None
     policies = holder.collect_policies()
 
     def may_put(arn: str) -> bool:
-        results = [IAMPolicy(p).is_action_permitted("s3:PutObject", arn) for p in policies]
-        denied = PermissionResult.DENIED in results
-        return not denied and PermissionResult.PERMITTED in results
+        return _permitted(policies, "s3:PutObject", arn)
 
     return Signer(holder.create_credentials().secret_key, may_put)
 

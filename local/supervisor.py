@@ -14,7 +14,7 @@ from dataclasses import asdict
 from local.aws import Resources
 from local.config import LocalConfig
 from local.files import write_private
-from local.poller import PollerConfig, SourceConfig
+from local.poller import READY_FILE, PollerConfig, SourceConfig
 from local.processes import spawn, stop
 from local.template import sqs_consumers
 
@@ -45,7 +45,7 @@ class PollerSupervisor:
         environments: dict[str, dict[str, str]],
     ) -> None:
         self.log = config.state_dir / "poller.log"
-        self.ready_file = config.state_dir / "poller.ready"
+        self.ready_file = config.state_dir / READY_FILE
         self.ready_file.unlink(missing_ok=True)
         environments_file = config.state_dir / "poller-functions.json"
         write_private(environments_file, json.dumps(environments))

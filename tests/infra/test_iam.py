@@ -54,6 +54,7 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
         {"UploadsBucket", "JobsQueue", "NotificationsQueue", "PredictLogGroup"},
         {
             "s3:GetObject",
+            "s3:ListBucket",  # a photo gone is 404, not 403 (test_who_reads_objects_may_list)
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
@@ -64,7 +65,7 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
     ),
     "SweepFunction": (
         {"UploadsBucket", "JobsQueue", "NotificationsQueue", "SweepLogGroup"},
-        {"s3:GetObject", "sqs:SendMessage", "secretsmanager:GetSecretValue"},
+        {"s3:GetObject", "s3:ListBucket", "sqs:SendMessage", "secretsmanager:GetSecretValue"},
         {"s3:PutObject", "s3:DeleteObject", "sqs:ReceiveMessage"},
     ),
     "DeadLetterFunction": (
@@ -208,6 +209,22 @@ def test_object_access_is_limited_to_uploads(resources: dict[str, Any]) -> None:
             if object_actions:
                 named = as_list(statement["Resource"])
                 assert named and all(r in PHOTO_PREFIXES.values() for r in named), name
+
+
+def test_who_reads_objects_may_list_the_bucket(resources: dict[str, Any]) -> None:
+    """S3 answers a read of a missing key 403, not 404, to a caller without s3:ListBucket on
+    the bucket. Whoever reads photos tells "gone" from "refused" (the sweep's `exists`, the
+    worker's and the annotated photo's missing image): s3:ListBucket on the bucket itself,
+    never on its objects or on "*"."""
+    bucket_arn = {"Fn::GetAtt": ["UploadsBucket", "Arn"]}
+    for name in SCOPE:
+        role = statements(resources[f"{name}Role"])
+        reads = any("s3:GetObject" in as_list(s["Action"]) for s in role)
+        listing = [s for s in role if "s3:ListBucket" in as_list(s["Action"])]
+        assert listing or not reads, f"{name} reads objects but may not list the bucket"
+        for statement in listing:
+            assert as_list(statement["Resource"]) == [bucket_arn], name
+            assert as_list(statement["Action"]) == ["s3:ListBucket"], name
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """`make local` enforces each function's IAM role as the template writes it: the local AWS
 endpoint (moto, IAM enforced) refuses what a function's role does not grant, and a statement
-removed from infra/template.yaml makes the matching local call fail."""
+removed from infra/template.yaml makes the matching local call fail. A missing object answers
+as S3 answers it: 404 to a role that may list the bucket, 403 to one that may not."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from dogdetect.adapters.aws import S3ImageStorage, aws_client
 from dogdetect.config import Settings
+from dogdetect.domain.errors import DependencyUnavailable
 
 from local.iam import LocalNames, role_policy
 from local.launcher import RunningStack
@@ -33,14 +36,20 @@ def administrator(stack: RunningStack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def names(stack_settings: Settings, administrator: dict[str, str]) -> LocalNames:
+def names(
+    stack: RunningStack, stack_settings: Settings, administrator: dict[str, str]
+) -> LocalNames:
     sqs = client("sqs", stack_settings, administrator)
     dead_letters = sqs.get_queue_url(QueueName="dogdetect-jobs-dlq")["QueueUrl"]
     return LocalNames(
         region="us-east-1",
         account=stack_settings.queue_url.split("/")[-2],
         bucket=stack_settings.bucket_name,
-        queue_urls={"JobsQueue": stack_settings.queue_url, "JobsDeadLetterQueue": dead_letters},
+        queue_urls={
+            "JobsQueue": stack_settings.queue_url,
+            "JobsDeadLetterQueue": dead_letters,
+            "NotificationsQueue": stack.environment["NOTIFICATIONS_QUEUE_URL"],
+        },
     )
 
 
@@ -118,3 +127,64 @@ def test_the_running_functions_call_with_their_own_roles(
     assert refused(lambda: s3.put_object(Bucket=names.bucket, Key="uploads/x", Body=b"x"))
     sqs = client("sqs", stack_settings, status)
     assert refused(lambda: sqs.send_message(QueueUrl=stack_settings.queue_url, MessageBody="{}"))
+
+
+def storage_as(
+    identity: dict[str, str], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> S3ImageStorage:
+    """The functions' own S3 adapter (botocore, their client config), signing as `identity`."""
+    for name, value in identity.items():
+        monkeypatch.setenv(name, value)
+    return S3ImageStorage(
+        aws_client("s3", settings.aws_endpoint_url, "us-east-1"), settings.bucket_name
+    )
+
+
+def without_listing(role: str) -> dict[str, Any]:
+    """The template with `role`'s s3:ListBucket statement taken out."""
+    template = copy.deepcopy(document())
+    policy = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]
+    kept = [s for s in policy["Statement"] if s["Action"] != "s3:ListBucket"]
+    assert len(kept) == len(policy["Statement"]) - 1, role
+    policy["Statement"] = kept
+    return template
+
+
+@pytest.mark.parametrize("role", ["SweepFunctionRole", "PredictFunctionRole", "StatusFunctionRole"])
+def test_a_missing_photo_is_absent_to_the_functions_that_read_photos(
+    role: str,
+    stack_settings: Settings,
+    names: LocalNames,
+    administrator: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep asks `exists` of a direct upload that never came, the worker and the
+    annotated photo read a photo that may be gone: with their role a missing key is "not
+    there" (404), never a failure. moto 5.2.6 answered 403 here: it checks HeadObject as
+    s3:HeadObject, which AWS spells s3:GetObject (local/iam.py's MOTO_SPELLINGS)."""
+    present, missing = f"uploads/{uuid.uuid4()}", f"incoming/{uuid.uuid4()}"
+    client("s3", stack_settings, administrator).put_object(
+        Bucket=names.bucket, Key=present, Body=b"a photo"
+    )
+    try:
+        identity = identity_with(role_policy(role, names), stack_settings, administrator)
+        storage = storage_as(identity, stack_settings, monkeypatch)
+        assert storage.exists(present)
+        assert not storage.exists(missing)
+        assert not storage.exists(f"uploads/{uuid.uuid4()}")
+        s3 = client("s3", stack_settings, identity)
+        with pytest.raises(ClientError) as read:
+            s3.get_object(Bucket=names.bucket, Key=missing)
+        assert read.value.response["Error"]["Code"] == "NoSuchKey"
+
+        # Without s3:ListBucket on the bucket, S3 answers the same HEAD 403, as here: that is
+        # a refusal, not an absence, and `exists` says so instead of guessing.
+        unlisted = role_policy(role, names, without_listing(role))
+        storage = storage_as(
+            identity_with(unlisted, stack_settings, administrator), stack_settings, monkeypatch
+        )
+        assert storage.exists(present)
+        with pytest.raises(DependencyUnavailable):
+            storage.exists(missing)
+    finally:
+        client("s3", stack_settings, administrator).delete_object(Bucket=names.bucket, Key=present)

@@ -82,6 +82,11 @@ class S3ImageStorage:
             self._s3.delete_object(Bucket=self.bucket, Key=key)
 
     def exists(self, key: str) -> bool:
+        """False only when S3 says the key is not there (404). A 403 is a refusal, not an
+        absence: S3 answers a missing key 403 to a role without s3:ListBucket on the bucket,
+        and the sweep acting on a guess would delete a row whose photo is there or end ERROR
+        an upload that came. So it raises DependencyUnavailable, as any failure to answer;
+        every role that calls this has s3:ListBucket (tests/infra/test_iam.py)."""
         try:
             with _unavailable_as("storage"):
                 self._s3.head_object(Bucket=self.bucket, Key=key)
