@@ -39,6 +39,9 @@ class Answer:
     body: Any = None  # JSON-encoded unless bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a held request)
+    # Held until the test sets it (30 s at most): a request in flight for as long as the test
+    # needs, whatever the machine's speed.
+    hold: threading.Event | None = None
 
 
 def form_parts(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
@@ -199,6 +202,8 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             answer = api.answer(Recorded(self.command, self.path, headers, body))
             time.sleep(answer.delay)
+            if answer.hold is not None:
+                answer.hold.wait(30)
             raw = (
                 answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
             )

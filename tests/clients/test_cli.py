@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -270,7 +271,8 @@ def test_concurrency_sends_files_at_once(
 def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) -> None:
     for i in range(6):
         (tmp_path / f"p{i}.jpg").write_bytes(JPEG_START + b"%d" % i)
-    held = Answer(200, {"detail": "held"}, delay=2.0)  # the first wait is held 2 s
+    release = threading.Event()
+    held = Answer(200, {"detail": "held"}, hold=release)  # the first wait, until released
     api.script("GET", "/image_prediction/*", held)
     argv = ["predict", str(tmp_path), "--api", api.url, "--concurrency", "1"]
     command = subprocess.Popen(
@@ -288,7 +290,13 @@ def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) 
     while not api.made("GET", "/image_prediction/") and time.monotonic() < deadline:
         time.sleep(0.05)
     command.send_signal(signal.SIGINT)
+    # The held wait is answered only once the command has said it stopped: its answer can
+    # never be read first, however slow the machine. (The first line it writes to stderr.)
+    assert command.stderr is not None
+    said = command.stderr.readline()
+    release.set()
     out, err = command.communicate(timeout=30)
+    err = said + err
     assert command.returncode == 130, out + err
     assert "dogdetect: interrupted" in err
     assert len(api.made("POST", "/image_prediction")) == 1  # the other five never sent
