@@ -268,6 +268,14 @@ def test_concurrency_sends_files_at_once(
     assert len(api.made("POST", "/image_prediction")) == 6
 
 
+def interruptible() -> None:
+    """In the child: SIGINT as a terminal's Ctrl-C finds a command, whatever this run
+    inherited (a shell without job control starts a background job with SIGINT ignored, and
+    an ignored signal stays ignored across exec: Python would then never raise
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) -> None:
     for i in range(6):
         (tmp_path / f"p{i}.jpg").write_bytes(JPEG_START + b"%d" % i)
@@ -285,6 +293,7 @@ def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 20
     while not api.made("GET", "/image_prediction/") and time.monotonic() < deadline:
