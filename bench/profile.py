@@ -20,7 +20,7 @@ def main() -> None:
 
         os.environ.update({k: v for k, v in stack.environment.items() if k.isupper()})
         sys.path[:0] = [str(REPO / "functions" / "submit"), str(REPO / "layers" / "core")]
-        import app  # type: ignore[import-not-found]
+        from dogdetect.entrypoints import submit as app  # functions/submit/app.py's code
 
         from bench.worker import upload_event
         from local.functions import invoke

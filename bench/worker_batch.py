@@ -20,9 +20,9 @@ def s3_batch(args: dict[str, Any]) -> dict[str, Any]:
         from dogdetect.service.predict import QueuedJob, process_batch
     except ImportError as exc:
         return {"not_measured": f"the batch pipeline is not there: {exc}"}
-    import app  # type: ignore[import-not-found]
     from dogdetect.config import Settings
     from dogdetect.domain.models import Job, image_key_for
+    from dogdetect.entrypoints import predict as app  # what functions/predict/app.py runs
 
     deps = app.predict_deps()  # the function's own init: adapters, model, warm-up
     bucket = Settings().bucket_name
