@@ -3,6 +3,7 @@ for the whole session, started by the tests themselves, exactly as `make local` 
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -93,6 +94,21 @@ def eventually(
 
 def submit(api: httpx.Client, data: bytes, filename: str = "upload.jpg") -> httpx.Response:
     return api.post("/image_prediction", files={"image": (filename, data)})
+
+
+def submit_backing_off(
+    api: httpx.Client, data: bytes, filename: str = "upload.jpg"
+) -> tuple[httpx.Response, int]:
+    """Submit as a well-behaved client does: back off and send again while the gateway's
+    throttling (429, as API Gateway's) refuses. The answer, and how many 429s came first.
+    How many of a burst are throttled depends on how fast the machine answers, so a test
+    about something else must not count on none."""
+    for throttled in itertools.count():
+        response = submit(api, data, filename)
+        if response.status_code != 429:
+            return response, throttled
+        time.sleep(0.1 * 2 ** min(throttled, 4))
+    raise AssertionError("unreachable")
 
 
 def wait_terminal(api: httpx.Client, prediction_id: str, timeout: float = 60) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import httpx
 
 from local.config import REPO_ROOT
 from local.launcher import RunningStack
-from tests.conftest import submit, wait_terminal
+from tests.conftest import submit_backing_off, wait_terminal
 from tests.photos import LABELLED_PHOTOS, photo
 
 UPLOADS, CLIENTS = 200, 24
@@ -27,12 +27,8 @@ def _timed_submit(api: httpx.Client, name: str) -> tuple[httpx.Response, float, 
     """The answer, the seconds it took, and how often the gateway's throttling (429, as API
     Gateway's) made the client back off first, as a well-behaved client does."""
     started = time.perf_counter()
-    for throttled in itertools.count():
-        response = submit(api, photo(name), name)
-        if response.status_code != 429:
-            return response, time.perf_counter() - started, throttled
-        time.sleep(0.1 * 2 ** min(throttled, 4))
-    raise AssertionError("unreachable")
+    response, throttled = submit_backing_off(api, photo(name), name)
+    return response, time.perf_counter() - started, throttled
 
 
 def _seconds(result: dict[str, Any]) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from local.launcher import running_stack
-from tests.conftest import submit, wait_terminal
+from tests.conftest import submit_backing_off, wait_terminal
 from tests.photos import LABELLED_PHOTOS, photo
 
 IN_FLIGHT = 100
@@ -27,7 +27,9 @@ def test_hard_kill_with_100_in_flight_then_restart(tmp_path: Path) -> None:
             httpx.Client(base_url=stack.api_url, timeout=30) as client,
             ThreadPoolExecutor(16) as pool,
         ):
-            responses = list(pool.map(lambda name: submit(client, photo(name), name), photos))
+            responses = [
+                r for r, _ in pool.map(lambda n: submit_backing_off(client, photo(n), n), photos)
+            ]
         assert [r.status_code for r in responses] == [202] * IN_FLIGHT
         os.killpg(stack.process.pid, signal.SIGKILL)  # the whole `make local` process group
         stack.process.wait(10)
