@@ -43,14 +43,17 @@ def http_api_event(
     source_ip: str,
     host: str,
     request_id: str | None = None,
+    raw_path: str | None = None,
 ) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) event. `path` is decoded, as API Gateway's
+    `requestContext.http.path`; `raw_path` is as the client sent it (`rawPath`)."""
     now = datetime.now(UTC)
     text = _as_text(body, headers.get("content-type", ""))
     query = dict(parse_qsl(query_string, keep_blank_values=True))
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": path,
+        "rawPath": raw_path or path,
         "rawQueryString": query_string,
         "headers": dict(headers),
         "requestContext": {

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from dogdetect.domain.limits import LAMBDA_PAYLOAD_LIMIT_BYTES
 
@@ -43,7 +44,12 @@ POOL_SIZES = {"status": 16}
 # whole body before reading (urllib) gets the 413 rather than a reset connection; past the
 # HTTP API's own 10 MB limit a connection is closed anyway.
 DRAIN_LIMIT_BYTES = 10 * 1024 * 1024
-BODY_IDLE_TIMEOUT_SECONDS = 10.0  # between two chunks of a request body
+# A request body must keep pace: it may take BODY_GRACE_SECONDS plus one second per
+# BODY_MIN_BYTES_PER_SECOND received, so a body trickled a byte at a time is cut off after
+# about five seconds while an honest upload at 128 kbit/s or faster always finishes. The same
+# on every request of a keep-alive connection (the deadline starts with each request's body).
+BODY_GRACE_SECONDS = 5.0
+BODY_MIN_BYTES_PER_SECOND = 16 * 1024
 # After a request whose body never fully came, the connection cannot carry another request.
 CLOSE_AFTER = {408: {"connection": "close"}}
 GATEWAY_ANSWERS = {
@@ -147,11 +153,14 @@ class Gateway:
 
     async def _dispatch(self, scope: Scope, body: bytes, request_id: str, send: Send) -> None:
         method, path = scope["method"], scope["path"]
-        matched = match_route(self.routes, method, path)
+        # API Gateway matches routes on the path as sent: an encoded slash stays in its segment.
+        raw_path = scope.get("raw_path", b"").decode("latin-1") or path
+        matched = match_route(self.routes, method, raw_path)
         params: dict[str, str] = {}
         route_key, function = "$default", self.default_function
         if matched is not None:
-            route, params = matched
+            route, raw_params = matched
+            params = {name: unquote(value) for name, value in raw_params.items()}
             route_key, function = f"{route.method} {route.path}", route.function
         if self._throttled(route_key):
             await _gateway_answer(send, 429, request_id)
@@ -168,6 +177,7 @@ class Gateway:
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
             host=headers.get("host", "127.0.0.1"),
             request_id=request_id,
+            raw_path=raw_path,
         )
         if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT_BYTES:
             await _gateway_answer(send, 413, request_id)
@@ -218,13 +228,16 @@ class IncompleteBody(Exception):
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None when it is over the limit (read to its end all the same)."""
+    """The whole body, or None when it is over the limit (read to its end all the same).
+    IncompleteBody when the client leaves, or falls behind the pace the body must keep."""
     chunks, size = [], 0
+    started = time.monotonic()
     while True:
+        allowed = started + BODY_GRACE_SECONDS + size / BODY_MIN_BYTES_PER_SECOND
         try:
-            message = await asyncio.wait_for(receive(), BODY_IDLE_TIMEOUT_SECONDS)
+            message = await asyncio.wait_for(receive(), max(allowed - time.monotonic(), 0))
         except TimeoutError:
-            raise IncompleteBody("no body bytes for a while") from None
+            raise IncompleteBody("the body fell behind its pace") from None
         if message["type"] == "http.disconnect":
             raise IncompleteBody("the client disconnected")
         chunk = message.get("body", b"")

@@ -1,7 +1,9 @@
 """The local gateway's HTTP/1.1 connection handling: uvicorn's h11 protocol, with what a
 managed gateway adds in front of it. Malformed HTTP gets a JSON 400, as every other error; a
-client that does not finish its request headers in time gets a JSON 408 and is closed,
-instead of holding a connection open."""
+client that does not finish a request's headers in time gets a JSON 408 and is closed,
+instead of holding a connection open. The same deadline holds for every request on a
+keep-alive connection: the first from the connection's start, each later one from the end of
+the previous response."""
 
 from __future__ import annotations
 
@@ -28,28 +30,49 @@ class GatewayHttpProtocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._awaited_after: Any = None  # the cycle answered before the awaited request
+        self._bytes_awaited = False  # a part of the awaited request has arrived
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        loop = asyncio.get_running_loop()
-        self._header_timer = loop.call_later(HEADER_TIMEOUT_SECONDS, self._headers_too_slow)
+        self._await_request(idle_is_late=True)
+
+    def on_response_complete(self) -> None:
+        answered = self.cycle
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.cycle is answered:
+            # No pipelined request began: the next one's headers get the same deadline.
+            self._await_request(idle_is_late=False)
 
     def data_received(self, data: bytes) -> None:
+        self._bytes_awaited = self._bytes_awaited or bool(data)
         super().data_received(data)
-        if self.cycle is not None:
-            self._cancel_header_timer()  # a request's headers have all arrived
+        if self.cycle is not self._awaited_after:
+            self._cancel_header_timer()  # the awaited request's headers have all arrived
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
         super().connection_lost(exc)
+
+    def _await_request(self, idle_is_late: bool) -> None:
+        self._cancel_header_timer()
+        self._awaited_after, self._bytes_awaited = self.cycle, False
+        loop = asyncio.get_running_loop()
+        self._header_timer = loop.call_later(
+            HEADER_TIMEOUT_SECONDS, self._headers_too_slow, idle_is_late
+        )
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
-    def _headers_too_slow(self) -> None:
-        if self.cycle is None and not self.transport.is_closing():
+    def _headers_too_slow(self, idle_is_late: bool) -> None:
+        if self.cycle is not self._awaited_after or self.transport.is_closing():
+            return
+        # An idle keep-alive connection is closed by uvicorn's keep-alive timeout, quietly;
+        # one that began a request and did not finish its headers is told why.
+        if idle_is_late or self._bytes_awaited:
             self._answer_and_close(408, "Request Timeout")
 
     def send_400_response(self, msg: str) -> None:

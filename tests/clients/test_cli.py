@@ -198,6 +198,15 @@ def test_retries_make_no_second_prediction(
     assert list(api.photos) == [line["image_prediction_id"]]
 
 
+def test_an_unreadable_retry_after_is_backed_off_not_a_crash(
+    api: FakeApi, photos: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.script("POST", "/image_prediction", Answer(503, {"detail": "x"}, {"Retry-After": "²"}))
+    assert main(["predict", str(photos / "dog.jpg"), "--api", api.url, "--json"]) == 0
+    (line,) = lines(capsys.readouterr().out)
+    assert line["status"] == "DONE"
+
+
 def test_api_and_key_from_options(
     api: FakeApi, photos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

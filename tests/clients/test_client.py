@@ -289,3 +289,58 @@ def test_health_answers_503_as_unhealthy(api: FakeApi) -> None:
     down = Answer(503, {"status": "unavailable", "checks": checks})
     api.script("GET", "/health", *[down] * 6)
     assert client_of(api).health() == (False, {"status": "unavailable", "checks": checks})
+
+
+# --- a server's answer never crashes the client -------------------------------------------
+
+UNREADABLE_RETRY_AFTER = ["²", "٣", "-5", "1.5", "soon", "", "Mon, 99 Foo 2026 99:99:99 GMT"]
+
+
+@pytest.mark.parametrize("value", UNREADABLE_RETRY_AFTER)
+def test_an_unreadable_retry_after_falls_back_to_the_backoff(api: FakeApi, value: str) -> None:
+    refused = Answer(503, {"detail": "busy"}, {"Retry-After": value})
+    done = prediction(ANY_ID, "DONE", False, [])
+    api.script("GET", f"/image_prediction/{ANY_ID}", refused, Answer(200, done))
+    sleeps = Sleeps()
+    assert client_of(api, sleeps, max_retry_after=7).get(ANY_ID)["status"] == "DONE"
+    assert len(sleeps.taken) == 1 and 0.25 <= sleeps.taken[0] <= 0.5  # the first backoff
+
+
+def test_retry_after_reads_ascii_digits_only() -> None:
+    assert retry_after_seconds("²") is None and retry_after_seconds("٣") is None
+    assert retry_after_seconds("9" * 400) == float("9" * 12)
+    assert retry_after_seconds("Fri, 31 Dec 9999 23:59:59 GMT") is not None  # capped by the client
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(202, b"<html>not json</html>"),
+        Answer(202, b"\xff\xfe"),
+        Answer(202, b"[" * 100_000),
+        Answer(202, ["image_prediction_id"]),
+        Answer(202, {"image_prediction_id": 7}),
+    ],
+    ids=["html", "not-utf8", "nested-deep", "a-list", "id-not-text"],
+)
+def test_an_unreadable_accepted_answer_is_a_failed_result(api: FakeApi, answer: Answer) -> None:
+    api.script("POST", "/image_prediction", answer)
+    result = client_of(api).predict(DOG_PHOTO)
+    assert result.status == FAILED and result.error, result
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"image_prediction_id": ANY_ID},  # no status
+        {"status": "DONE", "has_dog": True, "detections": "dog"},
+        {"status": "DONE", "has_dog": True, "detections": [{"label": "dog", "confidence": "x"}]},
+        {"status": "DONE", "has_dog": "yes", "detections": []},
+    ],
+    ids=["no-status", "detections-text", "confidence-text", "has-dog-text"],
+)
+def test_an_unreadable_prediction_is_a_failed_result(api: FakeApi, body: dict[str, object]) -> None:
+    api.script("POST", "/image_prediction", Answer(202, {"image_prediction_id": ANY_ID}))
+    api.script("GET", f"/image_prediction/{ANY_ID}", Answer(200, body))
+    result = client_of(api).predict(DOG_PHOTO)
+    assert result.status == FAILED and result.error, result

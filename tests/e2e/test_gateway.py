@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import time
 import urllib.error
@@ -19,11 +20,10 @@ import pytest
 from dogdetect.adapters.aws import aws_client
 from dogdetect.config import Settings
 
-from local.gateway import BODY_IDLE_TIMEOUT_SECONDS
 from local.http_protocol import HEADER_TIMEOUT_SECONDS
 from local.launcher import RunningStack
 from local.template import throttle
-from tests.conftest import eventually
+from tests.conftest import eventually, submit, wait_terminal
 from tests.photos import photo
 
 
@@ -134,10 +134,71 @@ def test_an_upload_cut_short_stores_nothing(stack: RunningStack, stack_settings:
 
 def test_a_stalled_body_is_answered_408(stack: RunningStack) -> None:
     head = b"POST /image_prediction HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
-    started = time.monotonic()
-    answer = raw_exchange(stack, head + b"x" * 10, wait=BODY_IDLE_TIMEOUT_SECONDS + 10)
-    assert time.monotonic() - started < BODY_IDLE_TIMEOUT_SECONDS + 5
+    answer = raw_exchange(stack, head + b"x" * 10, wait=TRICKLE_GIVES_UP_SECONDS)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert json_body(answer) == {"message": "Request Timeout"}
+
+
+# Each case trickles its request a byte a second. Without a deadline it would run its course
+# (headers finished, body complete) and get an answer other than 408.
+SLOW_HEADERS = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 40 + b"\r\n\r\n"
+SLOW_BODY = b"POST /image_prediction HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n\r\n"
+TRICKLE_GIVES_UP_SECONDS = 90  # far past every deadline: only a server that never cuts waits
+
+
+@pytest.mark.parametrize("earlier_requests", [0, 1, 3], ids=["first", "second", "fourth"])
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_every_request_on_a_connection_has_the_same_deadlines(
+    stack: RunningStack, earlier_requests: int, part: str
+) -> None:
+    port = int(stack.api_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        for _ in range(earlier_requests):  # quick requests first, on the same connection
+            connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_one_answer(connection).startswith(b"HTTP/1.1 200 ")
+        if part == "headers":
+            answer = trickle(connection, SLOW_HEADERS)
+        else:
+            connection.sendall(SLOW_BODY)  # the headers at once, then the body a byte a second
+            answer = trickle(connection, b"x" * 60)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"content-type: application/json" in answer.lower()
+    assert json_body(answer) == {"message": "Request Timeout"}
+
+
+def trickle(connection: socket.socket, data: bytes) -> bytes:
+    """Send `data` a byte a second until the server answers; then read to the close."""
+    connection.settimeout(1)
+    answer = b""
+    for index in range(len(data) + TRICKLE_GIVES_UP_SECONDS):
+        # Not a byte once the server has begun to answer: the server would reset the connection.
+        answered = answer or select.select([connection], [], [], 0)[0]
+        if index < len(data) and not answered:
+            connection.sendall(data[index : index + 1])
+        try:
+            chunk = connection.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            return answer
+        answer += chunk
+    return answer
+
+
+def read_one_answer(connection: socket.socket) -> bytes:
+    """One keep-alive answer: its head and Content-Length bytes of body."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += connection.recv(65536)
+    head, body = answer.split(b"\r\n\r\n", 1)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return answer
 
 
 @pytest.mark.parametrize("path", ["/health/", "/image_prediction/"])
@@ -176,3 +237,16 @@ def test_request_data_with_line_breaks_cannot_forge_a_log_line(
     for name in ("stack.log", "poller.log"):
         for text in (stack.state_dir / name).read_text(errors="replace").splitlines():
             assert not text.startswith(FORGED_EVENT), name
+
+
+@pytest.mark.parametrize("slash", ["%2F", "%2f"])
+def test_an_encoded_slash_is_not_a_path_separator(api: httpx.Client, slash: str) -> None:
+    submitted = submit(api, photo("dog.jpg"), "dog.jpg")
+    prediction_id = submitted.json()["image_prediction_id"]
+    assert wait_terminal(api, prediction_id)["status"] == "DONE"
+    assert api.get(f"/image_prediction/{prediction_id}/annotated").status_code == 200
+
+    response = api.get(f"/image_prediction/{prediction_id}{slash}annotated")
+    assert str(response.request.url).endswith(f"{slash}annotated")  # sent as written
+    assert response.status_code == 404, response.headers
+    assert response.headers["content-type"] == "application/json"

@@ -10,6 +10,7 @@ import pytest
 from dogdetect.domain.models import Status
 
 from tests.fakes import FakeAdapters, detection
+from tests.photos import photo
 from tests.unit.conftest import FakeLambdaContext, load_event, response_body
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -57,3 +58,17 @@ def test_the_stored_upload_sent_twice_with_a_key_is_one_prediction(
     assert response_body(first) == response_body(again)
     assert first["headers"]["location"] == again["headers"]["location"]
     assert len(fakes.repository.rows) == 1 and len(fakes.queue.sent) == 1
+
+
+def test_an_encoded_slash_is_not_a_separator(status_handler: Any, fakes: FakeAdapters) -> None:
+    # API Gateway decodes `http.path`, which Mangum routes on; `rawPath` keeps the %2F.
+    event = load_event("status_get_encoded_slash")
+    assert event["rawPath"].endswith("%2Fannotated")
+    assert event["requestContext"]["http"]["path"].endswith("/annotated")
+    pid = uuid.UUID(event["rawPath"].split("/")[2].split("%")[0])
+    seeded = fakes.repository.seed(Status.DONE, prediction_id=pid, detections=[detection()])
+    fakes.storage.objects[seeded.image_key] = photo("dog.jpg")  # the annotated route would draw
+
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 404, result
+    assert result["headers"]["content-type"] == "application/json"

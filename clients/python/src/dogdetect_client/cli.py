@@ -295,8 +295,9 @@ def _health(client: Client, as_json: bool, out: TextIO, err: TextIO) -> int:
     if as_json:
         print(json.dumps(body), file=out)
     else:
-        print(f"{client.api}: {body.get('status')}", file=out)
-        for name, state in sorted((body.get("checks") or {}).items()):
+        print(f"{client.api}: {body['status']}", file=out)
+        checks = body.get("checks")
+        for name, state in sorted(checks.items() if isinstance(checks, dict) else []):
             print(f"  {name:<10} {state}", file=out)
     return OK if healthy else NOT_DONE
 

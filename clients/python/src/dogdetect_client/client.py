@@ -50,6 +50,7 @@ REJECTED = "REJECTED"  # the service refused the upload (a 4xx: not an image, to
 FAILED = "FAILED"  # no answer: unreachable, or 5xx / 429 still after every try
 
 Image = str | os.PathLike[str] | bytes
+_DELTA_SECONDS = re.compile(r"[0-9]+")
 # Spreads retries; a generator of its own, so the caller's `random` is neither used nor moved.
 _JITTER = random.SystemRandom()
 
@@ -70,7 +71,20 @@ class Response:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body as JSON; an ApiError, never a crash, when it is not."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise ApiError(self.status, f"the answer is not JSON: {self.detail()}") from None
+
+    def fields(self, **kinds: type) -> dict[str, Any]:
+        """The JSON object, checked to have each named field of its kind (an ApiError when
+        not): what the client reads of a server's answer is checked before it is used."""
+        body = self.json()
+        for name, kind in kinds.items():
+            if not isinstance(body, dict) or not isinstance(body.get(name), kind):
+                raise ApiError(self.status, f"the answer has no {name} ({kind.__name__})")
+        return dict(body)
 
     def detail(self) -> str:
         """The error's words: the service's {"detail"}, the gateway's {"message"}, S3's
@@ -78,7 +92,7 @@ class Response:
         text = self.body.decode("utf-8", "replace")
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             found = re.search(r"<Message>(.*?)</Message>", text, re.S)
             return found.group(1) if found else text[:200]
         if isinstance(parsed, dict):
@@ -138,7 +152,7 @@ class Client:
         """(healthy, the body: {"status", "checks"}); 503 is an answer here, not an error.
         A probe: tried twice at most, so that a service that is down is said so at once."""
         response = self._request("GET", "/health", accept=(200, 503), tries=2)
-        return response.status == 200, response.json()
+        return response.status == 200, response.fields(status=str)
 
     def submit(self, image: Image, idempotency_key: str | None = None) -> str:
         """Send a photo (a path or its bytes); its prediction's id. With an Idempotency-Key,
@@ -156,7 +170,7 @@ class Client:
             headers={"Content-Type": content_type, "Idempotency-Key": key},
             accept=(202,),
         )
-        return str(response.json()["image_prediction_id"])
+        return str(response.fields(image_prediction_id=str)["image_prediction_id"])
 
     def get(self, prediction_id: str, wait: int | None = None) -> dict[str, Any]:
         headers = {"Prefer": f"wait={wait}"} if wait else {}
@@ -167,8 +181,7 @@ class Client:
             accept=(200,),
             timeout=self.timeout + (wait or 0),
         )
-        body: dict[str, Any] = response.json()
-        return body
+        return response.fields(status=str)
 
     def wait(self, prediction_id: str, timeout: float = 120.0) -> dict[str, Any]:
         """The prediction once DONE or ERROR, or as it is after `timeout` seconds; held by
@@ -198,17 +211,15 @@ class Client:
             body = self.wait(prediction_id, timeout)
         except ApiError as exc:
             return Result(path, prediction_id, FAILED, error=str(exc))
-        error = body.get("error")
+        detections, has_dog = _detections(body.get("detections")), body.get("has_dog")
+        if detections is None or not isinstance(has_dog, bool | None):
+            return Result(
+                path, prediction_id, FAILED, error="the answer's detections are unreadable"
+            )
+        error = body.get("error") if isinstance(body.get("error"), str) else None
         if body["status"] not in TERMINAL:
             error = f"not finished within {timeout:g} s"
-        return Result(
-            path,
-            prediction_id,
-            body["status"],
-            body.get("has_dog"),
-            list(body.get("detections") or []),
-            error,
-        )
+        return Result(path, prediction_id, body["status"], has_dog, detections, error)
 
     def annotated(self, prediction_id: str) -> bytes:
         """The JPEG of the photo with its detections drawn (DONE predictions only)."""
@@ -224,9 +235,13 @@ class Client:
         # Retrying here makes no second prediction either: a 429 never reached the service,
         # and a 503 stored nothing (the row is the last thing it writes). A prediction whose
         # answer was lost on the way, never sent a photo, ends ERROR ("no upload received").
-        offer = self._request("POST", "/image_prediction/uploads", body=b"", accept=(201,)).json()
+        answer = self._request("POST", "/image_prediction/uploads", body=b"", accept=(201,))
+        offer = answer.fields(image_prediction_id=str, upload=dict)
         upload = offer["upload"]
-        body, content_type = multipart(upload["fields"], "file", filename, data)
+        fields = upload.get("fields")
+        if not isinstance(upload.get("url"), str) or not _is_form(fields):
+            raise ApiError(answer.status, "the answer's upload has no url and fields")
+        body, content_type = multipart(fields, "file", filename, data)
         # The same object again is harmless: a retried POST rewrites the one key it may write.
         self._request(
             "POST",
@@ -298,11 +313,11 @@ def retry_after_seconds(value: str | None) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):  # ASCII digits only: str.isdigit() takes "²" too
+        return float(value[:12])  # more digits are longer than any cap
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -376,6 +391,27 @@ def _read(image: Image) -> tuple[bytes, str]:
         return image, "image"
     path = Path(image)
     return path.read_bytes(), path.name
+
+
+def _detections(value: Any) -> list[dict[str, Any]] | None:
+    """The detections when each has a text label and a numeric confidence; None if not."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return None
+    for found in value:
+        if not isinstance(found, dict) or not isinstance(found.get("label"), str):
+            return None
+        confidence = found.get("confidence")
+        if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+            return None
+    return list(value)
+
+
+def _is_form(fields: Any) -> bool:
+    return isinstance(fields, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
+    )
 
 
 def _quoted(prediction_id: str) -> str:

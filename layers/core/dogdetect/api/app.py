@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dogdetect.api.auth import API_KEY_REQUIRED, current_settings, key_is_valid
+from dogdetect.api.paths import RouteOnPathAsSent
 from dogdetect.api.schemas import ErrorOut, UnprocessableOut
 from dogdetect.config import Settings
 from dogdetect.domain import errors
@@ -143,6 +144,7 @@ def create_api(title: str, settings: Callable[[], Settings]) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.add_middleware(RouteOnPathAsSent)
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
