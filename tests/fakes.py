@@ -141,11 +141,15 @@ class FakeRepository(Switchable):
         return self._add(prediction_id, image_key, webhook_url)
 
     def add_awaiting_upload(
-        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        upload_expires_at: datetime,
+        webhook_url: str | None = None,
     ) -> Prediction:
         self._call("add_awaiting_upload", prediction_id)
-        _refuse_unstorable([image_key])
-        made = self._add(prediction_id, image_key)
+        _refuse_unstorable([image_key, webhook_url or ""])
+        made = self._add(prediction_id, image_key, webhook_url)
         self.rows[prediction_id].upload_expires_at = upload_expires_at
         return made
 
@@ -181,6 +185,7 @@ class FakeRepository(Switchable):
         image_key: str,
         claim: KeyClaim,
         webhook_url: str | None = None,
+        upload_expires_at: datetime | None = None,
     ) -> KeyedPrediction:
         self._call("add_pending_once", prediction_id)
         held = self.keys.get(claim.key_digest)
@@ -192,6 +197,7 @@ class FakeRepository(Switchable):
             return KeyedPrediction(row.prediction, held.image_sha256, False, enqueued)
         _refuse_unstorable([image_key, webhook_url or ""])
         made = self._add(prediction_id, image_key, webhook_url)
+        self.rows[prediction_id].upload_expires_at = upload_expires_at
         self.keys[claim.key_digest] = HeldKey(claim.image_sha256, prediction_id, self.clock())
         return KeyedPrediction(made, claim.image_sha256, created=True, enqueued=False)
 

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 from dogdetect.api.auth import require_api_key
 from dogdetect.config import Settings
-from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.errors import (
+    DependencyUnavailable,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    InvalidWebhook,
+)
 from dogdetect.domain.jobs import MalformedJob, parse_job, parse_message
 from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 from dogdetect.domain.models import Job, Status, incoming_key_for
@@ -192,7 +197,7 @@ def test_route_with_the_database_down_is_503_and_stores_nothing(
 def made(clock: Clock | None = None) -> tuple[FakeRepository, FakePresigner, UploadDeps]:
     clock = clock or Clock()
     repository, presigner = FakeRepository(clock), FakePresigner(clock)
-    return repository, presigner, UploadDeps(repository, presigner, LIMIT, EXPIRES)
+    return repository, presigner, UploadDeps(repository, presigner, LIMIT, EXPIRES, clock=clock)
 
 
 def test_create_upload_signs_before_it_records() -> None:
@@ -203,6 +208,47 @@ def test_create_upload_signs_before_it_records() -> None:
     assert repository.rows[created.prediction.id].upload_expires_at == created.post.expires_at
     assert presigner.operations() == ["presign_post"]
     assert repository.operations() == ["add_awaiting_upload"]
+
+
+def test_a_webhook_goes_with_the_row() -> None:
+    repository, _, deps = made()
+    created = create_upload(deps, webhook_url="https://hooks.example.com/x")
+    assert repository.rows[created.prediction.id].prediction.webhook_url == (
+        "https://hooks.example.com/x"
+    )
+
+
+def test_the_same_keyed_request_again_is_the_same_prediction_until_its_expiry() -> None:
+    clock = Clock()
+    repository, presigner, deps = made(clock)
+    first = create_upload(deps, idempotency_key="k-1", webhook_url="https://hooks.example.com/x")
+    clock.advance(100)
+    again = create_upload(deps, idempotency_key="k-1", webhook_url="https://hooks.example.com/x")
+    assert again.prediction.id == first.prediction.id and len(repository.rows) == 1
+    assert again.post.expires_at == first.post.expires_at  # not a fresh 15 minutes
+    assert presigner.signed[-1] == (first.prediction.image_key, LIMIT, EXPIRES - 100)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"webhook_url": "https://hooks.example.com/y"}, {}],
+    ids=["another-webhook", "no-webhook"],
+)
+def test_a_key_with_another_request_is_refused(other: dict[str, str]) -> None:
+    repository, _, deps = made()
+    create_upload(deps, idempotency_key="k-1", webhook_url="https://hooks.example.com/x")
+    with pytest.raises(IdempotencyKeyReused):
+        create_upload(deps, idempotency_key="k-1", **other)
+    assert len(repository.rows) == 1
+
+
+def test_a_malformed_key_or_webhook_signs_and_stores_nothing() -> None:
+    repository, presigner, deps = made()
+    with pytest.raises(IdempotencyKeyInvalid):
+        create_upload(deps, idempotency_key="\n")
+    with pytest.raises(InvalidWebhook):
+        create_upload(deps, webhook_url="ftp://hooks.example.com/x")
+    assert presigner.signed == [] and repository.rows == {}
 
 
 def test_a_presign_failure_records_nothing() -> None:

@@ -124,8 +124,19 @@ async def one_image(request: Request) -> None:
     form = await request.form()  # parsed once: FastAPI reuses it for the body parameters
     if len(form.getlist("image")) > 1:
         raise errors.MultipleImages("send exactly one file in the form field 'image'")
-    if len(form.getlist("webhook")) > 1:
+
+
+async def one_webhook(request: Request) -> None:
+    """At most one `webhook`, and not an empty one: FastAPI reads an empty form value as
+    absent, which would drop `webhook=` without a word."""
+    webhooks = (await request.form()).getlist("webhook")
+    if len(webhooks) > 1:
         raise errors.InvalidWebhook("send at most one URL in the form field 'webhook'")
+    if webhooks and not webhooks[0]:
+        raise errors.InvalidWebhook(EMPTY_WEBHOOK)
+
+
+EMPTY_WEBHOOK = "the form field 'webhook' is empty: send an https URL, or leave the field out"
 
 
 def create_api(title: str, settings: Callable[[], Settings]) -> FastAPI:

@@ -43,15 +43,21 @@ class SubmitRecords(PredictionRemover, Protocol):
         image_key: str,
         claim: KeyClaim,
         webhook_url: str | None = None,
+        upload_expires_at: datetime | None = None,
     ) -> KeyedPrediction:
-        """`add_pending` holding `claim.key_digest`, unless that key already names a
-        prediction made less than `claim.ttl_seconds` ago: then that one, unchanged. Of
-        concurrent calls with one key, exactly one makes a prediction."""
+        """`add_pending` (or, with `upload_expires_at`, `add_awaiting_upload`) holding
+        `claim.key_digest`, unless that key already names a prediction made less than
+        `claim.ttl_seconds` ago: then that one, unchanged. Of concurrent calls with one key,
+        exactly one makes a prediction."""
         ...
 
     def mark_enqueued(self, prediction_id: uuid.UUID) -> None: ...
     def add_awaiting_upload(
-        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        upload_expires_at: datetime,
+        webhook_url: str | None = None,
     ) -> Prediction:
         """A PENDING row whose photo the client sends straight to the bucket, until
         `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the

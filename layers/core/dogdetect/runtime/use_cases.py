@@ -62,6 +62,7 @@ def upload_deps(a: Adapters) -> UploadDeps:
         presigner=a.presigner,
         max_bytes=a.settings.direct_upload_max_bytes,
         expires_seconds=a.settings.direct_upload_expires_seconds,
+        allow_http_webhooks=a.settings.allow_http_webhooks,
     )
 
 
