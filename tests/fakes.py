@@ -423,6 +423,13 @@ class FakeStorage(Switchable):
         self._call("put", key)
         self.objects[key] = bytes(data)
 
+    def put_new(self, key: str, data: bytes) -> bool:
+        self._call("put_new", key)
+        if key in self.objects:
+            return False
+        self.objects[key] = bytes(data)
+        return True
+
     def get(self, key: str) -> bytes:
         self._call("get", key)
         if key not in self.objects:

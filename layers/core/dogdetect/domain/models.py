@@ -101,6 +101,11 @@ def image_key_for(prediction_id: uuid.UUID) -> str:
 INCOMING_PREFIX = "incoming/"
 
 
+def is_incoming(key: str) -> bool:
+    """A direct upload's drop box (what a presigned POST writes), not an accepted photo."""
+    return key.startswith(INCOMING_PREFIX)
+
+
 def incoming_key_for(prediction_id: uuid.UUID) -> str:
     """Where the client's presigned POST puts the photo of `prediction_id`."""
     return f"{INCOMING_PREFIX}{prediction_id}"

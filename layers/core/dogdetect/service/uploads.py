@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from dogdetect.domain.errors import IdempotencyKeyReused
 from dogdetect.domain.idempotency import KeyClaim, key_digest, parse_key
-from dogdetect.domain.models import Prediction, PresignedPost, incoming_key_for
+from dogdetect.domain.models import Prediction, PresignedPost, image_key_for, incoming_key_for
 from dogdetect.domain.ports import SubmitRecords, UploadPresigner
 from dogdetect.domain.webhooks.urls import validate_webhook_url
 
@@ -67,8 +67,9 @@ def create_upload(
     if webhook_url is not None:  # its name is resolved and checked at each delivery
         validate_webhook_url(webhook_url, deps.allow_http_webhooks)
     prediction_id = uuid.uuid4()
-    key = incoming_key_for(prediction_id)
-    post = deps.presigner.presign_post(key, deps.max_bytes, deps.expires_seconds)
+    key = image_key_for(prediction_id)  # where the worker puts the photo it accepts
+    drop_box = incoming_key_for(prediction_id)
+    post = deps.presigner.presign_post(drop_box, deps.max_bytes, deps.expires_seconds)
     if claim is None:
         made = deps.repository.add_awaiting_upload(prediction_id, key, post.expires_at, webhook_url)
         return DirectUpload(made, post)
@@ -95,4 +96,5 @@ def _post_again(prediction: Prediction, deps: UploadDeps) -> PresignedPost:
     written right after that one was signed); at least a second, as S3 needs a future time."""
     expires = prediction.created_at.timestamp() + deps.expires_seconds
     remaining = int(expires - deps.clock().timestamp())
-    return deps.presigner.presign_post(prediction.image_key, deps.max_bytes, max(remaining, 1))
+    drop_box = incoming_key_for(prediction.id)
+    return deps.presigner.presign_post(drop_box, deps.max_bytes, max(remaining, 1))
