@@ -35,6 +35,7 @@ from dogdetect.domain.models import (
     Prediction,
     PresignedPost,
     Status,
+    WaitHold,
 )
 from dogdetect.domain.notifications import Notification
 from dogdetect.service.sweep import SweepDeps
@@ -530,6 +531,32 @@ class FakeDetector:
         return results
 
 
+class FakeWaitSlots(Switchable):
+    """The service's waits in memory: claims by client, none lapsing (tests release them)."""
+
+    dependency = "database"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[uuid.UUID, str] = {}  # claim -> client
+        self.released: list[uuid.UUID] = []
+
+    def hold(self, client: str, seconds: float, per_client: int, total: int) -> WaitHold:
+        self._call("hold", client)
+        if sum(1 for c in self.held.values() if c == client) >= per_client:
+            return WaitHold(None, "client")
+        if len(self.held) >= total:
+            return WaitHold(None, "service")
+        hold_id = uuid.uuid4()
+        self.held[hold_id] = client
+        return WaitHold(hold_id, None)
+
+    def release(self, hold_id: uuid.UUID) -> None:
+        self._call("release", hold_id)
+        self.held.pop(hold_id, None)
+        self.released.append(hold_id)
+
+
 # Submit's S3 put runs beside its row's insert, on a pool the composition root owns.
 BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-background")
 
@@ -544,6 +571,7 @@ class FakeAdapters:
     notifications: FakeNotificationQueue = field(default_factory=FakeNotificationQueue)
     settings: Settings = field(default_factory=Settings)
     background: ThreadPoolExecutor = field(default_factory=lambda: BACKGROUND)
+    waits: FakeWaitSlots = field(default_factory=FakeWaitSlots)
 
 
 def sweep_deps_for(

@@ -33,10 +33,11 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.MultipleImages: 422,
     errors.IdempotencyKeyReused: 422,
     errors.InvalidWebhook: 422,
+    errors.TooManyWaits: 429,
     errors.DependencyUnavailable: 503,
 }
 # Answers a client should retry, and after how long (seconds).
-RETRY_AFTER = {409: "1", 503: "1"}
+RETRY_AFTER = {409: "1", 429: "1", 503: "1"}
 
 # Written out, not left to http.HTTPStatus: its phrases change between Python versions (3.13
 # says "Content Too Large"), and the OpenAPI document must not.
@@ -52,6 +53,8 @@ STATUS_DESCRIPTIONS = {
     422: "An image over the pixel limit, a request that is not one file in the field 'image',"
     " an Idempotency-Key already used with another image, or a 'webhook' that is not an https"
     " URL of a public host",
+    429: "This client already holds its share of waiting requests (Prefer: wait); retry after"
+    " Retry-After, or ask without Prefer: wait",
     503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

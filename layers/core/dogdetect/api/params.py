@@ -4,10 +4,11 @@ document). Their values are checked by the core, not by FastAPI: a bad Idempoten
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, File, Form, Header, Response
+from fastapi import Depends, File, Form, Header, Request, Response
 
 from dogdetect.api.app import ERROR_RESPONSES
 from dogdetect.api.auth import key_scope
@@ -90,3 +91,11 @@ def write_options(
     scope: str | None = Depends(key_scope),
 ) -> WriteOptions:
     return WriteOptions(idempotency_key, scope, webhook)
+
+
+def waiting_client(request: Request, scope: str | None = Depends(key_scope)) -> str:
+    """Whom a wait counts against: the API key when keys are on, else the source address
+    (API Gateway's `sourceIp`, not a header a client writes). A digest: no key is stored."""
+    address = request.client.host if request.client else ""
+    who = f"key:{scope}" if scope is not None else f"address:{address}"
+    return hashlib.sha256(who.encode()).hexdigest()

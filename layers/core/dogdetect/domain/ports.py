@@ -8,7 +8,14 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dogdetect.domain.models import Detection, FinishedPrediction, Job, Prediction, PresignedPost
+from dogdetect.domain.models import (
+    Detection,
+    FinishedPrediction,
+    Job,
+    Prediction,
+    PresignedPost,
+    WaitHold,
+)
 
 if TYPE_CHECKING:
     from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
@@ -155,6 +162,17 @@ class ImageStorage(Protocol):
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def ping(self) -> None: ...
+
+
+class WaitSlots(Protocol):
+    """The requests held by `Prefer: wait`, counted across every execution environment."""
+
+    def hold(self, client: str, seconds: float, per_client: int, total: int) -> WaitHold:
+        """A claim for `seconds` (lapsing then, whatever becomes of the caller), unless
+        `client` holds `per_client` already, or all hold `total`."""
+        ...
+
+    def release(self, hold_id: uuid.UUID) -> None: ...
 
 
 class UploadPresigner(Protocol):

@@ -16,6 +16,7 @@ from dogdetect.runtime.composition import Adapters, adapters
 from dogdetect.service.deadletter import DeadLetterDeps
 from dogdetect.service.notify import NotifyDeps
 from dogdetect.service.predict import PredictDeps
+from dogdetect.service.read import Waiting, WaitLimits
 from dogdetect.service.submit import SubmitDeps
 from dogdetect.service.sweep import SweepDeps
 from dogdetect.service.uploads import UploadDeps
@@ -42,6 +43,11 @@ def once(build: Callable[[Adapters], T]) -> Callable[[], T]:
 
 def prediction_reader(a: Adapters) -> PredictionReader:
     return a.repository
+
+
+def waiting(a: Adapters) -> Waiting:
+    limits = WaitLimits(a.settings.waits_per_client, a.settings.waits_total)
+    return Waiting(a.waits, limits)
 
 
 def submit_deps(a: Adapters) -> SubmitDeps:
