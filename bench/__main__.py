@@ -25,6 +25,7 @@ from bench import (
     report,
     s3_latency,
     template_facts,
+    waits,
 )
 from bench.common import SHARED, Steps, model_input_side, run_worker
 from bench.result_files import RESULTS, save
@@ -89,6 +90,7 @@ def measure_on_stack(plan: Plan, work: Path, phone: Path, step: Steps) -> None:
         save("s3_latency", s3_latency.measure(stack, step, plan.s3_rounds, batch))
         latencies["scaling"] = pipeline.bursts(stack, step)
         save("pipeline", latencies)
+    save("waits", waits.measure(work, step))
 
 
 STEPS = (
@@ -101,6 +103,7 @@ STEPS = (
     + drain.STEPS
     + cold_start.STEPS
     + s3_latency.STEPS
+    + waits.STEPS
     + 1
 )
 

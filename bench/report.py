@@ -66,6 +66,8 @@ def fields(results: Results, facts: TemplateFacts) -> dict[str, str]:
         "predict_vcpu": f"{memory['predict'] / VCPU_MB:.1f}",
         "predict_max_concurrency": str(facts.predict_max_concurrency or "unset"),
         "scaling_table": sections.scaling_table(results, facts),
+        "waits_table": sections.waits_table(results),
+        "waits_line": sections.waits_line(results),
         "tried": TRIED.read_text() if TRIED.exists() else "",
     }
 

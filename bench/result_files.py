@@ -24,6 +24,7 @@ class Results:
     decode: dict[str, Any] | None = None  # full decode vs decode for the model
     s3_latency: dict[str, Any] | None = None  # a batch with S3 behind a delay, by concurrency
     pipeline: dict[str, Any] | None = None  # idle latency, submit latency, growing load
+    waits: dict[str, Any] | None = None  # plain reads, /health and / beside 50 waiters
 
 
 PARTS = tuple(f.name for f in fields(Results))

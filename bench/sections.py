@@ -279,3 +279,30 @@ def scaling_table(results: Results, facts: TemplateFacts) -> str:
     header = ["load", "images", "throughput", "submit -> DONE p50", "p95", "submit p95"]
     header += ["predict per image", "$ per 1,000 images", "of which predict"]
     return table(header, rows)
+
+
+def waits_table(results: Results) -> str:
+    waits = results.waits
+    if not waits:
+        return not_measured("waits")
+    header = ["route", "no waiter: p50", "p95", f"{waits['waiters']} waiters: p50", "p95"]
+    rows = []
+    for route, idle in waits["idle"].items():
+        busy = waits["with_waiters"][route]
+        rows.append(
+            [route, units.ms(idle["p50_s"]), units.ms(idle["p95_s"]),
+             units.ms(busy["p50_s"]), units.ms(busy["p95_s"])]
+        )  # fmt: skip
+    return table(header, rows)
+
+
+def waits_line(results: Results) -> str:
+    waits = results.waits
+    if not waits:
+        return ""
+    return (
+        f"Of the {waits['waiters']} waiters ({waits['clients']} API keys): {waits['held']} held"
+        f" (`Preference-Applied`), {waits['answered_at_once']} answered at once without it,"
+        f" {waits['refused_429']} refused with 429, {waits['other']} other answers;"
+        f" {waits['held_while_sampling']} waits were held while the routes above were timed."
+    )

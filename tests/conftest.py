@@ -14,6 +14,7 @@ import pytest
 from dogdetect.adapters.aws import S3ImageStorage, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.config import Settings
+from sqlalchemy import create_engine, text
 
 from local.launcher import RunningStack, running_stack
 
@@ -90,6 +91,16 @@ def eventually(
         assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
         time.sleep(interval)
     return result
+
+
+def sql(stack: RunningStack, query: str, **params: Any) -> Any:
+    """The rows of one query on the stack's database (its own short-lived engine)."""
+    engine = create_engine(stack.environment["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(query), params).all()
+    finally:
+        engine.dispose()
 
 
 def submit(api: httpx.Client, data: bytes, filename: str = "upload.jpg") -> httpx.Response:

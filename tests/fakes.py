@@ -35,6 +35,7 @@ from dogdetect.domain.models import (
     Prediction,
     PresignedPost,
     Status,
+    WaitHold,
 )
 from dogdetect.domain.notifications import Notification
 from dogdetect.service.sweep import SweepDeps
@@ -141,11 +142,15 @@ class FakeRepository(Switchable):
         return self._add(prediction_id, image_key, webhook_url)
 
     def add_awaiting_upload(
-        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        upload_expires_at: datetime,
+        webhook_url: str | None = None,
     ) -> Prediction:
         self._call("add_awaiting_upload", prediction_id)
-        _refuse_unstorable([image_key])
-        made = self._add(prediction_id, image_key)
+        _refuse_unstorable([image_key, webhook_url or ""])
+        made = self._add(prediction_id, image_key, webhook_url)
         self.rows[prediction_id].upload_expires_at = upload_expires_at
         return made
 
@@ -181,6 +186,7 @@ class FakeRepository(Switchable):
         image_key: str,
         claim: KeyClaim,
         webhook_url: str | None = None,
+        upload_expires_at: datetime | None = None,
     ) -> KeyedPrediction:
         self._call("add_pending_once", prediction_id)
         held = self.keys.get(claim.key_digest)
@@ -192,6 +198,7 @@ class FakeRepository(Switchable):
             return KeyedPrediction(row.prediction, held.image_sha256, False, enqueued)
         _refuse_unstorable([image_key, webhook_url or ""])
         made = self._add(prediction_id, image_key, webhook_url)
+        self.rows[prediction_id].upload_expires_at = upload_expires_at
         self.keys[claim.key_digest] = HeldKey(claim.image_sha256, prediction_id, self.clock())
         return KeyedPrediction(made, claim.image_sha256, created=True, enqueued=False)
 
@@ -417,6 +424,13 @@ class FakeStorage(Switchable):
         self._call("put", key)
         self.objects[key] = bytes(data)
 
+    def put_new(self, key: str, data: bytes) -> bool:
+        self._call("put_new", key)
+        if key in self.objects:
+            return False
+        self.objects[key] = bytes(data)
+        return True
+
     def get(self, key: str) -> bytes:
         self._call("get", key)
         if key not in self.objects:
@@ -517,6 +531,32 @@ class FakeDetector:
         return results
 
 
+class FakeWaitSlots(Switchable):
+    """The service's waits in memory: claims by client, none lapsing (tests release them)."""
+
+    dependency = "database"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[uuid.UUID, str] = {}  # claim -> client
+        self.released: list[uuid.UUID] = []
+
+    def hold(self, client: str, seconds: float, per_client: int, total: int) -> WaitHold:
+        self._call("hold", client)
+        if sum(1 for c in self.held.values() if c == client) >= per_client:
+            return WaitHold(None, "client")
+        if len(self.held) >= total:
+            return WaitHold(None, "service")
+        hold_id = uuid.uuid4()
+        self.held[hold_id] = client
+        return WaitHold(hold_id, None)
+
+    def release(self, hold_id: uuid.UUID) -> None:
+        self._call("release", hold_id)
+        self.held.pop(hold_id, None)
+        self.released.append(hold_id)
+
+
 # Submit's S3 put runs beside its row's insert, on a pool the composition root owns.
 BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-background")
 
@@ -531,6 +571,7 @@ class FakeAdapters:
     notifications: FakeNotificationQueue = field(default_factory=FakeNotificationQueue)
     settings: Settings = field(default_factory=Settings)
     background: ThreadPoolExecutor = field(default_factory=lambda: BACKGROUND)
+    waits: FakeWaitSlots = field(default_factory=FakeWaitSlots)
 
 
 def sweep_deps_for(

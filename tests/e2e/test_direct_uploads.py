@@ -159,7 +159,8 @@ def test_deleting_removes_the_uploaded_photo(api: httpx.Client, storage: S3Image
     prediction_id, key = created["image_prediction_id"], created["upload"]["fields"]["key"]
     assert post_to_storage(created["upload"], photo("horses.jpg")).status_code == 204
     assert waited(api, prediction_id, 60)["has_dog"] is False
-    assert storage.exists(key)
+    accepted = f"uploads/{prediction_id}"  # the worker took the photo out of the drop box
+    assert storage.exists(accepted) and not storage.exists(key)
     assert api.delete(f"/image_prediction/{prediction_id}").status_code == 204
-    assert not storage.exists(key)  # submit may delete under incoming/ too
+    assert not storage.exists(accepted)
     assert api.get(f"/image_prediction/{prediction_id}").status_code == 404

@@ -116,11 +116,20 @@ def test_the_webhook_is_signed_and_retried_after_a_500(
     assert len(receiver.deliveries) == 2
 
 
-def test_a_webhook_to_a_private_address_is_refused_at_submit(api: httpx.Client) -> None:
-    response = api.post(
-        "/image_prediction",
-        files={"image": ("dog.jpg", photo("dog.jpg"))},
-        data={"webhook": "https://169.254.169.254/latest/meta-data/"},
-    )
-    assert response.status_code == 422
-    assert "metadata" in response.json()["detail"]
+@pytest.mark.parametrize(
+    ("webhook", "named"),
+    [
+        ("https://169.254.169.254/latest/meta-data/", "metadata"),
+        ("https://[fec0::1]/", "site-local"),
+        ("https://[fec0::a9fe:a9fe]/", "site-local"),
+        ("https://[3fff::1]/", "documentation"),
+    ],
+)
+@pytest.mark.parametrize("route", ["/image_prediction", "/image_prediction/uploads"])
+def test_a_webhook_to_a_non_public_address_is_refused_at_submit(
+    api: httpx.Client, webhook: str, named: str, route: str
+) -> None:
+    files = {"image": ("dog.jpg", photo("dog.jpg"))} if route == "/image_prediction" else None
+    response = api.post(route, files=files, data={"webhook": webhook})
+    assert response.status_code == 422, response.text
+    assert named in response.json()["detail"]

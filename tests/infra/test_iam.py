@@ -60,8 +60,12 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
             "sqs:GetQueueAttributes",
             "sqs:SendMessage",  # to the notifications queue only (test_who_sends_where)
             "secretsmanager:GetSecretValue",
+            # A direct upload's accepted photo, written once to uploads/ (never overwritten:
+            # If-None-Match), and its drop box emptied (test_predict_writes_only_the_accepted_photo)
+            "s3:PutObject",
+            "s3:DeleteObject",
         },
-        {"s3:PutObject", "s3:DeleteObject"},
+        set(),
     ),
     "SweepFunction": (
         {"UploadsBucket", "JobsQueue", "NotificationsQueue", "SweepLogGroup"},
@@ -231,7 +235,7 @@ def test_who_reads_objects_may_list_the_bucket(resources: dict[str, Any]) -> Non
     ("name", "actions"),
     [
         ("SubmitFunction", {"s3:PutObject", "s3:DeleteObject"}),  # signs the POST; deletes
-        ("PredictFunction", {"s3:GetObject"}),
+        ("PredictFunction", {"s3:GetObject", "s3:DeleteObject"}),  # takes it, empties the box
         ("SweepFunction", {"s3:GetObject"}),  # is the direct upload there?
     ],
 )
@@ -288,3 +292,18 @@ def test_the_proxy_accepts_both_logins(resources: dict[str, Any]) -> None:
     (statement,) = statements(role)
     assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
     assert references(statement["Resource"]) == {"Database", "AppDatabaseSecret"}
+
+
+def test_predict_writes_only_the_accepted_photo(resources: dict[str, Any]) -> None:
+    """Predict may put only under uploads/ (the accepted photo) and delete only under
+    incoming/ (the drop box): it can neither replace a photo a POST reaches nor delete one."""
+    grants: dict[str, set[str]] = {}
+    for statement in statements(resources["PredictFunctionRole"]):
+        for action in as_list(statement["Action"]):
+            if action in ("s3:PutObject", "s3:DeleteObject"):
+                resources_named = {str(r) for r in as_list(statement["Resource"])}
+                grants.setdefault(action, set()).update(resources_named)
+    assert grants == {
+        "s3:PutObject": {str(PHOTO_PREFIXES["uploads/"])},
+        "s3:DeleteObject": {str(PHOTO_PREFIXES["incoming/"])},
+    }

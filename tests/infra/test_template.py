@@ -702,3 +702,16 @@ def test_dead_lettered_webhooks_raise_an_alarm(resources: dict[str, Any]) -> Non
     assert alarm["Namespace"] == "AWS/SQS"
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
     assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_the_wait_limits_default_as_the_settings_do(template: dict[str, Any]) -> None:
+    """The template sets status's WAITS_* from its parameters; their defaults are the
+    settings' (what tests, `make local` and docs/scaling.md assume)."""
+    from dogdetect.config import Settings
+
+    parameters, settings = template["Parameters"], Settings()
+    assert parameters["MaxConcurrentWaits"]["Default"] == settings.waits_total
+    assert parameters["WaitsPerClient"]["Default"] == settings.waits_per_client
+    status = template["Resources"]["StatusFunction"]["Properties"]["Environment"]["Variables"]
+    assert status["WAITS_TOTAL"] == {"Ref": "MaxConcurrentWaits"}
+    assert status["WAITS_PER_CLIENT"] == {"Ref": "WaitsPerClient"}

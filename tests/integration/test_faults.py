@@ -13,7 +13,6 @@ import httpx
 import psutil
 import pytest
 from dogdetect.adapters.aws import aws_client
-from sqlalchemy import create_engine, text
 
 from local.aws import ensure_resources, start_moto
 from local.config import LocalConfig
@@ -21,7 +20,7 @@ from local.launcher import RunningStack, running_stack
 from local.postgres import EmbeddedPostgres
 from local.processes import stop
 from local.template import queue_config
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, submit, wait_terminal
+from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, sql, submit, wait_terminal
 from tests.photos import photo
 
 DOG_DETECTIONS = 4  # dog.jpg: dog, bicycle, car, truck
@@ -59,15 +58,6 @@ def restarted(request: pytest.FixtureRequest) -> Callable[[Callable[[], None]], 
         request.addfinalizer(stopper)
 
     return on_teardown
-
-
-def sql(stack: RunningStack, query: str) -> Any:
-    engine = create_engine(stack.environment["DATABASE_URL"])
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(query)).all()
-    finally:
-        engine.dispose()
 
 
 def object_count(stack: RunningStack) -> int:

@@ -127,6 +127,9 @@ def client(
         (["::1"], "loopback"),
         (["0.0.0.0"], "unspecified"),
         (["fe80::1%eth0"], "link-local"),
+        (["fec0::1"], "site-local"),  # ipaddress calls these global on 3.11 and 3.13
+        (["fec0::a9fe:a9fe"], "site-local"),
+        (["3fff::1"], "documentation"),
     ],
 )
 def test_a_name_resolving_to_a_forbidden_address_is_refused(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from dogdetect.api.auth import require_api_key
 from dogdetect.config import Settings
+from dogdetect.runtime import use_cases
 from dogdetect.service.submit import SubmitDeps
 from fastapi.testclient import TestClient
 
@@ -120,6 +121,8 @@ def fakes_behind(module: ModuleType, fakes: FakeAdapters) -> Iterator[None]:
     if hasattr(module, "repository"):
         overrides[module.repository] = lambda: fakes.repository
         overrides[module.adapters] = lambda: fakes
+    if hasattr(module, "waiting"):
+        overrides[module.waiting] = lambda: use_cases.waiting(fakes)  # type: ignore[arg-type]
     module.app.dependency_overrides.update(overrides)
     try:
         yield

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_image_pixels: int = 40_000_000
+    # Requests held by Prefer: wait at once, per client (API key, else source address) and in
+    # all: the rest of the status function's concurrency stays for plain reads (docs/scaling.md).
+    waits_per_client: int = 2
+    waits_total: int = 8
     dog_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
     max_receive_count: int = 5  # == the jobs queue's maxReceiveCount (infra/template.yaml)
     enqueue_grace_seconds: int = 60

@@ -33,14 +33,18 @@ def test_a_webhook_is_stored_with_the_prediction(submit_api: Wired) -> None:
     assert row.prediction.webhook_url == HOOK
 
 
-@pytest.mark.parametrize("form", [{}, {"webhook": ""}], ids=["absent", "empty"])
-def test_without_a_webhook_nothing_is_announced_later(
-    submit_api: Wired, form: dict[str, str]
-) -> None:
-    """An empty field is no field, as an HTML form sends an unfilled one."""
-    assert post(submit_api, **form).status_code == 202  # type: ignore[attr-defined]
+def test_without_a_webhook_nothing_is_announced_later(submit_api: Wired) -> None:
+    assert post(submit_api).status_code == 202  # type: ignore[attr-defined]
     (row,) = submit_api.repository.rows.values()
     assert row.prediction.webhook_url is None
+
+
+def test_an_empty_webhook_is_refused_and_nothing_stored(submit_api: Wired) -> None:
+    """`webhook=` says something was meant: silence would drop it without a word."""
+    response = post(submit_api, webhook="")
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    assert "'webhook' is empty" in response.json()["detail"]  # type: ignore[attr-defined]
+    assert nothing_stored(submit_api)
 
 
 @pytest.mark.parametrize(

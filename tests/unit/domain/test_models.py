@@ -130,10 +130,11 @@ def test_error_status_table() -> None:
         "MultipleImages": 422,
         "IdempotencyKeyReused": 422,
         "InvalidWebhook": 422,
+        "TooManyWaits": 429,
         "DependencyUnavailable": 503,
     }
 
-    assert set(ERROR_RESPONSES) == {400, 401, 404, 409, 413, 415, 422, 503}
+    assert set(ERROR_RESPONSES) == {400, 401, 404, 409, 413, 415, 422, 429, 503}
 
 
 @pytest.mark.parametrize("error", list(ERROR_STATUS), ids=lambda cls: cls.__name__)

@@ -14,10 +14,15 @@ from typing import Any
 import pytest
 from dogdetect.api.auth import require_api_key
 from dogdetect.config import Settings
-from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.errors import (
+    DependencyUnavailable,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    InvalidWebhook,
+)
 from dogdetect.domain.jobs import MalformedJob, parse_job, parse_message
 from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
-from dogdetect.domain.models import Job, Status, incoming_key_for
+from dogdetect.domain.models import Job, Status, image_key_for, incoming_key_for
 from dogdetect.runtime import use_cases
 from dogdetect.service.predict import PredictDeps, QueuedJob, process_jobs
 from dogdetect.service.sweep import NO_UPLOAD_RECEIVED, SweepResult, sweep
@@ -192,17 +197,60 @@ def test_route_with_the_database_down_is_503_and_stores_nothing(
 def made(clock: Clock | None = None) -> tuple[FakeRepository, FakePresigner, UploadDeps]:
     clock = clock or Clock()
     repository, presigner = FakeRepository(clock), FakePresigner(clock)
-    return repository, presigner, UploadDeps(repository, presigner, LIMIT, EXPIRES)
+    return repository, presigner, UploadDeps(repository, presigner, LIMIT, EXPIRES, clock=clock)
 
 
 def test_create_upload_signs_before_it_records() -> None:
     repository, presigner, deps = made()
     created = create_upload(deps)
-    key = incoming_key_for(created.prediction.id)
-    assert created.prediction.image_key == key
+    # The POST writes the drop box; the row names where the accepted photo will be.
+    assert created.post.fields["key"] == incoming_key_for(created.prediction.id)
+    assert created.prediction.image_key == image_key_for(created.prediction.id)
     assert repository.rows[created.prediction.id].upload_expires_at == created.post.expires_at
     assert presigner.operations() == ["presign_post"]
     assert repository.operations() == ["add_awaiting_upload"]
+
+
+def test_a_webhook_goes_with_the_row() -> None:
+    repository, _, deps = made()
+    created = create_upload(deps, webhook_url="https://hooks.example.com/x")
+    assert repository.rows[created.prediction.id].prediction.webhook_url == (
+        "https://hooks.example.com/x"
+    )
+
+
+def test_the_same_keyed_request_again_is_the_same_prediction_until_its_expiry() -> None:
+    clock = Clock()
+    repository, presigner, deps = made(clock)
+    first = create_upload(deps, idempotency_key="k-1", webhook_url="https://hooks.example.com/x")
+    clock.advance(100)
+    again = create_upload(deps, idempotency_key="k-1", webhook_url="https://hooks.example.com/x")
+    assert again.prediction.id == first.prediction.id and len(repository.rows) == 1
+    assert again.post.expires_at == first.post.expires_at  # not a fresh 15 minutes
+    drop_box = incoming_key_for(first.prediction.id)
+    assert presigner.signed[-1] == (drop_box, LIMIT, EXPIRES - 100)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"webhook_url": "https://hooks.example.com/y"}, {}],
+    ids=["another-webhook", "no-webhook"],
+)
+def test_a_key_with_another_request_is_refused(other: dict[str, str]) -> None:
+    repository, _, deps = made()
+    create_upload(deps, idempotency_key="k-1", webhook_url="https://hooks.example.com/x")
+    with pytest.raises(IdempotencyKeyReused):
+        create_upload(deps, idempotency_key="k-1", **other)
+    assert len(repository.rows) == 1
+
+
+def test_a_malformed_key_or_webhook_signs_and_stores_nothing() -> None:
+    repository, presigner, deps = made()
+    with pytest.raises(IdempotencyKeyInvalid):
+        create_upload(deps, idempotency_key="\n")
+    with pytest.raises(InvalidWebhook):
+        create_upload(deps, webhook_url="ftp://hooks.example.com/x")
+    assert presigner.signed == [] and repository.rows == {}
 
 
 def test_a_presign_failure_records_nothing() -> None:
@@ -384,3 +432,43 @@ def test_the_sweep_function_ends_unused_urls_after_its_grace() -> None:
 
     assert result["uploads_expired"] == 1
     assert fakes.repository.status_of(unused) is Status.ERROR
+
+
+# --- the accepted photo never changes ------------------------------------------------------
+
+
+def test_the_worker_accepts_the_photo_where_no_post_reaches_and_empties_the_drop_box() -> None:
+    repository, storage = FakeRepository(), FakeStorage()
+    job = seeded(parse_message(bodies()[PHOTO]), repository, storage, corpus.jpeg())
+    assert process_jobs([queued(job)], worker(repository, storage)) == []
+    assert storage.objects == {image_key_for(job.prediction_id): corpus.jpeg()}
+
+
+def test_a_photo_accepted_first_stays_whatever_the_drop_box_holds() -> None:
+    repository, storage = FakeRepository(), FakeStorage()
+    job = seeded(parse_message(bodies()[PHOTO]), repository, storage, corpus.html())
+    storage.objects[image_key_for(job.prediction_id)] = corpus.jpeg()  # an earlier job's
+    assert process_jobs([queued(job)], worker(repository, storage)) == []
+    done = repository.get(job.prediction_id)
+    assert done is not None and done.status is Status.DONE  # the accepted JPEG, not the HTML
+    assert storage.objects == {image_key_for(job.prediction_id): corpus.jpeg()}
+
+
+def test_a_late_post_to_a_finished_prediction_is_removed_unread() -> None:
+    repository, storage = FakeRepository(), FakeStorage()
+    job = seeded(parse_message(bodies()[PHOTO]), repository, storage, corpus.jpeg())
+    assert process_jobs([queued(job)], worker(repository, storage)) == []
+    storage.objects[job.key] = corpus.html()  # the POST sent again
+    storage.calls.clear()
+    assert process_jobs([queued(job)], worker(repository, storage)) == []
+    assert storage.objects == {image_key_for(job.prediction_id): corpus.jpeg()}
+    assert ("get", job.key) not in storage.calls
+
+
+def test_a_post_for_a_deleted_prediction_is_removed() -> None:
+    repository, storage = FakeRepository(), FakeStorage()
+    job = parse_message(bodies()[PHOTO])
+    assert job is not None
+    storage.objects[job.key] = corpus.jpeg()  # no row: deleted before the POST came
+    assert process_jobs([queued(job)], worker(repository, storage)) == []
+    assert storage.objects == {}

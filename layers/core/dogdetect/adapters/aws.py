@@ -59,6 +59,10 @@ def _unavailable_as(dependency: str) -> Iterator[None]:
         raise DependencyUnavailable(dependency) from exc
 
 
+def _error_code(exc: BaseException | None) -> str | None:
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+
+
 class S3ImageStorage:
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
@@ -67,6 +71,17 @@ class S3ImageStorage:
     def put(self, key: str, data: bytes) -> None:
         with _unavailable_as("storage"):
             self._s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def put_new(self, key: str, data: bytes) -> bool:
+        """A conditional write (If-None-Match: *): S3 answers 412 when the key exists."""
+        try:
+            with _unavailable_as("storage"):
+                self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+                return True
+        except DependencyUnavailable as exc:
+            if _error_code(exc.__cause__) == "PreconditionFailed":
+                return False
+            raise  # 409 ConditionalRequestConflict too: a write under way; the job is retried
 
     def get(self, key: str) -> bytes:
         try:

@@ -34,10 +34,11 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.MultipleImages: 422,
     errors.IdempotencyKeyReused: 422,
     errors.InvalidWebhook: 422,
+    errors.TooManyWaits: 429,
     errors.DependencyUnavailable: 503,
 }
 # Answers a client should retry, and after how long (seconds).
-RETRY_AFTER = {409: "1", 503: "1"}
+RETRY_AFTER = {409: "1", 429: "1", 503: "1"}
 
 # Written out, not left to http.HTTPStatus: its phrases change between Python versions (3.13
 # says "Content Too Large"), and the OpenAPI document must not.
@@ -53,6 +54,8 @@ STATUS_DESCRIPTIONS = {
     422: "An image over the pixel limit, a request that is not one file in the field 'image',"
     " an Idempotency-Key already used with another image, or a 'webhook' that is not an https"
     " URL of a public host",
+    429: "This client already holds its share of waiting requests (Prefer: wait); retry after"
+    " Retry-After, or ask without Prefer: wait",
     503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -125,8 +128,19 @@ async def one_image(request: Request) -> None:
     form = await request.form()  # parsed once: FastAPI reuses it for the body parameters
     if len(form.getlist("image")) > 1:
         raise errors.MultipleImages("send exactly one file in the form field 'image'")
-    if len(form.getlist("webhook")) > 1:
+
+
+async def one_webhook(request: Request) -> None:
+    """At most one `webhook`, and not an empty one: FastAPI reads an empty form value as
+    absent, which would drop `webhook=` without a word."""
+    webhooks = (await request.form()).getlist("webhook")
+    if len(webhooks) > 1:
         raise errors.InvalidWebhook("send at most one URL in the form field 'webhook'")
+    if webhooks and not webhooks[0]:
+        raise errors.InvalidWebhook(EMPTY_WEBHOOK)
+
+
+EMPTY_WEBHOOK = "the form field 'webhook' is empty: send an https URL, or leave the field out"
 
 
 def create_api(title: str, settings: Callable[[], Settings]) -> FastAPI:

@@ -4,11 +4,14 @@ document). Their values are checked by the core, not by FastAPI: a bad Idempoten
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import File, Form, Header, Response
+from fastapi import Depends, File, Form, Header, Request, Response
 
 from dogdetect.api.app import ERROR_RESPONSES
+from dogdetect.api.auth import key_scope
 from dogdetect.domain.idempotency import MAX_KEY_CHARS
 from dogdetect.domain.limits import MAX_WAIT_SECONDS
 
@@ -63,3 +66,36 @@ WEBHOOK_FIELD: Any = Form(
     " ERROR, signed as Standard Webhooks says (webhook-id, webhook-timestamp,"
     " webhook-signature)",
 )
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """What a write request (submit, direct upload) asks besides its photo, as the core's
+    keyword arguments: its Idempotency-Key, the caller's API key (its scope) and a webhook."""
+
+    idempotency_key: str | None
+    api_key: str | None
+    webhook_url: str | None
+
+    def as_arguments(self) -> dict[str, str | None]:
+        return {
+            "idempotency_key": self.idempotency_key,
+            "api_key": self.api_key,
+            "webhook_url": self.webhook_url,
+        }
+
+
+def write_options(
+    webhook: str | None = WEBHOOK_FIELD,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+    scope: str | None = Depends(key_scope),
+) -> WriteOptions:
+    return WriteOptions(idempotency_key, scope, webhook)
+
+
+def waiting_client(request: Request, scope: str | None = Depends(key_scope)) -> str:
+    """Whom a wait counts against: the API key when keys are on, else the source address
+    (API Gateway's `sourceIp`, not a header a client writes). A digest: no key is stored."""
+    address = request.client.host if request.client else ""
+    who = f"key:{scope}" if scope is not None else f"address:{address}"
+    return hashlib.sha256(who.encode()).hexdigest()

@@ -59,6 +59,10 @@ class IdempotencyKeyInFlight(DomainError):
     """The first request with this Idempotency-Key has not answered yet; retry shortly."""
 
 
+class TooManyWaits(DomainError):
+    """This client holds its share of the service's waits (`Prefer: wait`) already."""
+
+
 class InvalidWebhook(DomainError):
     """A `webhook` form field that is not a URL a prediction may be announced to (422)."""
 

@@ -101,6 +101,20 @@ def image_key_for(prediction_id: uuid.UUID) -> str:
 INCOMING_PREFIX = "incoming/"
 
 
+@dataclass(frozen=True)
+class WaitHold:
+    """A claim on one of the service's waits: its id while held, else who is full ("client":
+    this client holds its share; "service": every wait is taken)."""
+
+    id: uuid.UUID | None
+    full: str | None
+
+
+def is_incoming(key: str) -> bool:
+    """A direct upload's drop box (what a presigned POST writes), not an accepted photo."""
+    return key.startswith(INCOMING_PREFIX)
+
+
 def incoming_key_for(prediction_id: uuid.UUID) -> str:
     """Where the client's presigned POST puts the photo of `prediction_id`."""
     return f"{INCOMING_PREFIX}{prediction_id}"

@@ -8,7 +8,14 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dogdetect.domain.models import Detection, FinishedPrediction, Job, Prediction, PresignedPost
+from dogdetect.domain.models import (
+    Detection,
+    FinishedPrediction,
+    Job,
+    Prediction,
+    PresignedPost,
+    WaitHold,
+)
 
 if TYPE_CHECKING:
     from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
@@ -43,15 +50,21 @@ class SubmitRecords(PredictionRemover, Protocol):
         image_key: str,
         claim: KeyClaim,
         webhook_url: str | None = None,
+        upload_expires_at: datetime | None = None,
     ) -> KeyedPrediction:
-        """`add_pending` holding `claim.key_digest`, unless that key already names a
-        prediction made less than `claim.ttl_seconds` ago: then that one, unchanged. Of
-        concurrent calls with one key, exactly one makes a prediction."""
+        """`add_pending` (or, with `upload_expires_at`, `add_awaiting_upload`) holding
+        `claim.key_digest`, unless that key already names a prediction made less than
+        `claim.ttl_seconds` ago: then that one, unchanged. Of concurrent calls with one key,
+        exactly one makes a prediction."""
         ...
 
     def mark_enqueued(self, prediction_id: uuid.UUID) -> None: ...
     def add_awaiting_upload(
-        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        upload_expires_at: datetime,
+        webhook_url: str | None = None,
     ) -> Prediction:
         """A PENDING row whose photo the client sends straight to the bucket, until
         `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the
@@ -141,10 +154,25 @@ class ImageStorage(Protocol):
     bucket: str
 
     def put(self, key: str, data: bytes) -> None: ...
+    def put_new(self, key: str, data: bytes) -> bool:
+        """Store `data` at `key` unless something is there already (then False, unchanged)."""
+        ...
+
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def ping(self) -> None: ...
+
+
+class WaitSlots(Protocol):
+    """The requests held by `Prefer: wait`, counted across every execution environment."""
+
+    def hold(self, client: str, seconds: float, per_client: int, total: int) -> WaitHold:
+        """A claim for `seconds` (lapsing then, whatever becomes of the caller), unless
+        `client` holds `per_client` already, or all hold `total`."""
+        ...
+
+    def release(self, hold_id: uuid.UUID) -> None: ...
 
 
 class UploadPresigner(Protocol):

@@ -1,7 +1,5 @@
-"""status: GET /image_prediction/{id} (waiting up to N seconds with Prefer: wait=N), its
-annotated photo (GET /image_prediction/{id}/annotated) and GET /health; the page at `/` and
-the API's description. Reads PostgreSQL, and the bucket for the annotated photo (health also
-asks the bucket and the queue whether they answer)."""
+"""status: GET /image_prediction/{id} (Prefer: wait=N, within the service's wait limits), its
+annotated photo, GET /health, the page at `/` and the API's description."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ from mangum import Mangum
 from dogdetect.api import docs, page, routes
 from dogdetect.api.annotated import jpeg_response
 from dogdetect.api.app import create_api
-from dogdetect.api.params import PREFER, apply_wait
+from dogdetect.api.params import PREFER, apply_wait, waiting_client
 from dogdetect.api.prefer import requested_wait
 from dogdetect.api.schemas import PredictionOut, health_response
 from dogdetect.domain.ports import PredictionReader
@@ -20,13 +18,14 @@ from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import Adapters, adapters
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.service.health import check_dependencies
-from dogdetect.service.read import annotated_photo, wait_for_prediction
+from dogdetect.service.read import Waiting, annotated_photo, read_with_wait
 
 obs = observability("status")
 app = create_api("dog-detector status", settings=lambda: adapters().settings)
 docs.serve_api_description(app)  # /openapi.json and /docs, reached through $default
 page.serve_page(app)  # GET / (try it by hand) and the static files of the page and /docs
 repository = use_cases.current(use_cases.prediction_reader)
+waiting = use_cases.current(use_cases.waiting)
 
 
 @app.get(routes.PREDICTION, **routes.READ)
@@ -34,12 +33,14 @@ def read_prediction(
     image_prediction_id: str,
     response: Response,
     prefer: str | None = PREFER,
+    client: str = Depends(waiting_client),
     repo: PredictionReader = Depends(repository),
+    waits: Waiting = Depends(waiting),
 ) -> PredictionOut:
     obs.correlate(image_prediction_id)
     wait = requested_wait(prefer)
-    prediction = wait_for_prediction(image_prediction_id, repo, wait or 0)
-    apply_wait(response, wait)
+    prediction, applied = read_with_wait(image_prediction_id, repo, wait, client, waits)
+    apply_wait(response, applied)
     return PredictionOut.of(prediction)
 
 

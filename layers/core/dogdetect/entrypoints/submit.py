@@ -1,6 +1,5 @@
-"""submit, the write side: POST /image_prediction (validate, store, record, queue; answer
-202; at most once per Idempotency-Key), POST /image_prediction/uploads (a presigned POST to
-S3; 201) and DELETE /image_prediction/{id}."""
+"""submit, the write side: POST /image_prediction (validate, store, record, queue; 202), POST
+/image_prediction/uploads (a presigned POST; 201), DELETE /image_prediction/{id}."""
 
 from __future__ import annotations
 
@@ -9,8 +8,7 @@ from mangum import Mangum
 
 from dogdetect.api import routes
 from dogdetect.api.app import create_api
-from dogdetect.api.auth import key_scope
-from dogdetect.api.params import IDEMPOTENCY_KEY, IMAGE_FILE, WEBHOOK_FIELD
+from dogdetect.api.params import IMAGE_FILE, WriteOptions, write_options
 from dogdetect.api.schemas import DirectUploadCreated, SubmitAccepted
 from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import adapters
@@ -29,22 +27,21 @@ upload_deps = use_cases.current(use_cases.upload_deps)
 def create_prediction(
     response: Response,
     image: UploadFile = IMAGE_FILE,
-    webhook: str | None = WEBHOOK_FIELD,
-    idempotency_key: str | None = IDEMPOTENCY_KEY,
-    scope: str | None = Depends(key_scope),
+    asked: WriteOptions = Depends(write_options),
     deps: SubmitDeps = Depends(submit_deps),
 ) -> SubmitAccepted:
-    data, key = image.file.read(), idempotency_key
-    prediction = accept_upload(data, deps, idempotency_key=key, api_key=scope, webhook_url=webhook)
+    prediction = accept_upload(image.file.read(), deps, **asked.as_arguments())
     obs.accepted(prediction.id, "ImagesAccepted", response)
     return SubmitAccepted.of(prediction)
 
 
 @app.post("/image_prediction/uploads", **routes.DIRECT_UPLOAD)
 def create_direct_upload(
-    response: Response, deps: UploadDeps = Depends(upload_deps)
+    response: Response,
+    asked: WriteOptions = Depends(write_options),
+    deps: UploadDeps = Depends(upload_deps),
 ) -> DirectUploadCreated:
-    created = create_upload(deps)
+    created = create_upload(deps, **asked.as_arguments())
     obs.accepted(created.prediction.id, "DirectUploadsCreated", response)
     return DirectUploadCreated.of(created.prediction, created.post)
 

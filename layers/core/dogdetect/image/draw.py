@@ -45,6 +45,10 @@ def annotate(
     original_height = upright.image.height * upright.scale_y
     image = _fit(upright.image, max_side)
     del upright  # the full-size decode is no longer needed: its memory can go now
+    # Nothing of the upload's metadata goes into the drawing: Pillow would write the upload's
+    # comment (a JPEG's COM holds 65,533 bytes at most: a longer one failed every call) and
+    # XMP from `info` when saving.
+    image.info.clear()
     draw_detections(image, detections, image.width / original_width, image.height / original_height)
     return jpeg_within(image, max_bytes)
 

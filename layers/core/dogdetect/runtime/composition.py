@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, SqsNotificationQueue, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
+from dogdetect.adapters.postgres.waits import PostgresWaitSlots
 from dogdetect.adapters.presign import S3PostPresigner
 from dogdetect.adapters.secrets import credentials_for, database_url
 from dogdetect.config import Settings
@@ -55,6 +56,14 @@ class Adapters:
 
     @cached_property
     def repository(self) -> PostgresPredictionRepository:
+        return PostgresPredictionRepository(self.engine)
+
+    @cached_property
+    def waits(self) -> PostgresWaitSlots:
+        return PostgresWaitSlots(self.engine)
+
+    @cached_property
+    def engine(self) -> Engine:
         secrets = self._client("secretsmanager") if self.settings.database_secret_arn else None
         credentials = credentials_for(self.settings, secrets)
         url = database_url(self.settings, credentials)
@@ -65,7 +74,7 @@ class Adapters:
             ca_bundle=self.settings.database_ca_bundle,
         )
         self.engines.append(engine)
-        return PostgresPredictionRepository(engine)
+        return engine
 
     @cached_property
     def storage(self) -> S3ImageStorage:

@@ -16,6 +16,7 @@ from dogdetect.runtime.composition import Adapters, adapters
 from dogdetect.service.deadletter import DeadLetterDeps
 from dogdetect.service.notify import NotifyDeps
 from dogdetect.service.predict import PredictDeps
+from dogdetect.service.read import Waiting, WaitLimits
 from dogdetect.service.submit import SubmitDeps
 from dogdetect.service.sweep import SweepDeps
 from dogdetect.service.uploads import UploadDeps
@@ -44,6 +45,11 @@ def prediction_reader(a: Adapters) -> PredictionReader:
     return a.repository
 
 
+def waiting(a: Adapters) -> Waiting:
+    limits = WaitLimits(a.settings.waits_per_client, a.settings.waits_total)
+    return Waiting(a.waits, limits)
+
+
 def submit_deps(a: Adapters) -> SubmitDeps:
     return SubmitDeps(
         repository=a.repository,
@@ -62,6 +68,7 @@ def upload_deps(a: Adapters) -> UploadDeps:
         presigner=a.presigner,
         max_bytes=a.settings.direct_upload_max_bytes,
         expires_seconds=a.settings.direct_upload_expires_seconds,
+        allow_http_webhooks=a.settings.allow_http_webhooks,
     )
 
 

@@ -10,18 +10,21 @@ from __future__ import annotations
 import logging
 
 from dogdetect.domain.errors import DependencyUnavailable, PredictionNotFound
-from dogdetect.domain.models import PREDICTION_NOT_FOUND, parse_id
+from dogdetect.domain.models import PREDICTION_NOT_FOUND, incoming_key_for, parse_id
 from dogdetect.domain.ports import ImageStorage, PredictionRemover
 
 logger = logging.getLogger(__name__)
 
 
 def delete_prediction(raw_id: str, repository: PredictionRemover, storage: ImageStorage) -> None:
-    image_key = repository.remove(parse_id(raw_id))
+    prediction_id = parse_id(raw_id)
+    image_key = repository.remove(prediction_id)
     if image_key is None:
         raise PredictionNotFound(PREDICTION_NOT_FOUND)
     try:
         storage.delete(image_key)
+        # A direct upload's drop box: a POST still valid after the row went is nobody's.
+        storage.delete(incoming_key_for(prediction_id))
     except DependencyUnavailable:
         # The prediction is gone for every client; only the bytes wait for the lifecycle rule.
         logger.warning("image delete deferred to the bucket's lifecycle rule")

@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 
 from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
-from dogdetect.domain.models import DOG_LABEL, Detection, FinishedPrediction, Job, scaled
+from dogdetect.domain.models import (
+    DOG_LABEL,
+    Detection,
+    FinishedPrediction,
+    Job,
+    image_key_for,
+    is_incoming,
+    scaled,
+)
 from dogdetect.domain.ports import Detector, ImageStorage, NotificationQueue, WorkRecords
 from dogdetect.image.decode import IMAGE_ERRORS, ModelInput, decode_for_model
 from dogdetect.service.notify import announce
@@ -136,6 +144,9 @@ def _start(
         return set()
     for pid in groups.keys() - started:
         _log(logging.INFO, pid, "prediction already finished or unknown; message dropped")
+        for queued in groups[pid]:
+            if is_incoming(queued.job.key):  # a late or repeated POST: changes nothing
+                _remove_drop_box(queued.job, deps)
     return started
 
 
@@ -163,8 +174,30 @@ def _predict(jobs: list[Job], deps: PredictDeps, outcome: _Outcome) -> None:
 
 
 def _load(job: Job, deps: PredictDeps) -> ModelInput:
-    data = deps.storage.get(job.key)
+    data = _accepted_photo(job, deps) if is_incoming(job.key) else deps.storage.get(job.key)
     return decode_for_model(data, deps.max_image_pixels, deps.detector.input_size)
+
+
+def _accepted_photo(job: Job, deps: PredictDeps) -> bytes:
+    """A direct upload's photo never changes once accepted: the first object to reach the
+    prediction's own key (which no presigned POST can write) is its photo; the drop box
+    (`incoming/<id>`) is emptied, and a later POST to it is removed unread (`_start`)."""
+    accepted = image_key_for(job.prediction_id)
+    try:
+        data = deps.storage.get(job.key)
+    except StoredImageMissing:  # emptied by an earlier job of the same prediction
+        return deps.storage.get(accepted)
+    if not deps.storage.put_new(accepted, data):
+        data = deps.storage.get(accepted)  # one came first: it stays the photo
+    _remove_drop_box(job, deps)
+    return data
+
+
+def _remove_drop_box(job: Job, deps: PredictDeps) -> None:
+    try:
+        deps.storage.delete(job.key)
+    except Exception:  # the bucket's lifecycle rule expires it (UploadRetentionDays)
+        _log(logging.WARNING, job.prediction_id, "direct upload's drop box left to expire")
 
 
 def _detect(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dogdetect.domain.idempotency import KEY_TTL_SECONDS
-from dogdetect.domain.models import Job, Prediction, Status
+from dogdetect.domain.models import Job, Prediction, Status, incoming_key_for
 from dogdetect.domain.ports import ImageStorage, JobQueue, NotificationQueue, SweepRecords
 from dogdetect.service.notify import announce_overdue
 
@@ -139,7 +139,7 @@ def settle_overdue_uploads(deps: SweepDeps, result: SweepResult) -> None:
     for prediction in deps.repository.uploads_overdue(deps.upload_grace_seconds, deps.limit):
         try:
             waiting = prediction.status is Status.PENDING
-            if waiting and not deps.storage.exists(prediction.image_key):
+            if waiting and not _upload_came(prediction, deps):
                 result.uploads_expired += deps.repository.fail(prediction.id, NO_UPLOAD_RECEIVED)
             # Settled either way: an ERROR is final; a photo that came was queued by S3.
             deps.repository.mark_enqueued(prediction.id)
@@ -149,6 +149,12 @@ def settle_overdue_uploads(deps: SweepDeps, result: SweepResult) -> None:
         logger.info(
             "direct uploads never received", extra={"uploads_expired": result.uploads_expired}
         )
+
+
+def _upload_came(prediction: Prediction, deps: SweepDeps) -> bool:
+    """In the drop box still (the worker has yet to take it), or accepted already."""
+    drop_box = incoming_key_for(prediction.id)
+    return deps.storage.exists(drop_box) or deps.storage.exists(prediction.image_key)
 
 
 def _expire_keys(deps: SweepDeps, result: SweepResult) -> None:

@@ -39,6 +39,15 @@ REFUSED = {
     "0.0.0.0": "unspecified",
     "::": "unspecified",
     "100.64.0.1": "not publicly routable",  # carrier-grade NAT (shared address space)
+    # Global by the ipaddress tables of 3.11 and 3.13, refused by ours (the probe's):
+    "fec0::1": "site-local",  # deprecated site-local
+    "fec0::a9fe:a9fe": "site-local",  # ... with the metadata address inside
+    "feff:ffff::1": "site-local",
+    "3fff::1": "documentation",  # RFC 9637
+    "3fff:fff::1": "documentation",
+    "2001:db8::1": "documentation",
+    "5f00::1": "segment identifier",
+    "100::1": "discard",
 }
 # Refused on every Python, for a reason its ipaddress module decides (3.13 reclassified some).
 REFUSED_ANY_REASON = [
@@ -46,7 +55,6 @@ REFUSED_ANY_REASON = [
     "255.255.255.255",
     "192.0.2.1",
     "198.18.0.1",
-    "2001:db8::1",
     "64:ff9b::a00:1",  # NAT64 (of 10.0.0.1): the whole prefix is reserved
     "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
 ]

@@ -4,7 +4,7 @@ in one transaction, or the key's holder read instead; and the expiry of old keys
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as insert_or_skip
@@ -31,6 +31,7 @@ def add_pending_once(
     image_key: str,
     claim: KeyClaim,
     webhook_url: str | None,
+    upload_expires_at: datetime | None = None,
 ) -> KeyedPrediction | None:
     """One transaction: an expired holder of the key goes; then the row and the key are added
     together (a savepoint), or, when the key is held (a concurrent insert waits for the
@@ -50,6 +51,7 @@ def add_pending_once(
             status=Status.PENDING.value,
             image_key=image_key,
             webhook_url=webhook_url,
+            upload_expires_at=upload_expires_at,
         )
         .returning(PredictionRow.created_at, PredictionRow.updated_at)
     ).one()

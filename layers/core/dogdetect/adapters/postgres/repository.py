@@ -77,12 +77,23 @@ class PostgresPredictionRepository:
         )
 
     def add_awaiting_upload(
-        self, prediction_id: uuid.UUID, image_key: str, upload_expires_at: datetime
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        upload_expires_at: datetime,
+        webhook_url: str | None = None,
     ) -> Prediction:
         created_at, updated_at = self._insert_pending(
-            prediction_id, image_key, upload_expires_at=upload_expires_at
+            prediction_id, image_key, upload_expires_at=upload_expires_at, webhook_url=webhook_url
         )
-        return Prediction(prediction_id, Status.PENDING, image_key, created_at, updated_at)
+        return Prediction(
+            prediction_id,
+            Status.PENDING,
+            image_key,
+            created_at,
+            updated_at,
+            webhook_url=webhook_url,
+        )
 
     def _insert_pending(
         self, prediction_id: uuid.UUID, image_key: str, **columns: object
@@ -102,11 +113,12 @@ class PostgresPredictionRepository:
         image_key: str,
         claim: KeyClaim,
         webhook_url: str | None = None,
+        upload_expires_at: datetime | None = None,
     ) -> KeyedPrediction:
         for _ in range(3):
             found = self._run(
                 lambda s: idempotency.add_pending_once(
-                    s, prediction_id, image_key, claim, webhook_url
+                    s, prediction_id, image_key, claim, webhook_url, upload_expires_at
                 )
             )
             if found is not None:

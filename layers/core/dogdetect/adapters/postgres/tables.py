@@ -129,3 +129,16 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class WaitClaimRow(Base):
+    """A request held by `Prefer: wait`, while it is held. `client` is a digest (of the API
+    key, or of the source address when keys are off); `expires_at` lapses the claim of an
+    execution killed while holding it."""
+
+    __tablename__ = "wait_claims"
+    __table_args__ = (Index("ix_wait_claims_client", "client"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    client: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -24,6 +24,20 @@ METADATA_ADDRESSES = frozenset(
 )
 
 
+# Ranges never to be delivered to that some Python versions' tables miss (3.11 and 3.13 both
+# call fec0::/10 and 3fff::/20 global): checked by name first, the same on every version.
+NOT_ROUTABLE_NETWORKS = tuple(
+    (ipaddress.ip_network(network), reason)
+    for network, reason in (
+        ("fec0::/10", "a deprecated site-local address"),  # RFC 3879
+        ("3fff::/20", "a documentation address"),  # RFC 9637
+        ("2001:db8::/32", "a documentation address"),  # RFC 3849
+        ("5f00::/16", "an SRv6 segment identifier, not a host"),  # RFC 9602
+        ("100::/64", "a discard-only address"),  # RFC 6666
+    )
+)
+
+
 def parse_address(text: str) -> IPAddress | None:
     """The address `text` spells in its one canonical way (no `127.1`, no hex), or None."""
     try:
@@ -63,6 +77,9 @@ def refusal(address: IPAddress, allow_loopback: bool = False) -> str | None:
 def _refusal_of(address: IPAddress, allow_loopback: bool) -> str | None:
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
+    for network, reason in NOT_ROUTABLE_NETWORKS:
+        if address in network:
+            return reason
     if address.is_unspecified:
         return "an unspecified address"
     if address.is_loopback:
