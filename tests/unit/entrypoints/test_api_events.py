@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from dogdetect.domain.models import Status
 
+from tests import corpus
 from tests.fakes import FakeAdapters, detection
-from tests.photos import photo
 from tests.unit.conftest import FakeLambdaContext, load_event, response_body
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -67,7 +67,7 @@ def test_an_encoded_slash_is_not_a_separator(status_handler: Any, fakes: FakeAda
     assert event["requestContext"]["http"]["path"].endswith("/annotated")
     pid = uuid.UUID(event["rawPath"].split("/")[2].split("%")[0])
     seeded = fakes.repository.seed(Status.DONE, prediction_id=pid, detections=[detection()])
-    fakes.storage.objects[seeded.image_key] = photo("dog.jpg")  # the annotated route would draw
+    fakes.storage.objects[seeded.image_key] = corpus.jpeg()  # the annotated route would draw
 
     result = status_handler(event, CONTEXT)
     assert result["statusCode"] == 404, result
