@@ -330,3 +330,59 @@ def test_https_refuses_a_certificate_of_an_unknown_authority(
         hooks = client({"hooks.test": ["127.0.0.1"]})  # the default trust store only
         attempt = hooks.post(f"https://hooks.test:{port}/x", BODY, HEADERS)
     assert not attempt.delivered and seen.requests == []
+
+
+# ------------------------------------------------------------------ resolution within the deadline
+
+
+class HangingResolver(Resolver):
+    """As Resolver, but the names in `hanging` never answer until `release` is set."""
+
+    def __init__(self, answers: dict[str, Sequence[str]], hanging: set[str]) -> None:
+        super().__init__(answers)
+        self.hanging = hanging
+        self.release = threading.Event()
+
+    def __call__(self, host: str, port: int) -> Sequence[str]:
+        if host in self.hanging:
+            self.release.wait(120)
+        return super().__call__(host, port)
+
+
+def test_names_that_never_resolve_block_no_other_name(
+    authority: tuple[object, Path], tmp_path: Path
+) -> None:
+    """The probe's case: two slow names held the 2-thread resolver pool, and a third, honest
+    name then failed "did not resolve in time"."""
+    context = server_context(authority, tmp_path, "hooks.test")
+    trust = ssl.create_default_context(cafile=str(authority[1]))
+    with receiver(tls=context) as (port, seen):
+        dns = HangingResolver({"hooks.test": ["127.0.0.1"]}, {"slow-1.test", "slow-2.test"})
+        hooks = WebhookClient(allow_loopback=True, resolver=dns, timeouts=QUICK, tls=trust)
+        try:
+            for slow in ("slow-1.test", "slow-2.test", "slow-1.test"):
+                attempt = hooks.post(f"https://{slow}:{port}/x", BODY, HEADERS)
+                assert attempt.detail == "the host name did not resolve in time"
+            honest = hooks.post(f"https://hooks.test:{port}/x", BODY, HEADERS)
+            assert honest.delivered, honest.detail  # while the three lookups still hang
+            assert len(seen.requests) == 1
+        finally:
+            dns.release.set()
+
+
+def test_the_attempts_deadline_covers_resolving() -> None:
+    """A resolve timeout longer than the whole attempt's: the attempt still ends at its own
+    deadline (1 s here), not the resolver's (60 s)."""
+    dns = HangingResolver({}, {"slow.example.com"})
+    hooks = WebhookClient(
+        allow_loopback=True,
+        resolver=dns,
+        timeouts=Timeouts(resolve=60, connect=0.5, read=0.5, total=1.0),
+    )
+    started = time.monotonic()
+    try:
+        attempt = hooks.post("https://slow.example.com:8443/x", BODY, HEADERS)
+    finally:
+        dns.release.set()
+    assert not attempt.delivered and "did not resolve in time" in attempt.detail
+    assert time.monotonic() - started < 30  # the attempt's 1 s, far from the resolver's 60 s

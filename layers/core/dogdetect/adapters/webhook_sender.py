@@ -3,7 +3,9 @@ public (`addresses`), connect to a checked address itself (so DNS cannot answer 
 between the check and the connection), speak TLS to the host's name (SNI and certificate),
 POST, and read the status line and headers only. No redirect is followed: a 3xx is a failure,
 as every answer but a 2xx is. Every step is bounded: a few seconds to resolve and connect, a
-few for each read, and a deadline on the whole attempt that a trickling server cannot move."""
+few for each read, and a deadline on the whole attempt, resolution and every connect included,
+that neither a slow resolver nor a trickling server can move. Each lookup runs on a thread of
+its own, abandoned past its time: a name that never resolves blocks no other name."""
 
 from __future__ import annotations
 
@@ -12,9 +14,8 @@ import http.client
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -25,6 +26,10 @@ from dogdetect.domain.webhooks.urls import WebhookTarget, parse_webhook_url
 
 USER_AGENT = "dog-detector-webhooks/1"
 Resolver = Callable[[str, int], Sequence[str]]
+# Lookups still running at once, abandoned ones included: past it an attempt fails at once
+# ("the resolver is busy") rather than adding a thread (each holds a little memory).
+MAX_LOOKUPS = 32
+_LOOKUPS = threading.BoundedSemaphore(MAX_LOOKUPS)
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -48,18 +53,15 @@ class WebhookClient:
     timeouts: Timeouts = field(default_factory=Timeouts)
     tls: ssl.SSLContext = field(default_factory=ssl.create_default_context)
 
-    def __post_init__(self) -> None:
-        self._resolving = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhook-dns")
-
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Attempt:
         try:
             target = parse_webhook_url(url, self.allow_loopback)
         except InvalidWebhook as exc:
             return Attempt(False, f"refused: {exc.detail}")
-        addresses = self._addresses(target)
-        if isinstance(addresses, Attempt):
-            return addresses
         with _Deadline(self.timeouts.total) as deadline:
+            addresses = self._addresses(target, deadline)
+            if isinstance(addresses, Attempt):
+                return addresses
             try:
                 return self._post(target, addresses, body, headers, deadline)
             except (OSError, http.client.HTTPException) as exc:
@@ -67,16 +69,18 @@ class WebhookClient:
                     return Attempt(False, f"no answer within {self.timeouts.total:g} s")
                 return Attempt(False, f"failed: {_describe(exc)}")
 
-    def _addresses(self, target: WebhookTarget) -> list[str] | Attempt:
+    def _addresses(self, target: WebhookTarget, deadline: _Deadline) -> list[str] | Attempt:
         """The host's addresses when every one of them may be reached, else why not."""
         literal = parse_address(target.host)
         if literal is not None:
             found = [str(literal)]
         else:
-            future = self._resolving.submit(self.resolver, target.host, target.port)
+            seconds = min(self.timeouts.resolve, deadline.remaining())
             try:
-                found = list(future.result(timeout=self.timeouts.resolve))
-            except FutureTimeout:
+                found = _resolve(self.resolver, target.host, target.port, seconds)
+            except _ResolverBusy:
+                return Attempt(False, "the resolver is busy with other names; tried again later")
+            except TimeoutError:
                 return Attempt(False, "the host name did not resolve in time")
             except OSError:
                 return Attempt(False, "the host name did not resolve")
@@ -121,8 +125,12 @@ class WebhookClient:
         TLS (SNI, certificate) are the URL's host name, never the address."""
         failure: OSError | None = None
         for address in addresses:
+            left = deadline.remaining()
+            if left <= 0:  # every connect comes out of the attempt's time
+                raise TimeoutError("the attempt's time is up")
             try:
-                sock = socket.create_connection((address, target.port), self.timeouts.connect)
+                seconds = min(self.timeouts.connect, left)
+                sock = socket.create_connection((address, target.port), seconds)
             except OSError as exc:
                 failure = exc
                 continue
@@ -141,12 +149,44 @@ class WebhookClient:
         raise failure
 
 
+class _ResolverBusy(Exception):
+    pass
+
+
+def _resolve(resolver: Resolver, host: str, port: int, seconds: float) -> list[str]:
+    """`resolver`'s answer within `seconds`, on a thread of its own: past the time the lookup
+    is abandoned (a daemon thread, finishing or not on its own) and holds up nothing else."""
+    if not _LOOKUPS.acquire(blocking=False):
+        raise _ResolverBusy
+    outcome: dict[str, object] = {}
+
+    def look_up() -> None:
+        try:
+            outcome["found"] = list(resolver(host, port))
+        except OSError as exc:
+            outcome["error"] = exc
+        finally:
+            _LOOKUPS.release()
+
+    thread = threading.Thread(target=look_up, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(max(seconds, 0))
+    if thread.is_alive():
+        raise TimeoutError
+    error = outcome.get("error")
+    if isinstance(error, OSError):
+        raise error
+    found = outcome.get("found")
+    return list(found) if isinstance(found, list) else []
+
+
 class _Deadline:
     """Shuts the attempt's socket down when the time is up: each read has its own timeout,
     but a server sending a byte now and then would reset it forever."""
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
+        self._ends = time.monotonic() + seconds
         self._socket: socket.socket | None = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
@@ -163,6 +203,9 @@ class _Deadline:
         trace: TracebackType | None,
     ) -> None:
         self._timer.cancel()
+
+    def remaining(self) -> float:
+        return self._ends - time.monotonic()
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.observability import instrument, observability
-from dogdetect.runtime.sqs_batch import process_sqs_batch
+from dogdetect.runtime.sqs_batch import process_sqs_batch_in_parallel
 from dogdetect.service.notify import (
     NotifyDeps,
     NotifyOutcome,
@@ -43,12 +43,9 @@ def lambda_handler(
     event: dict[str, Any], context: Any, deps: Callable[[], NotifyDeps] = notify_deps
 ) -> PartialItemFailureResponse:
     # A client's server failing is no failure of this function: its Errors alarm stays quiet.
-    return process_sqs_batch(
-        event,
-        context,
-        lambda record: process_record(record, deps),
-        fail_invocation_when_all_fail=False,
-    )
+    # In parallel: one slow receiver must not delay the batch's other deliveries.
+    handle = lambda record: process_record(record, deps)  # noqa: E731
+    return process_sqs_batch_in_parallel(event, handle, workers=len(event["Records"]))
 
 
 handler = instrument(lambda_handler, obs, adapters)

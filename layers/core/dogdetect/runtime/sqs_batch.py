@@ -1,12 +1,14 @@
 """SQS-triggered handlers: failures reported per record (ReportBatchItemFailures), so only
 the failed messages return to the queue. `process_sqs_batch` handles each record on its own
-(Powertools' BatchProcessor); `parse_records` and `partial_response` serve a handler that
-processes the whole batch at once, answering as BatchProcessor would."""
+(Powertools' BatchProcessor), `process_sqs_batch_in_parallel` each on a thread of its own;
+`parse_records` and `partial_response` serve a handler that processes the whole batch at
+once, answering as BatchProcessor would."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import (
@@ -36,6 +38,30 @@ def process_sqs_batch(
     return process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )
+
+
+def process_sqs_batch_in_parallel(
+    event: dict[str, Any], handle: Callable[[SQSRecord], None], workers: int
+) -> PartialItemFailureResponse:
+    """Each record on a thread of its own, `workers` at most at once, for a consumer whose
+    records wait on servers outside (webhook receivers): a batch lasts as long as its slowest
+    record, not the sum of them, so one slow receiver holds up no other record of its batch.
+    A record that raises is a batch item failure; the invocation succeeds either way."""
+    records = [SQSRecord(raw) for raw in event["Records"]]
+
+    def failed(record: SQSRecord) -> str | None:
+        try:
+            handle(record)
+        except Exception:
+            logger.debug("record %s failed", record.message_id, exc_info=True)
+            return record.message_id
+        return None
+
+    if not records:
+        return {"batchItemFailures": []}
+    with ThreadPoolExecutor(max(1, min(workers, len(records))), "record") as pool:
+        ids = [i for i in pool.map(failed, records) if i is not None]
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
 
 
 def parse_records(
