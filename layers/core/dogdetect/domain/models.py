@@ -72,6 +72,19 @@ class Prediction:
     webhook_url: str | None = None  # announced there once DONE or ERROR (never shown by GET)
 
 
+def pending(
+    prediction_id: uuid.UUID,
+    image_key: str,
+    created_at: datetime,
+    updated_at: datetime,
+    webhook_url: str | None = None,
+) -> Prediction:
+    """A prediction just recorded, awaiting its work."""
+    return Prediction(
+        prediction_id, Status.PENDING, image_key, created_at, updated_at, webhook_url=webhook_url
+    )
+
+
 @dataclass(frozen=True)
 class FinishedPrediction:
     """The answer for one prediction, as the worker stores it (PROCESSING -> DONE)."""

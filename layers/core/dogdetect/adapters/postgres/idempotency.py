@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from dogdetect.adapters.postgres.detections import to_domain
 from dogdetect.adapters.postgres.tables import IdempotencyKeyRow, PredictionRow
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
-from dogdetect.domain.models import Prediction, Status
+from dogdetect.domain.models import Status, pending
 
 # Picked once (materialized), oldest first, as the repository's fail_stuck's rows.
 _DELETE_EXPIRED_KEYS = text(
@@ -67,14 +67,7 @@ def add_pending_once(
     ).first()
     if held is not None:
         savepoint.commit()
-        made = Prediction(
-            prediction_id,
-            Status.PENDING,
-            image_key,
-            created_at,
-            updated_at,
-            webhook_url=webhook_url,
-        )
+        made = pending(prediction_id, image_key, created_at, updated_at, webhook_url)
         return KeyedPrediction(made, claim.image_sha256, created=True, enqueued=False)
     savepoint.rollback()  # the row just added goes: the key names another
     holder = session.execute(

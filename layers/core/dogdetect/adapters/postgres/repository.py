@@ -19,7 +19,7 @@ from dogdetect.adapters.postgres.engine import advisory_lock, autocommit, databa
 from dogdetect.adapters.postgres.tables import ACTIVE, PredictionRow
 from dogdetect.domain.errors import IdempotencyKeyInFlight
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
-from dogdetect.domain.models import FinishedPrediction, Prediction, Status
+from dogdetect.domain.models import FinishedPrediction, Prediction, Status, pending
 
 T = TypeVar("T")
 
@@ -64,17 +64,7 @@ class PostgresPredictionRepository:
     def add_pending(
         self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
     ) -> Prediction:
-        created_at, updated_at = self._insert_pending(
-            prediction_id, image_key, webhook_url=webhook_url
-        )
-        return Prediction(
-            prediction_id,
-            Status.PENDING,
-            image_key,
-            created_at,
-            updated_at,
-            webhook_url=webhook_url,
-        )
+        return self._insert_pending(prediction_id, image_key, webhook_url=webhook_url)
 
     def add_awaiting_upload(
         self,
@@ -83,29 +73,31 @@ class PostgresPredictionRepository:
         upload_expires_at: datetime,
         webhook_url: str | None = None,
     ) -> Prediction:
-        created_at, updated_at = self._insert_pending(
+        return self._insert_pending(
             prediction_id, image_key, upload_expires_at=upload_expires_at, webhook_url=webhook_url
-        )
-        return Prediction(
-            prediction_id,
-            Status.PENDING,
-            image_key,
-            created_at,
-            updated_at,
-            webhook_url=webhook_url,
         )
 
     def _insert_pending(
-        self, prediction_id: uuid.UUID, image_key: str, **columns: object
-    ) -> tuple[datetime, datetime]:
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        webhook_url: str | None,
+        **columns: object,
+    ) -> Prediction:
         """One autocommitted INSERT ... RETURNING of a PENDING row (one round trip)."""
         statement = (
             insert(PredictionRow)
-            .values(id=prediction_id, status=Status.PENDING.value, image_key=image_key, **columns)
+            .values(
+                id=prediction_id,
+                status=Status.PENDING.value,
+                image_key=image_key,
+                webhook_url=webhook_url,
+                **columns,
+            )
             .returning(PredictionRow.created_at, PredictionRow.updated_at)
         )
         ((created_at, updated_at),) = self._alone(statement)
-        return created_at, updated_at
+        return pending(prediction_id, image_key, created_at, updated_at, webhook_url)
 
     def add_pending_once(
         self,
