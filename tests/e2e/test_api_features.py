@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -120,43 +120,6 @@ def test_an_unknown_id_is_404_at_once_whatever_the_wait(api: httpx.Client) -> No
     assert response.json() == {"detail": "no prediction with this id"}
     assert "preference-applied" not in response.headers
     assert seconds < 10  # not after the 20 s wait
-
-
-def test_waiting_clients_leave_status_free_for_others(
-    api: httpx.Client, repository: PostgresPredictionRepository, stack: RunningStack
-) -> None:
-    """More waiters than the 4 environments each function used to have locally: a plain
-    request to the status function still answers while all of them wait (status has 16, as
-    the cloud starts an environment per concurrent request)."""
-    waiters = 6
-    prediction_id = pending_forever(repository)
-    done: list[float] = []
-
-    def wait_once(seconds: int) -> int:
-        with httpx.Client(base_url=stack.api_url, timeout=60) as client:
-            status = get(client, prediction_id, f"wait={seconds}").status_code
-        done.append(time.monotonic())
-        return status
-
-    def all_at_once(count: int, seconds: int) -> list[Future[int]]:
-        with ThreadPoolExecutor(count) as pool:
-            return [pool.submit(wait_once, seconds) for _ in range(count)]
-
-    # Environments for the waiters and one more, started first (cold starts on a busy
-    # machine take seconds): what is measured is how many there may be, not how fast they start.
-    assert [f.result() for f in all_at_once(waiters + 1, 3)] == [200] * (waiters + 1)
-    done.clear()
-    with ThreadPoolExecutor(waiters) as pool:
-        futures = [pool.submit(wait_once, 15) for _ in range(waiters)]
-        time.sleep(1.0)  # the waiters are in
-        health = api.get("/health")
-        answered_at = time.monotonic()
-        statuses = [f.result() for f in futures]
-    assert health.status_code == 200, health.text
-    assert statuses == [200] * waiters
-    # Queued behind them it would have come after the first of them, 15 s on.
-    assert min(done) - answered_at > 5, "/health queued behind the waiting requests"
-    repository.remove(uuid.UUID(prediction_id))
 
 
 # --- safe retries ---------------------------------------------------------------------------

@@ -124,7 +124,8 @@ def test_the_running_functions_call_with_their_own_roles(
     predict, status = environments["predict"], environments["status"]
     assert predict["AWS_ACCESS_KEY_ID"] != status["AWS_ACCESS_KEY_ID"]
     s3 = client("s3", stack_settings, predict)
-    assert refused(lambda: s3.put_object(Bucket=names.bucket, Key="uploads/x", Body=b"x"))
+    # predict writes a direct upload's accepted photo to uploads/, never into the drop box
+    assert refused(lambda: s3.put_object(Bucket=names.bucket, Key="incoming/x", Body=b"x"))
     sqs = client("sqs", stack_settings, status)
     assert refused(lambda: sqs.send_message(QueueUrl=stack_settings.queue_url, MessageBody="{}"))
 
