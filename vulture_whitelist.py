@@ -13,8 +13,8 @@ memory_limit_in_mb, function_version, log_group_name, aws_request_id, invoked_fu
 # uvicorn's h11 protocol calls this override on a malformed request (local/http_protocol.py).
 send_400_response, msg
 # A table's declaration: read through Base.metadata (its role's grants, runtime/migrate.py);
-# the queries are SQL text (adapters/postgres/waits.py).
-WaitClaimRow
+# the queries are SQL text (adapters/postgres/slots.py).
+SlotClaimRow
 # SweepResult's counts, read through dataclasses.asdict by the sweep function.
 skipped, keys_expired, webhooks_announced
 

@@ -19,6 +19,7 @@ from bench import (
     backends,
     cold_start,
     drain,
+    drawings,
     functions,
     phone_photo,
     pipeline,
@@ -90,7 +91,13 @@ def measure_on_stack(plan: Plan, work: Path, phone: Path, step: Steps) -> None:
         save("s3_latency", s3_latency.measure(stack, step, plan.s3_rounds, batch))
         latencies["scaling"] = pipeline.bursts(stack, step)
         save("pipeline", latencies)
+    measure_contention(work, phone, step)
+
+
+def measure_contention(work: Path, phone: Path, step: Steps) -> None:
+    """What one client's waits and drawings cost the others: stacks of their own."""
     save("waits", waits.measure(work, step))
+    save("drawings", drawings.measure(work, step, phone))
 
 
 STEPS = (
@@ -104,6 +111,7 @@ STEPS = (
     + cold_start.STEPS
     + s3_latency.STEPS
     + waits.STEPS
+    + drawings.STEPS
     + 1
 )
 
@@ -112,9 +120,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer images (a smoke run)")
     parser.add_argument("--report-only", action="store_true", help="redraw from bench/results")
+    parser.add_argument(
+        "--contention-only",
+        action="store_true",
+        help="measure waits and drawings again (the rest of bench/results stays), then report",
+    )
     args = parser.parse_args(argv)
     if args.report_only:
         report.write()
+        return
+    if args.contention_only:
+        contention_only()
         return
     plan = QUICK if args.quick else FULL
     started = time.monotonic()
@@ -135,6 +151,19 @@ def main(argv: list[str] | None = None) -> None:
         step.close()
         shutil.rmtree(work, ignore_errors=True)
     print(f"bench: {time.monotonic() - started:.0f} s; wrote {RESULTS} and docs/benchmarks.md")
+
+
+def contention_only() -> None:
+    work = Path(tempfile.mkdtemp(prefix="dogdetect-bench-"))
+    step = Steps(total=1 + waits.STEPS + drawings.STEPS)
+    try:
+        measure_contention(work, phone_photo.make(work), step)
+        step("report")
+        report.write()
+        step.done()
+    finally:
+        step.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

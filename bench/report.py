@@ -68,6 +68,9 @@ def fields(results: Results, facts: TemplateFacts) -> dict[str, str]:
         "scaling_table": sections.scaling_table(results, facts),
         "waits_table": sections.waits_table(results),
         "waits_line": sections.waits_line(results),
+        "drawings_total": str((results.drawings or {}).get("drawings_total", "n/a")),
+        "drawings_table": sections.drawings_table(results),
+        "drawings_line": sections.drawings_line(results),
         "tried": TRIED.read_text() if TRIED.exists() else "",
     }
 

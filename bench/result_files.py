@@ -25,6 +25,7 @@ class Results:
     s3_latency: dict[str, Any] | None = None  # a batch with S3 behind a delay, by concurrency
     pipeline: dict[str, Any] | None = None  # idle latency, submit latency, growing load
     waits: dict[str, Any] | None = None  # plain reads, /health and / beside 50 waiters
+    drawings: dict[str, Any] | None = None  # /annotated drawn then kept; reads beside 16 drawings
 
 
 PARTS = tuple(f.name for f in fields(Results))

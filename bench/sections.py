@@ -306,3 +306,37 @@ def waits_line(results: Results) -> str:
         f" {waits['refused_429']} refused with 429, {waits['other']} other answers;"
         f" {waits['held_while_sampling']} waits were held while the routes above were timed."
     )
+
+
+def drawings_table(results: Results) -> str:
+    drawn = results.drawings
+    if not drawn:
+        return not_measured("drawings")
+    burst = drawn["burst"]["requests"]
+    header = ["route", "alone: p50", "p95", f"{burst} drawings asked: p50", "p95"]
+    rows = []
+    for route, idle in drawn["idle"].items():
+        busy = drawn["while_drawing"][route]
+        rows.append(
+            [route, units.ms(idle["p50_s"]), units.ms(idle["p95_s"]),
+             units.ms(busy["p50_s"]), units.ms(busy["p95_s"])]
+        )  # fmt: skip
+    return table(header, rows)
+
+
+def drawings_line(results: Results) -> str:
+    drawn = results.drawings
+    if not drawn:
+        return ""
+    first, kept, burst = drawn["first_s"], drawn["kept_s"], drawn["burst"]
+    return (
+        f"The first `/annotated` of a 12 MP photo (drawn): p50 {units.ms(first['p50'])}, at most"
+        f" {units.ms(first['max'])} ({first['n']} photos); the next ones (kept): p50"
+        f" {units.ms(kept['p50'])}, at most {units.ms(kept['max'])}. Of the"
+        f" {burst['requests']} asked at once ({burst['predictions']} photos, at most"
+        f" {drawn['drawings_total']} drawn at once): {drawn['ok_at_once']} answered 200 at once"
+        f" (drawn, or sharing another's drawing), {drawn['busy_503']} told 503 with Retry-After,"
+        f" {drawn['other']} other answers; retrying on Retry-After ({drawn['retries']} retries),"
+        f" the client had all {burst['requests']} {units.secs(drawn['all_served_s'])} after"
+        " it asked."
+    )

@@ -26,7 +26,7 @@ KEYS = [f"bench-waiter-{n:02d}" for n in range(25)]
 WAITERS = 50
 ROUNDS = 10
 TOTAL = Settings().waits_total  # the template's MaxConcurrentWaits default, as its tests check
-HELD = text("SELECT count(*) FROM wait_claims WHERE expires_at > now()")
+HELD = text("SELECT count(*) FROM slot_claims WHERE pool = 'wait' AND expires_at > now()")
 
 
 @contextmanager
@@ -63,7 +63,7 @@ def _measure(http: httpx.Client, database_url: str) -> dict[str, Any]:
     pending = http.post("/image_prediction/uploads", headers=_key(0)).json()
     pending_id = pending["image_prediction_id"]
     done_id = _done_prediction(http)
-    idle = _sample(http, done_id)
+    idle = sample(http, done_id, _key(3))
     with ThreadPoolExecutor(WAITERS) as pool:
         waiters: list[Future[httpx.Response]] = []
         for n in range(WAITERS):  # 2.5 s: within the gateway's burst and rate
@@ -72,7 +72,7 @@ def _measure(http: httpx.Client, database_url: str) -> dict[str, Any]:
             waiters.append(pool.submit(http.get, url, headers=headers))
             time.sleep(0.05)
         held = _held_settled(database_url)
-        busy = _sample(http, done_id)
+        busy = sample(http, done_id, _key(3))
         answers = [w.result() for w in waiters]
     return {
         "waiters": WAITERS,
@@ -124,12 +124,14 @@ def _held_settled(database_url: str) -> int:
         engine.dispose()
 
 
-def _sample(http: httpx.Client, done_id: str) -> dict[str, dict[str, float]]:
+def sample(
+    http: httpx.Client, done_id: str, headers: dict[str, str]
+) -> dict[str, dict[str, float]]:
     """p50 and p95 of each route over ROUNDS rounds (the last try's time, after any 429)."""
     routes: dict[str, Callable[[], httpx.Response]] = {
-        "plain read": lambda: http.get(f"/image_prediction/{done_id}", headers=_key(3)),
+        "plain read": lambda: http.get(f"/image_prediction/{done_id}", headers=headers),
         "/health": lambda: http.get("/health"),
-        "/ (the page)": lambda: http.get("/", headers=_key(3)),
+        "/ (the page)": lambda: http.get("/", headers=headers),
     }
     timings: dict[str, list[float]] = {name: [] for name in routes}
     for _ in range(ROUNDS):

@@ -34,8 +34,8 @@ from dogdetect.domain.models import (
     Job,
     Prediction,
     PresignedPost,
+    SlotHold,
     Status,
-    WaitHold,
 )
 from dogdetect.domain.notifications import Notification
 from dogdetect.service.sweep import SweepDeps
@@ -531,7 +531,7 @@ class FakeDetector:
         return results
 
 
-class FakeWaitSlots(Switchable):
+class FakeSlots(Switchable):
     """The service's waits in memory: claims by client, none lapsing (tests release them)."""
 
     dependency = "database"
@@ -541,15 +541,15 @@ class FakeWaitSlots(Switchable):
         self.held: dict[uuid.UUID, str] = {}  # claim -> client
         self.released: list[uuid.UUID] = []
 
-    def hold(self, client: str, seconds: float, per_client: int, total: int) -> WaitHold:
+    def hold(self, client: str, seconds: float, per_client: int, total: int) -> SlotHold:
         self._call("hold", client)
         if sum(1 for c in self.held.values() if c == client) >= per_client:
-            return WaitHold(None, "client")
+            return SlotHold(None, "client")
         if len(self.held) >= total:
-            return WaitHold(None, "service")
+            return SlotHold(None, "service")
         hold_id = uuid.uuid4()
         self.held[hold_id] = client
-        return WaitHold(hold_id, None)
+        return SlotHold(hold_id, None)
 
     def release(self, hold_id: uuid.UUID) -> None:
         self._call("release", hold_id)
@@ -571,7 +571,8 @@ class FakeAdapters:
     notifications: FakeNotificationQueue = field(default_factory=FakeNotificationQueue)
     settings: Settings = field(default_factory=Settings)
     background: ThreadPoolExecutor = field(default_factory=lambda: BACKGROUND)
-    waits: FakeWaitSlots = field(default_factory=FakeWaitSlots)
+    waits: FakeSlots = field(default_factory=FakeSlots)
+    drawings: FakeSlots = field(default_factory=FakeSlots)
 
 
 def sweep_deps_for(

@@ -43,12 +43,15 @@ SCOPE: dict[str, tuple[set[str], set[str], set[str]]] = {
         {"UploadsBucket", "JobsQueue", "StatusLogGroup"},
         {
             "s3:ListBucket",
-            # the annotated photo; uploads/* only (test_object_access_is_limited_to_uploads)
+            # the annotated photo, drawn once and kept under annotated/ (and only there:
+            # test_status_writes_only_drawings)
             "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
             "sqs:GetQueueAttributes",
             "secretsmanager:GetSecretValue",
         },
-        {"s3:PutObject", "s3:DeleteObject", "sqs:SendMessage"},
+        {"sqs:SendMessage"},
     ),
     "PredictFunction": (
         {"UploadsBucket", "JobsQueue", "NotificationsQueue", "PredictLogGroup"},
@@ -196,10 +199,12 @@ def test_who_sends_where(resources: dict[str, Any], functions: dict[str, Any]) -
     }
 
 
-# The two prefixes of photos: submit's puts, and the clients' direct uploads (presigned POSTs).
+# The prefixes of the bucket: photos (submit's puts, and the clients' direct uploads by
+# presigned POST), and the annotated photos drawn from them.
 PHOTO_PREFIXES = {
     "uploads/": {"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"},
     "incoming/": {"Fn::Sub": "${UploadsBucket.Arn}/incoming/*"},
+    "annotated/": {"Fn::Sub": "${UploadsBucket.Arn}/annotated/*"},
 }
 
 
@@ -294,16 +299,29 @@ def test_the_proxy_accepts_both_logins(resources: dict[str, Any]) -> None:
     assert references(statement["Resource"]) == {"Database", "AppDatabaseSecret"}
 
 
-def test_predict_writes_only_the_accepted_photo(resources: dict[str, Any]) -> None:
-    """Predict may put only under uploads/ (the accepted photo) and delete only under
-    incoming/ (the drop box): it can neither replace a photo a POST reaches nor delete one."""
+def object_writes(role: dict[str, Any]) -> dict[str, set[str]]:
     grants: dict[str, set[str]] = {}
-    for statement in statements(resources["PredictFunctionRole"]):
+    for statement in statements(role):
         for action in as_list(statement["Action"]):
             if action in ("s3:PutObject", "s3:DeleteObject"):
                 resources_named = {str(r) for r in as_list(statement["Resource"])}
                 grants.setdefault(action, set()).update(resources_named)
-    assert grants == {
+    return grants
+
+
+def test_status_writes_only_drawings(resources: dict[str, Any]) -> None:
+    """Status keeps the annotated photos it draws: it may put and delete under annotated/
+    and nowhere else (no photo of a client's is its to change)."""
+    assert object_writes(resources["StatusFunctionRole"]) == {
+        "s3:PutObject": {str(PHOTO_PREFIXES["annotated/"])},
+        "s3:DeleteObject": {str(PHOTO_PREFIXES["annotated/"])},
+    }
+
+
+def test_predict_writes_only_the_accepted_photo(resources: dict[str, Any]) -> None:
+    """Predict may put only under uploads/ (the accepted photo) and delete only under
+    incoming/ (the drop box): it can neither replace a photo a POST reaches nor delete one."""
+    assert object_writes(resources["PredictFunctionRole"]) == {
         "s3:PutObject": {str(PHOTO_PREFIXES["uploads/"])},
         "s3:DeleteObject": {str(PHOTO_PREFIXES["incoming/"])},
     }

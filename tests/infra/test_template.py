@@ -285,6 +285,30 @@ def test_uploads_expire(template: dict[str, Any], resources: dict[str, Any]) -> 
     assert 1 <= template["Parameters"][days]["Default"] <= 90
 
 
+def test_every_prefix_a_function_writes_expires(resources: dict[str, Any]) -> None:
+    """Whatever a role may put in the bucket (photos, drop boxes, drawings) has a lifecycle
+    rule: an object no row names (a crash between two steps) goes by itself."""
+    rules = resources["UploadsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {
+        r.get("Prefix") for r in rules if r["Status"] == "Enabled" and "ExpirationInDays" in r
+    }
+    roles = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    statements = [
+        statement
+        for role in roles
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    written = {
+        target["Fn::Sub"].removeprefix("${UploadsBucket.Arn}/").removesuffix("*")
+        for statement in statements
+        if "s3:PutObject" in as_list(statement["Action"])
+        for target in as_list(statement["Resource"])
+    }
+    assert written == {"uploads/", "incoming/", "annotated/"}
+    assert written <= expiring
+
+
 # ------------------------------------------------------------------ database
 
 
@@ -704,9 +728,9 @@ def test_dead_lettered_webhooks_raise_an_alarm(resources: dict[str, Any]) -> Non
     assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_the_wait_limits_default_as_the_settings_do(template: dict[str, Any]) -> None:
-    """The template sets status's WAITS_* from its parameters; their defaults are the
-    settings' (what tests, `make local` and docs/scaling.md assume)."""
+def test_the_wait_and_drawing_limits_default_as_the_settings_do(template: dict[str, Any]) -> None:
+    """The template sets status's WAITS_* and DRAWINGS_TOTAL from its parameters; their
+    defaults are the settings' (what tests, `make local` and docs/scaling.md assume)."""
     from dogdetect.config import Settings
 
     parameters, settings = template["Parameters"], Settings()
@@ -715,3 +739,5 @@ def test_the_wait_limits_default_as_the_settings_do(template: dict[str, Any]) ->
     status = template["Resources"]["StatusFunction"]["Properties"]["Environment"]["Variables"]
     assert status["WAITS_TOTAL"] == {"Ref": "MaxConcurrentWaits"}
     assert status["WAITS_PER_CLIENT"] == {"Ref": "WaitsPerClient"}
+    assert parameters["MaxConcurrentDrawings"]["Default"] == settings.drawings_total
+    assert status["DRAWINGS_TOTAL"] == {"Ref": "MaxConcurrentDrawings"}

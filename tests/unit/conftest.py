@@ -123,6 +123,8 @@ def fakes_behind(module: ModuleType, fakes: FakeAdapters) -> Iterator[None]:
         overrides[module.adapters] = lambda: fakes
     if hasattr(module, "waiting"):
         overrides[module.waiting] = lambda: use_cases.waiting(fakes)  # type: ignore[arg-type]
+    if hasattr(module, "drawing"):
+        overrides[module.drawing] = lambda: use_cases.drawing(fakes)  # type: ignore[arg-type]
     module.app.dependency_overrides.update(overrides)
     try:
         yield

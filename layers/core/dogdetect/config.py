@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # all: the rest of the status function's concurrency stays for plain reads (docs/scaling.md).
     waits_per_client: int = 2
     waits_total: int = 8
+    # Annotated photos drawn at once, in all (each drawn once per prediction, then kept).
+    drawings_total: int = Field(default=4, ge=1)
     dog_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
     max_receive_count: int = 5  # == the jobs queue's maxReceiveCount (infra/template.yaml)
     enqueue_grace_seconds: int = 60

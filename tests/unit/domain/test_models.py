@@ -132,6 +132,7 @@ def test_error_status_table() -> None:
         "InvalidWebhook": 422,
         "TooManyWaits": 429,
         "DependencyUnavailable": 503,
+        "DrawingsBusy": 503,
     }
 
     assert set(ERROR_RESPONSES) == {400, 401, 404, 409, 413, 415, 422, 429, 503}

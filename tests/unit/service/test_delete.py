@@ -30,8 +30,9 @@ def test_the_row_goes_first_then_the_image() -> None:
     pid = stored(repo, storage)
     delete_prediction(str(pid), repo, storage)
     assert repo.rows == {} and storage.objects == {}
-    # The photo, then a direct upload's drop box (a POST still valid would leave an orphan).
-    assert repo.operations() == ["remove"] and storage.operations() == ["delete", "delete"]
+    # The photo, a direct upload's drop box (a POST still valid would leave an orphan), then
+    # the annotated photo if it was drawn.
+    assert repo.operations() == ["remove"] and storage.operations() == ["delete"] * 3
 
 
 def test_the_image_left_by_a_storage_outage_does_not_undo_the_delete() -> None:

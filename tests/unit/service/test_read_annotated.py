@@ -1,6 +1,7 @@
 """The annotated photo: drawing (`dogdetect.image.draw`), when there is one
-(`dogdetect.service.read`), and GET /image_prediction/{id}/annotated through the status
-app and its Lambda handler (Mangum, base64 under the response limit)."""
+(`dogdetect.service.annotate`; drawing it once: test_annotate.py), and GET
+/image_prediction/{id}/annotated through the status app and its Lambda handler (Mangum,
+base64 under the response limit)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from dogdetect.domain.errors import AnnotationUnavailable, DependencyUnavailable
 from dogdetect.domain.limits import LAMBDA_PAYLOAD_LIMIT_BYTES
 from dogdetect.domain.models import Box, Detection, Status
 from dogdetect.image.draw import MAX_JPEG_BYTES, annotate
-from dogdetect.service.read import annotated_photo
+from dogdetect.service.annotate import Drawing, annotated_photo
 from PIL import Image
 
 from tests import corpus
 from tests.drawn_boxes import DOG, OTHER, colour_share, edge_fraction, open_jpeg
-from tests.fakes import FakeAdapters, FakeRepository, FakeStorage
+from tests.fakes import FakeAdapters, FakeRepository, FakeSlots, FakeStorage
 from tests.unit.conftest import FakeLambdaContext, Wired, fakes_behind, load_event
 
 # Powertools warns when an invocation publishes no metric (the handler test): expected.
@@ -137,6 +138,10 @@ def test_boxes_outside_the_photo_are_clipped() -> None:
 # --- when there is an annotated photo ----------------------------------------------------
 
 
+def drawing(repository: FakeRepository, storage: FakeStorage) -> Drawing:
+    return Drawing(repository, storage, FakeSlots(), total=4, max_pixels=MAX_PIXELS)
+
+
 def seeded(status: Status, storage: FakeStorage, repository: FakeRepository, **row: Any) -> str:
     prediction = repository.seed(status, **row)
     storage.objects[prediction.image_key] = grey_jpeg(64, 48)
@@ -146,7 +151,7 @@ def seeded(status: Status, storage: FakeStorage, repository: FakeRepository, **r
 def test_a_done_prediction_has_its_photo_annotated() -> None:
     repository, storage = FakeRepository(), FakeStorage()
     pid = seeded(Status.DONE, storage, repository, detections=[found("dog", (5, 5, 40, 30))])
-    image = open_jpeg(annotated_photo(pid, repository, storage, MAX_PIXELS))
+    image = open_jpeg(annotated_photo(pid, drawing(repository, storage)))
     assert image.size == (64, 48)
     assert edge_fraction(image, (5, 5, 40, 30), DOG, reach=3, step=1) > 0.9
 
@@ -156,7 +161,7 @@ def test_an_unfinished_prediction_has_none_yet(status: Status) -> None:
     repository, storage = FakeRepository(), FakeStorage()
     pid = seeded(status, storage, repository)
     with pytest.raises(AnnotationUnavailable) as raised:
-        annotated_photo(pid, repository, storage, MAX_PIXELS)
+        annotated_photo(pid, drawing(repository, storage))
     assert raised.value.detail == (
         f"the prediction is {status.value}: its annotated photo exists once it is DONE"
     )
@@ -167,14 +172,14 @@ def test_a_failed_prediction_never_has_one() -> None:
     repository, storage = FakeRepository(), FakeStorage()
     pid = seeded(Status.ERROR, storage, repository, error="the image could not be decoded")
     with pytest.raises(AnnotationUnavailable, match="ended in ERROR"):
-        annotated_photo(pid, repository, storage, MAX_PIXELS)
+        annotated_photo(pid, drawing(repository, storage))
 
 
 def test_unknown_and_malformed_ids_are_not_found() -> None:
     repository, storage = FakeRepository(), FakeStorage()
     for raw in ("6f1c2a8e-4b7d-4e3a-9c5f-2d8b1e0a7c34", "nope"):
         with pytest.raises(PredictionNotFound):
-            annotated_photo(raw, repository, storage, MAX_PIXELS)
+            annotated_photo(raw, drawing(repository, storage))
 
 
 def test_a_photo_no_longer_stored_is_said_so() -> None:
@@ -182,7 +187,7 @@ def test_a_photo_no_longer_stored_is_said_so() -> None:
     pid = seeded(Status.DONE, storage, repository)
     storage.objects.clear()  # expired by the bucket's lifecycle rule
     with pytest.raises(AnnotationUnavailable, match="no longer stored"):
-        annotated_photo(pid, repository, storage, MAX_PIXELS)
+        annotated_photo(pid, drawing(repository, storage))
 
 
 def test_storage_down_is_a_dependency_failure() -> None:
@@ -190,7 +195,7 @@ def test_storage_down_is_a_dependency_failure() -> None:
     pid = seeded(Status.DONE, storage, repository)
     storage.break_("get")
     with pytest.raises(DependencyUnavailable):
-        annotated_photo(pid, repository, storage, MAX_PIXELS)
+        annotated_photo(pid, drawing(repository, storage))
 
 
 # --- over HTTP (the status app) and through its Lambda handler ---------------------------

@@ -1,6 +1,6 @@
 """GET /image_prediction/{id}/annotated over HTTP: the JPEG answer, its cache headers and its
 description in the OpenAPI document. The drawing is `dogdetect.image.draw`'s, the rules of
-when there is a photo `dogdetect.service.read`'s."""
+when there is a photo, and of drawing it once, `dogdetect.service.annotate`'s."""
 
 from __future__ import annotations
 
@@ -31,7 +31,11 @@ ANNOTATED_RESPONSES: dict[int | str, dict[str, Any]] = {
         " not yet; ERROR: never); or its photo is no longer stored",
     },
     422: ERROR_RESPONSES[422],  # the API's one 422 shape, in place of FastAPI's own
-    503: ERROR_RESPONSES[503],
+    503: {
+        "model": ErrorOut,
+        "description": "A dependency (database, storage) is not answering, or the service is"
+        " drawing as many annotated photos as it may at once; retry after Retry-After",
+    },
 }
 
 

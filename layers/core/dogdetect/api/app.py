@@ -36,6 +36,7 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidWebhook: 422,
     errors.TooManyWaits: 429,
     errors.DependencyUnavailable: 503,
+    errors.DrawingsBusy: 503,
 }
 # Answers a client should retry, and after how long (seconds).
 RETRY_AFTER = {409: "1", 429: "1", 503: "1"}

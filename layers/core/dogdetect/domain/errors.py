@@ -63,6 +63,11 @@ class TooManyWaits(DomainError):
     """This client holds its share of the service's waits (`Prefer: wait`) already."""
 
 
+class DrawingsBusy(DomainError):
+    """Every slot for drawing annotated photos is taken, or another request's drawing of this
+    one did not end in time (503 with Retry-After: the service is busy, not the client wrong)."""
+
+
 class InvalidWebhook(DomainError):
     """A `webhook` form field that is not a URL a prediction may be announced to (422)."""
 

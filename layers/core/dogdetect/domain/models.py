@@ -115,9 +115,9 @@ INCOMING_PREFIX = "incoming/"
 
 
 @dataclass(frozen=True)
-class WaitHold:
-    """A claim on one of the service's waits: its id while held, else who is full ("client":
-    this client holds its share; "service": every wait is taken)."""
+class SlotHold:
+    """A claim on one pool of bounded work (`ports.Slots`): its id while held, else who is
+    full ("client": this client holds its share; "service": every slot is taken)."""
 
     id: uuid.UUID | None
     full: str | None
@@ -131,6 +131,11 @@ def is_incoming(key: str) -> bool:
 def incoming_key_for(prediction_id: uuid.UUID) -> str:
     """Where the client's presigned POST puts the photo of `prediction_id`."""
     return f"{INCOMING_PREFIX}{prediction_id}"
+
+
+def annotated_key_for(prediction_id: uuid.UUID) -> str:
+    """Where the annotated photo of a DONE prediction is kept once drawn (it never changes)."""
+    return f"annotated/{prediction_id}"
 
 
 PREDICTION_NOT_FOUND = "no prediction with this id"

@@ -14,7 +14,7 @@ from dogdetect.domain.models import (
     Job,
     Prediction,
     PresignedPost,
-    WaitHold,
+    SlotHold,
 )
 
 if TYPE_CHECKING:
@@ -164,10 +164,11 @@ class ImageStorage(Protocol):
     def ping(self) -> None: ...
 
 
-class WaitSlots(Protocol):
-    """The requests held by `Prefer: wait`, counted across every execution environment."""
+class Slots(Protocol):
+    """Claims on one pool of bounded work (the requests held by `Prefer: wait`; the annotated
+    photos being drawn), counted across every execution environment."""
 
-    def hold(self, client: str, seconds: float, per_client: int, total: int) -> WaitHold:
+    def hold(self, client: str, seconds: float, per_client: int, total: int) -> SlotHold:
         """A claim for `seconds` (lapsing then, whatever becomes of the caller), unless
         `client` holds `per_client` already, or all hold `total`."""
         ...

@@ -1,10 +1,9 @@
-"""status: GET /image_prediction/{id} (Prefer: wait=N, within the service's wait limits), its
-annotated photo, GET /health, the page at `/` and the API's description."""
+"""status: GET /image_prediction/{id} (Prefer: wait=N, within limits), its annotated photo
+(drawn once), GET /health, the page at `/` and the API's description."""
 
 from __future__ import annotations
 
 from fastapi import Depends, Response
-from fastapi.responses import JSONResponse
 from mangum import Mangum
 
 from dogdetect.api import docs, page, routes
@@ -17,8 +16,9 @@ from dogdetect.domain.ports import PredictionReader
 from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import Adapters, adapters
 from dogdetect.runtime.observability import instrument, observability
+from dogdetect.service.annotate import Drawing, annotated_photo
 from dogdetect.service.health import check_dependencies
-from dogdetect.service.read import Waiting, annotated_photo, read_with_wait
+from dogdetect.service.read import Waiting, read_with_wait
 
 obs = observability("status")
 app = create_api("dog-detector status", settings=lambda: adapters().settings)
@@ -26,6 +26,7 @@ docs.serve_api_description(app)  # /openapi.json and /docs, reached through $def
 page.serve_page(app)  # GET / (try it by hand) and the static files of the page and /docs
 repository = use_cases.current(use_cases.prediction_reader)
 waiting = use_cases.current(use_cases.waiting)
+drawing = use_cases.current(use_cases.drawing)
 
 
 @app.get(routes.PREDICTION, **routes.READ)
@@ -45,14 +46,13 @@ def read_prediction(
 
 
 @app.get(f"{routes.PREDICTION}/annotated", **routes.ANNOTATED)
-def read_annotated(image_prediction_id: str, a: Adapters = Depends(adapters)) -> Response:
+def read_annotated(image_prediction_id: str, drawn: Drawing = Depends(drawing)) -> Response:
     obs.correlate(image_prediction_id)
-    pixels = a.settings.max_image_pixels
-    return jpeg_response(annotated_photo(image_prediction_id, a.repository, a.storage, pixels))
+    return jpeg_response(annotated_photo(image_prediction_id, drawn))
 
 
 @app.get("/health", **routes.HEALTH)
-def health(a: Adapters = Depends(adapters)) -> JSONResponse:
+def health(a: Adapters = Depends(adapters)) -> Response:
     probes = {"database": a.repository.ping, "storage": a.storage.ping, "queue": a.queue.ping}
     return health_response(check_dependencies(probes))
 

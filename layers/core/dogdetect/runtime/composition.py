@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from dogdetect.adapters.aws import S3ImageStorage, SqsJobQueue, SqsNotificationQueue, aws_client
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
-from dogdetect.adapters.postgres.waits import PostgresWaitSlots
+from dogdetect.adapters.postgres.slots import DRAWINGS, WAITS, PostgresSlots
 from dogdetect.adapters.presign import S3PostPresigner
 from dogdetect.adapters.secrets import credentials_for, database_url
 from dogdetect.config import Settings
@@ -59,8 +59,12 @@ class Adapters:
         return PostgresPredictionRepository(self.engine)
 
     @cached_property
-    def waits(self) -> PostgresWaitSlots:
-        return PostgresWaitSlots(self.engine)
+    def waits(self) -> PostgresSlots:
+        return PostgresSlots(self.engine, WAITS)
+
+    @cached_property
+    def drawings(self) -> PostgresSlots:
+        return PostgresSlots(self.engine, DRAWINGS)
 
     @cached_property
     def engine(self) -> Engine:

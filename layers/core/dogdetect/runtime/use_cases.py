@@ -13,6 +13,7 @@ from dogdetect.adapters.webhook_sender import WebhookClient
 from dogdetect.domain.ports import PredictionReader
 from dogdetect.domain.webhooks.signing import secret_key
 from dogdetect.runtime.composition import Adapters, adapters
+from dogdetect.service.annotate import Drawing
 from dogdetect.service.deadletter import DeadLetterDeps
 from dogdetect.service.notify import NotifyDeps
 from dogdetect.service.predict import PredictDeps
@@ -48,6 +49,13 @@ def prediction_reader(a: Adapters) -> PredictionReader:
 def waiting(a: Adapters) -> Waiting:
     limits = WaitLimits(a.settings.waits_per_client, a.settings.waits_total)
     return Waiting(a.waits, limits)
+
+
+def drawing(a: Adapters) -> Drawing:
+    settings = a.settings
+    return Drawing(
+        a.repository, a.storage, a.drawings, settings.drawings_total, settings.max_image_pixels
+    )
 
 
 def submit_deps(a: Adapters) -> SubmitDeps:

@@ -1,13 +1,9 @@
-"""Read one prediction: as it is, waiting up to a number of seconds for it to finish (Prefer:
-wait=N), or as its annotated photo.
+"""Read one prediction: as it is, or waiting up to a number of seconds for it to finish
+(Prefer: wait=N). Its annotated photo is `service.annotate`'s.
 
 A wait asks the repository again with a short backoff; each look is its own short
 transaction, so no database connection is held while sleeping (the pool has it back, and RDS
-Proxy can lend it to another container).
-
-Only a DONE prediction has an annotated photo. PENDING and PROCESSING have nothing to draw yet;
-ERROR never will (the image could not be processed, or the worker gave up): all three are a
-404 saying which, as is a photo no longer stored (uploads expire, see UploadRetentionDays)."""
+Proxy can lend it to another container)."""
 
 from __future__ import annotations
 
@@ -18,24 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dogdetect.domain.errors import (
-    AnnotationUnavailable,
     DependencyUnavailable,
     PredictionNotFound,
-    StoredImageMissing,
     TooManyWaits,
 )
-from dogdetect.domain.models import PREDICTION_NOT_FOUND, Prediction, Status, parse_id
-from dogdetect.domain.ports import ImageStorage, PredictionReader, WaitSlots
-from dogdetect.image.draw import annotate
+from dogdetect.domain.models import PREDICTION_NOT_FOUND, Prediction, parse_id
+from dogdetect.domain.ports import PredictionReader, Slots
 
 logger = logging.getLogger(__name__)
 
 HOLD_SLACK_SECONDS = 5
 FIRST_DELAY_SECONDS = 0.1
 MAX_DELAY_SECONDS = 0.5
-NOT_YET = "the prediction is {status}: its annotated photo exists once it is DONE"
-ENDED_IN_ERROR = "the prediction ended in ERROR: there is no annotated photo"
-PHOTO_GONE = "the photo of this prediction is no longer stored"
 
 
 def get_prediction(raw_id: str, repository: PredictionReader) -> Prediction:
@@ -77,7 +67,7 @@ class WaitLimits:
 class Waiting:
     """What the service's waits are counted in, and how many each client and all may hold."""
 
-    slots: WaitSlots
+    slots: Slots
     limits: WaitLimits
 
 
@@ -114,27 +104,8 @@ def read_with_wait(
         _release(waiting.slots, hold.id)
 
 
-def _release(slots: WaitSlots, hold_id: uuid.UUID) -> None:
+def _release(slots: Slots, hold_id: uuid.UUID) -> None:
     try:
         slots.release(hold_id)
     except DependencyUnavailable:  # the claim lapses by itself (HOLD_SLACK_SECONDS later)
         logger.warning("wait claim left to lapse")
-
-
-def annotated_photo(
-    raw_id: str,
-    repository: PredictionReader,
-    storage: ImageStorage,
-    max_pixels: int,
-) -> bytes:
-    """JPEG bytes of the DONE prediction's photo with its boxes and labels drawn."""
-    prediction = get_prediction(raw_id, repository)
-    if prediction.status is Status.ERROR:
-        raise AnnotationUnavailable(ENDED_IN_ERROR)
-    if prediction.status is not Status.DONE:
-        raise AnnotationUnavailable(NOT_YET.format(status=prediction.status.value))
-    try:
-        data = storage.get(prediction.image_key)
-    except StoredImageMissing as exc:
-        raise AnnotationUnavailable(PHOTO_GONE) from exc
-    return annotate(data, prediction.detections, max_pixels)

@@ -131,14 +131,17 @@ class IdempotencyKeyRow(Base):
     )
 
 
-class WaitClaimRow(Base):
-    """A request held by `Prefer: wait`, while it is held. `client` is a digest (of the API
-    key, or of the source address when keys are off); `expires_at` lapses the claim of an
-    execution killed while holding it."""
+class SlotClaimRow(Base):
+    """A claim on one pool of bounded work while it is held (`adapters/postgres/slots.py`):
+    a request held by `Prefer: wait` (pool "wait"; `client` a digest of the API key, or of the
+    source address when keys are off), an annotated photo being drawn (pool "drawing";
+    `client` the prediction). `expires_at` lapses the claim of an execution killed while
+    holding it."""
 
-    __tablename__ = "wait_claims"
-    __table_args__ = (Index("ix_wait_claims_client", "client"),)
+    __tablename__ = "slot_claims"
+    __table_args__ = (Index("ix_slot_claims_pool_client", "pool", "client"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    pool: Mapped[str] = mapped_column(String(16))
     client: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
