@@ -27,6 +27,7 @@ from bench import (
     s3_latency,
     template_facts,
     waits,
+    webhooks,
 )
 from bench.common import SHARED, Steps, model_input_side, run_worker
 from bench.result_files import RESULTS, save
@@ -95,9 +96,11 @@ def measure_on_stack(plan: Plan, work: Path, phone: Path, step: Steps) -> None:
 
 
 def measure_contention(work: Path, phone: Path, step: Steps) -> None:
-    """What one client's waits and drawings cost the others: stacks of their own."""
+    """What one client's waits, drawings and slow receivers cost the others: stacks of their
+    own."""
     save("waits", waits.measure(work, step))
     save("drawings", drawings.measure(work, step, phone))
+    save("webhooks", webhooks.measure(work, step))
 
 
 STEPS = (
@@ -112,6 +115,7 @@ STEPS = (
     + s3_latency.STEPS
     + waits.STEPS
     + drawings.STEPS
+    + webhooks.STEPS
     + 1
 )
 
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def contention_only() -> None:
     work = Path(tempfile.mkdtemp(prefix="dogdetect-bench-"))
-    step = Steps(total=1 + waits.STEPS + drawings.STEPS)
+    step = Steps(total=1 + waits.STEPS + drawings.STEPS + webhooks.STEPS)
     try:
         measure_contention(work, phone_photo.make(work), step)
         step("report")

@@ -71,6 +71,7 @@ def fields(results: Results, facts: TemplateFacts) -> dict[str, str]:
         "drawings_total": str((results.drawings or {}).get("drawings_total", "n/a")),
         "drawings_table": sections.drawings_table(results),
         "drawings_line": sections.drawings_line(results),
+        "webhooks_line": sections.webhooks_line(results),
         "tried": TRIED.read_text() if TRIED.exists() else "",
     }
 

@@ -26,6 +26,7 @@ class Results:
     pipeline: dict[str, Any] | None = None  # idle latency, submit latency, growing load
     waits: dict[str, Any] | None = None  # plain reads, /health and / beside 50 waiters
     drawings: dict[str, Any] | None = None  # /annotated drawn then kept; reads beside 16 drawings
+    webhooks: dict[str, Any] | None = None  # an honest receiver's delay, alone and behind 25 slow
 
 
 PARTS = tuple(f.name for f in fields(Results))

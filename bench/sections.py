@@ -340,3 +340,17 @@ def drawings_line(results: Results) -> str:
         f" the client had all {burst['requests']} {units.secs(drawn['all_served_s'])} after"
         " it asked."
     )
+
+
+def webhooks_line(results: Results) -> str:
+    hooks = results.webhooks
+    if not hooks:
+        return not_measured("webhooks")
+    alone, behind = hooks["alone_s"], hooks["behind_s"]
+    return (
+        f"From DONE to the honest receiver's delivery: alone p50 {units.secs(alone['p50'])}"
+        f" (at most {units.secs(alone['max'])}, {alone['n']} predictions); submitted right"
+        f" behind {hooks['slow']} predictions whose receiver trickles, p50"
+        f" {units.secs(behind['p50'])} (at most {units.secs(behind['max'])}). The slow"
+        f" receiver had {hooks['slow_tries_at_once']} tries open at once."
+    )

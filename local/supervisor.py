@@ -16,7 +16,7 @@ from local.config import LocalConfig
 from local.files import write_private
 from local.poller import READY_FILE, PollerConfig, SourceConfig
 from local.processes import spawn, stop
-from local.template import sqs_consumers
+from local.template import runs_the_model, sqs_consumers
 
 logger = logging.getLogger("local.supervisor")
 
@@ -30,8 +30,11 @@ def event_sources(resources: Resources) -> list[SourceConfig]:
         url, arn = queues[queue_id]
         batch_size = int(properties.get("BatchSize", 10))
         window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
-        scaling = properties.get("ScalingConfig", {}).get("MaximumConcurrency", cores)
-        concurrency = max(1, min(int(scaling), cores))
+        scaling = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", cores))
+        # The model's batches are held to the cores (more would only queue on CPU); the other
+        # functions wait on the network or the database (notify on clients' servers), and run
+        # as many batches at once as the template lets Lambda.
+        concurrency = max(1, min(scaling, cores) if runs_the_model(function) else scaling)
         sources.append(SourceConfig(function, url, arn, batch_size, window, concurrency))
     return sources
 

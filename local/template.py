@@ -170,6 +170,12 @@ def sqs_consumers() -> dict[str, tuple[str, dict[str, Any]]]:
     return found
 
 
+def runs_the_model(name: str) -> bool:
+    """A function built as a container image: predict, whose batches are CPU-bound."""
+    _, function = _serverless_functions()[name]
+    return bool(function["Properties"].get("PackageType") == "Image")
+
+
 def queue_config() -> QueueConfig:
     queue_id, source = sqs_consumers()["predict"]
     queue = resources()[queue_id]["Properties"]

@@ -670,9 +670,10 @@ def test_notify_event_source(template: dict[str, Any], resources: dict[str, Any]
     assert ref_target(event["Queue"]) == "NotificationsQueue"
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     timeout = function_property(template, resources["NotifyFunction"], "Timeout")
-    # every try of a batch fits in the timeout, however slow each client's server is
-    longest_try = Timeouts().resolve + Timeouts().total
-    assert event["BatchSize"] * longest_try <= timeout
+    # A batch's tries run at once (`process_sqs_batch_in_parallel`), each within its deadline
+    # (resolving included): the batch fits in the timeout, however slow each client's server.
+    assert Timeouts().resolve < Timeouts().total < timeout
+    assert event["BatchSize"] <= 10 and event["ScalingConfig"]["MaximumConcurrency"] >= 10
     window = event.get("MaximumBatchingWindowInSeconds", 0)
     assert (
         resources["NotificationsQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout + window

@@ -386,3 +386,45 @@ def test_the_attempts_deadline_covers_resolving() -> None:
         dns.release.set()
     assert not attempt.delivered and "did not resolve in time" in attempt.detail
     assert time.monotonic() - started < 30  # the attempt's 1 s, far from the resolver's 60 s
+
+
+@contextmanager
+def dropping_addresses(count: int) -> Iterator[tuple[list[str], int]]:
+    """`count` loopback addresses, one port, where every new connection hangs: each listener's
+    backlog is full and never accepted, so the kernel drops further SYNs, as a host that drops
+    packets does."""
+    addresses = [f"127.0.0.{n}" for n in range(2, 2 + count)]
+    opened: list[socket.socket] = []
+    try:
+        port = 0
+        for address in addresses:
+            listener = socket.socket()
+            listener.bind((address, port))
+            listener.listen(0)
+            port = listener.getsockname()[1]
+            opened.append(listener)
+            for _ in range(4):  # fill its queue
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex((address, port))
+                opened.append(filler)
+        yield addresses, port
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def test_eight_addresses_that_drop_connections_end_the_try_at_its_deadline() -> None:
+    """The probe's case: a name resolving to 8 addresses that drop connections took 24 s (a
+    connect timeout after another) while logging "no answer within 10 s". Here connects of
+    5 s each, a try of 1 s: one connect after another would take 40 s."""
+    with dropping_addresses(8) as (addresses, port):
+        hooks = client(
+            {"drops.test": addresses},
+            timeouts=Timeouts(resolve=0.5, connect=5, read=0.5, total=1.0),
+        )
+        started = time.monotonic()
+        attempt = hooks.post(f"https://drops.test:{port}/x", BODY, HEADERS)
+        took = time.monotonic() - started
+    assert (attempt.delivered, attempt.detail) == (False, "failed: timed out")
+    assert took < 20  # the try's own 1 s, far from 8 x 5 s
