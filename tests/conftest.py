@@ -44,6 +44,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         yield running
 
 
+# The keys of the second stack, started with API_KEYS: two for the key checks
+# (tests/e2e/test_security.py), 25 clients for the waits (tests/e2e/test_waiting.py).
+SECURITY_KEYS = ("first-key-9f2c41d07a", "second-key-51be8e33c6")
+CLIENT_KEYS = tuple(f"waiting-client-{n:02d}" for n in range(25))
+
+
+@pytest.fixture(scope="session")
+def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A stack whose every route but /health wants one of the keys (spaces around a key in
+    API_KEYS are trimmed, as documented: the first key is written with them)."""
+    keys = f" {SECURITY_KEYS[0]} ," + ",".join((SECURITY_KEYS[1], *CLIENT_KEYS))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("API_KEYS", keys)
+        with running_stack(
+            tmp_path_factory.mktemp("keyed-stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
+        ) as running:
+            yield running
+
+
 @pytest.fixture(scope="session")
 def stack_settings(stack: RunningStack) -> Settings:
     env = stack.environment

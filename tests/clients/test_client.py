@@ -313,20 +313,24 @@ def test_retry_after_reads_ascii_digits_only() -> None:
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "said"),
     [
-        Answer(202, b"<html>not json</html>"),
-        Answer(202, b"\xff\xfe"),
-        Answer(202, b"[" * 100_000),
-        Answer(202, ["image_prediction_id"]),
-        Answer(202, {"image_prediction_id": 7}),
+        (Answer(202, b"<html>not json</html>"), "not JSON"),
+        (Answer(202, b"\xff\xfe"), "not JSON"),
+        (Answer(202, b"[" * 100_000), "not JSON"),
+        (Answer(202, ["image_prediction_id"]), "has no image_prediction_id"),
+        (Answer(202, {"image_prediction_id": 7}), "has no image_prediction_id (str)"),
     ],
     ids=["html", "not-utf8", "nested-deep", "a-list", "id-not-text"],
 )
-def test_an_unreadable_accepted_answer_is_a_failed_result(api: FakeApi, answer: Answer) -> None:
+def test_an_unreadable_accepted_answer_is_a_failed_result(
+    api: FakeApi, answer: Answer, said: str
+) -> None:
     api.script("POST", "/image_prediction", answer)
     result = client_of(api).predict(DOG_PHOTO)
-    assert result.status == FAILED and result.error, result
+    # Failed on reading the answer itself, not later (a GET of a made-up id would fail too).
+    assert result.status == FAILED and result.error and said in result.error, result
+    assert api.made("GET", "/image_prediction") == []
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from local.launcher import RunningStack, running_stack
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, submit
+from local.launcher import RunningStack
+from tests.conftest import SECURITY_KEYS, submit
 from tests.corpus import jpeg, png
 
 SUBMISSIONS = 50
-KEYS = ("first-key-9f2c41d07a", "second-key-51be8e33c6")
+KEYS = SECURITY_KEYS
 
 
 def _is_json_error(response: httpx.Response) -> bool:
@@ -96,16 +96,6 @@ def test_a_known_id_answers_only_in_its_own_spelling(api: httpx.Client) -> None:
 
 
 # --- API keys, end to end, on a second stack started with API_KEYS set ----------------------
-
-
-@pytest.fixture(scope="module")
-def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("API_KEYS", f" {KEYS[0]} ,{KEYS[1]}")  # spaces are trimmed, as documented
-        with running_stack(
-            tmp_path_factory.mktemp("keyed-stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
-        ) as running:
-            yield running
 
 
 @pytest.fixture(scope="module")

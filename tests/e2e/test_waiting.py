@@ -15,9 +15,9 @@ import httpx
 import pytest
 from dogdetect.config import Settings
 
-from local.launcher import RunningStack, running_stack
+from local.launcher import RunningStack
 from tests.conftest import (
-    TEST_VISIBILITY_TIMEOUT,
+    CLIENT_KEYS,
     eventually,
     sql,
     wait_terminal,
@@ -25,20 +25,15 @@ from tests.conftest import (
 )
 from tests.photos import photo
 
-KEYS = [f"waiting-client-{n:02d}" for n in range(25)]
+KEYS = CLIENT_KEYS
 PER_CLIENT, TOTAL = Settings().waits_per_client, Settings().waits_total
 WAITERS = 50
 HELD = "SELECT count(*) FROM slot_claims WHERE pool = 'wait' AND expires_at > now()"
 
 
 @pytest.fixture(scope="module")
-def waits_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("API_KEYS", ",".join(KEYS))
-        with running_stack(
-            tmp_path_factory.mktemp("waits-stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
-        ) as running:
-            yield running
+def waits_stack(keyed_stack: RunningStack) -> RunningStack:
+    return keyed_stack
 
 
 @pytest.fixture(scope="module")
