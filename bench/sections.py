@@ -285,14 +285,18 @@ def waits_table(results: Results) -> str:
     waits = results.waits
     if not waits:
         return not_measured("waits")
-    header = ["route", "no waiter: p50", "p95", f"{waits['waiters']} waiters: p50", "p95"]
-    rows = []
-    for route, idle in waits["idle"].items():
-        busy = waits["with_waiters"][route]
-        rows.append(
-            [route, units.ms(idle["p50_s"]), units.ms(idle["p95_s"]),
-             units.ms(busy["p50_s"]), units.ms(busy["p95_s"])]
-        )  # fmt: skip
+    beside = f"{waits['waiters']} waiters"
+    return routes_table("no waiter", waits["idle"], beside, waits["with_waiters"])
+
+
+def routes_table(quiet: str, idle: dict[str, Any], beside: str, busy: dict[str, Any]) -> str:
+    """p50 and p95 of each route, quiet and beside the load of a scenario."""
+    header = ["route", f"{quiet}: p50", "p95", f"{beside}: p50", "p95"]
+    rows = [
+        [route, units.ms(alone["p50_s"]), units.ms(alone["p95_s"]),
+         units.ms(busy[route]["p50_s"]), units.ms(busy[route]["p95_s"])]
+        for route, alone in idle.items()
+    ]  # fmt: skip
     return table(header, rows)
 
 
@@ -312,16 +316,8 @@ def drawings_table(results: Results) -> str:
     drawn = results.drawings
     if not drawn:
         return not_measured("drawings")
-    burst = drawn["burst"]["requests"]
-    header = ["route", "alone: p50", "p95", f"{burst} drawings asked: p50", "p95"]
-    rows = []
-    for route, idle in drawn["idle"].items():
-        busy = drawn["while_drawing"][route]
-        rows.append(
-            [route, units.ms(idle["p50_s"]), units.ms(idle["p95_s"]),
-             units.ms(busy["p50_s"]), units.ms(busy["p95_s"])]
-        )  # fmt: skip
-    return table(header, rows)
+    beside = f"{drawn['burst']['requests']} drawings asked"
+    return routes_table("alone", drawn["idle"], beside, drawn["while_drawing"])
 
 
 def drawings_line(results: Results) -> str:
