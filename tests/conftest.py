@@ -3,6 +3,7 @@ for the whole session, started by the tests themselves, exactly as `make local` 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -55,12 +56,16 @@ def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     """A stack whose every route but /health wants one of the keys (spaces around a key in
     API_KEYS are trimmed, as documented: the first key is written with them)."""
     keys = f" {SECURITY_KEYS[0]} ," + ",".join((SECURITY_KEYS[1], *CLIENT_KEYS))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("API_KEYS", keys)
-        with running_stack(
-            tmp_path_factory.mktemp("keyed-stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
-        ) as running:
-            yield running
+    folder = tmp_path_factory.mktemp("keyed-stack")
+    with contextlib.ExitStack() as stack_of_its_own:
+        # API_KEYS only while the stack starts (its processes copy the environment then):
+        # the stacks other tests start later, and the unit tests' apps, must not see it.
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("API_KEYS", keys)
+            running = stack_of_its_own.enter_context(
+                running_stack(folder, visibility_timeout=TEST_VISIBILITY_TIMEOUT)
+            )
+        yield running
 
 
 @pytest.fixture(scope="session")

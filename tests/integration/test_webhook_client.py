@@ -426,5 +426,6 @@ def test_eight_addresses_that_drop_connections_end_the_try_at_its_deadline() -> 
         started = time.monotonic()
         attempt = hooks.post(f"https://drops.test:{port}/x", BODY, HEADERS)
         took = time.monotonic() - started
-    assert (attempt.delivered, attempt.detail) == (False, "failed: timed out")
+    assert not attempt.delivered  # ended by the try's deadline, wherever it struck:
+    assert "timed out" in attempt.detail or "no answer within 1 s" in attempt.detail
     assert took < 20  # the try's own 1 s, far from 8 x 5 s
