@@ -14,6 +14,36 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEADER_TIMEOUT_SECONDS = 5.0
+# After a closing answer, what the client still sends is read and dropped this long before
+# the socket closes (a lingering close, as nginx's): see LingeringClose.
+LINGER_SECONDS = 2.0
+
+
+class LingeringClose:
+    """The connection's transport, whose close() half-closes first: the answer goes out, then
+    a FIN; bytes the client still sends (a body it was trickling when it got its 408) are
+    dropped for LINGER_SECONDS, then the socket closes. Closed at once with bytes unread, the
+    kernel answers them with a reset, which can destroy the answer before the client reads it."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.lingering = False
+
+    def close(self) -> None:
+        if self.lingering or self._transport.is_closing():
+            return
+        if not self._transport.can_write_eof():
+            self._transport.close()
+            return
+        self.lingering = True
+        self._transport.write_eof()  # after what is buffered
+        asyncio.get_running_loop().call_later(LINGER_SECONDS, self._transport.close)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def json_answer(status: int, message: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -35,6 +65,7 @@ class GatewayHttpProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = LingeringClose(transport)  # type: ignore[assignment]
         self._await_request(idle_is_late=True)
 
     def on_response_complete(self) -> None:
@@ -45,6 +76,8 @@ class GatewayHttpProtocol(H11Protocol):
             self._await_request(idle_is_late=False)
 
     def data_received(self, data: bytes) -> None:
+        if isinstance(self.transport, LingeringClose) and self.transport.lingering:
+            return  # answered and closing: dropped
         self._bytes_awaited = self._bytes_awaited or bool(data)
         super().data_received(data)
         if self.cycle is not self._awaited_after:
