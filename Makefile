@@ -16,6 +16,11 @@ SAM_STAMP := $(SAM_VENV)/.installed
 SAM_BASE_PYTHON := $(or $(shell command -v $(PYTHON)),$(PYTHON))
 VENV313 ?= .venv313
 STAMP313 := $(VENV313)/.installed
+# LocalStack, the second emulator (local/localstack.py), in a 3.13 venv of its own too.
+LOCALSTACK_VENV ?= .venv-localstack
+LOCALSTACK_STAMP := $(LOCALSTACK_VENV)/.installed
+# The AWS endpoint `make local` starts: moto (IAM enforced) or localstack.
+EMULATOR ?= moto
 # A working Python 3.13: on PATH, else in pyenv. PYTHON313=/path/to/python3.13 to choose one.
 ifndef PYTHON313
 PYTHON313 := $(shell scripts/find-python313)
@@ -23,6 +28,7 @@ endif
 
 .PHONY: help venv lock local test test-unit test-integration test-e2e test-infra lint bench clean openapi fuzz fuzz-worst-case
 .PHONY: test-cloud-build sam-build sam-build-check test-unit-py313 predict-runtime-check
+.PHONY: localstack-venv test-e2e-localstack
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -43,13 +49,14 @@ $(STAMP): requirements-dev.txt pyproject.toml clients/python/pyproject.toml
 lock: venv ## lock every *.in again with uv: the newest releases their ranges allow
 	$(PY) scripts/locks.py compile $(LOCK_ARGS)
 
-local: venv ## run the whole service on this machine (API on http://127.0.0.1:8080)
-	$(PY) -m local
+local: venv $(if $(filter localstack,$(EMULATOR)),localstack-venv) ## run the whole service on this machine (API on http://127.0.0.1:8080); EMULATOR=localstack for LocalStack
+	$(PY) -m local --emulator $(EMULATOR)
 
 # The cloud build and the unit tests on 3.13 take seconds once their venvs exist: they run
 # before the suites' minutes, so a failure there is known at once.
-test: venv lint test-cloud-build ## lint, sam build + unit tests on 3.13, then every suite
+test: venv lint test-cloud-build ## lint, sam build + unit tests on 3.13, every suite, the e2e suite on LocalStack
 	$(PY) -m pytest tests
+	$(MAKE) --no-print-directory test-e2e-localstack
 
 test-unit: venv ## unit tests only (no network)
 	$(PY) -m pytest tests/unit
@@ -83,16 +90,21 @@ $(SAM_STAMP): infra/requirements-sam.txt
 	touch $(SAM_STAMP)
 
 ifeq ($(PYTHON313),)
-test-cloud-build sam-build sam-build-check test-unit-py313 predict-runtime-check:
+test-cloud-build sam-build sam-build-check test-unit-py313 predict-runtime-check test-e2e-localstack:
 	@echo "################################################################################" >&2
 	@echo "WARNING: no Python 3.13 (the Lambda runtime's) on PATH or in pyenv: NOT CHECKED:" >&2
 	@echo "  - sam build of the Lambda zip functions and layers for python3.13 x86_64" >&2
 	@echo "    (their dependencies, that every handler imports with only its layers)" >&2
 	@echo "  - the unit tests on Python 3.13 (they ran on $$($(PY) -V 2>&1) only)" >&2
 	@echo "  - the predict image's runtime stage (its requirements; the handler's engine)" >&2
+	@echo "  - the end-to-end suite on LocalStack (it runs on Python 3.13 only)" >&2
 	@echo "Install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13." >&2
 	@echo "################################################################################" >&2
 	@[ "$${PY313_REQUIRED:-0}" != 1 ] || { echo "error: PY313_REQUIRED=1" >&2; exit 1; }
+localstack-venv:
+	@echo "error: LocalStack runs on Python 3.13 only: install it (pyenv install 3.13)" >&2
+	@echo "or set PYTHON313=/path/to/python3.13." >&2
+	@exit 1
 else
 test-cloud-build: sam-build test-unit-py313 predict-runtime-check ## what the cloud runs: sam build of the zip artifacts, unit tests on 3.13, the predict image's runtime
 
@@ -115,6 +127,18 @@ $(STAMP313): requirements-unit.txt
 	  || $(PYTHON313) -m venv --clear $(VENV313)
 	$(VENV313)/bin/python scripts/locks.py install requirements-unit.txt
 	touch $(STAMP313)
+
+localstack-venv: $(LOCALSTACK_STAMP) ## .venv-localstack: LocalStack (host mode) from its lock, on 3.13
+
+$(LOCALSTACK_STAMP): requirements-localstack.txt
+	$(LOCALSTACK_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
+	  2>/dev/null || $(PYTHON313) -m venv --clear $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/python scripts/locks.py install requirements-localstack.txt
+	touch $(LOCALSTACK_STAMP)
+
+# IAM tests are not collected there: LocalStack enforces no IAM (tests/conftest.py, LACKING).
+test-e2e-localstack: venv $(LOCALSTACK_STAMP) ## the end-to-end suite on LocalStack instead of moto
+	$(PY) -m pytest tests/e2e --emulator localstack
 
 # pytest's exit code 5 (no test ran) fails the target like any other non-zero code.
 test-unit-py313: $(STAMP313) ## unit tests on Python 3.13 (.venv313: only what they import)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from local.template import (
     REPO_ROOT,
@@ -15,13 +16,18 @@ from local.template import (
     redrive_config,
 )
 
-__all__ = ["REPO_ROOT", "LocalConfig", "QueueConfig", "Route"]
+__all__ = ["EMULATORS", "REPO_ROOT", "Emulator", "LocalConfig", "QueueConfig", "Route"]
+
+# The AWS endpoint the stack starts: moto (ours, with IAM enforced) or LocalStack.
+Emulator = Literal["moto", "localstack"]
+EMULATORS: tuple[Emulator, ...] = ("moto", "localstack")
 
 
 @dataclass(frozen=True)
 class LocalConfig:
     state_dir: Path = REPO_ROOT / ".local"
     host: str = "127.0.0.1"
+    emulator: Emulator = "moto"
     api_port: int = 8080
     aws_port: int = 4566
     pg_port: int = 54329

@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 
 from local import poller
-from local.config import REPO_ROOT
+from local.config import REPO_ROOT, Emulator
 from local.stack import READY_FILE
 
 
@@ -118,9 +118,10 @@ def running_stack(
     ready_timeout: float = 300,
     function_timeouts: dict[str, float] | None = None,
     settings: dict[str, str] | None = None,
+    emulator: Emulator = "moto",
 ) -> Iterator[RunningStack]:
     """`settings`: environment variables for the stack and so its functions (a test's short
-    direct-upload expiry, say)."""
+    direct-upload expiry, say). `emulator`: the AWS endpoint it starts on its AWS port."""
     ports = {"api": free_port(), "aws": free_port(), "pg": free_port()}
     argv = [
         sys.executable, "-m", "local",
@@ -128,6 +129,7 @@ def running_stack(
         "--api-port", str(ports["api"]),
         "--aws-port", str(ports["aws"]),
         "--pg-port", str(ports["pg"]),
+        "--emulator", emulator,
     ]  # fmt: skip
     if visibility_timeout is not None:
         argv += ["--visibility-timeout", str(visibility_timeout)]

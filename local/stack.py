@@ -25,10 +25,11 @@ from local.aws import (
     start_moto,
 )
 from local.bucket_events import route_uploads_to_queue
-from local.config import LocalConfig
+from local.config import EMULATORS, LocalConfig
 from local.files import write_private
 from local.http_protocol import GatewayHttpProtocol
 from local.iam import LocalNames, function_identities, iam_client
+from local.localstack import start_localstack
 from local.logs import configure as configure_logs
 from local.postgres import EmbeddedPostgres
 from local.processes import stop, wait_until
@@ -43,6 +44,12 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
     parser = argparse.ArgumentParser(prog="make local", description=__doc__)
     defaults = LocalConfig()
     parser.add_argument("--state-dir", type=Path, default=defaults.state_dir)
+    parser.add_argument(
+        "--emulator",
+        choices=EMULATORS,
+        default=os.environ.get("EMULATOR") or defaults.emulator,
+        help="the AWS endpoint to start (default: $EMULATOR, else moto)",
+    )
     parser.add_argument(
         "--api-port", type=int, default=int(os.environ.get("API_PORT", defaults.api_port))
     )
@@ -88,6 +95,7 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
     return replace(
         defaults,
         state_dir=args.state_dir.resolve(),
+        emulator=args.emulator,
         api_port=args.api_port,
         aws_port=args.aws_port,
         pg_port=args.pg_port,
@@ -177,11 +185,14 @@ def run(config: LocalConfig) -> None:
             cleanup.callback(postgres.stop)
             database_url = postgres.start()
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-        own_moto = not endpoint
+        own_moto = not endpoint and config.emulator == "moto"
         if own_moto:
             moto = start_moto(config, config.state_dir / "moto.log")
             cleanup.callback(stop, moto.process)
             os.environ.update(moto.credentials)  # the stack's own identity, from here on
+            endpoint = config.aws_endpoint
+        elif not endpoint:
+            cleanup.callback(stop, start_localstack(config, config.state_dir / "localstack.log"))
             endpoint = config.aws_endpoint
         resources = ensure_resources(config, endpoint)
         from local.database import migrate_for_functions
@@ -283,7 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     configure_logs()
     config = parse_config(argv)
     print(
-        f"starting: PostgreSQL :{config.pg_port}, AWS :{config.aws_port}, API :{config.api_port}",
+        f"starting: PostgreSQL :{config.pg_port}, AWS ({config.emulator}) :{config.aws_port}, "
+        f"API :{config.api_port}",
         flush=True,
     )
     # uvicorn re-raises Ctrl-C once it has shut down; by then everything has been stopped.

@@ -61,6 +61,7 @@ LOCKS = (
          ("layers/deps/requirements.txt", "functions/predict/requirements.txt")),
     Lock("requirements-dev.txt", "requirements-dev.in", "3.11", HERE, ("constraints.txt",)),
     Lock("infra/requirements-sam.txt", "infra/requirements-sam.in", "3.11", HERE),
+    Lock("requirements-localstack.txt", "requirements-localstack.in", "3.13", HERE),
 )  # fmt: skip
 LOCK_PATHS = {lock.path for lock in LOCKS}
 

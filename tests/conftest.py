@@ -1,5 +1,9 @@
 """Shared fixtures: one local stack (moto server, PostgreSQL, gateway, poller, real model)
-for the whole session, started by the tests themselves, exactly as `make local` runs it."""
+for the whole session, started by the tests themselves, exactly as `make local` runs it.
+
+`--emulator localstack` starts the stacks on LocalStack instead of moto (`make test` runs the
+end-to-end suite so too). LocalStack enforces no IAM: tests marked `iam` are not collected
+(LACKING)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engin
 from dogdetect.config import Settings
 from sqlalchemy import create_engine, text
 
+from local.config import EMULATORS, Emulator
 from local.launcher import RunningStack, running_stack
 
 # Failed messages come back after this many seconds (the template's value is minutes).
@@ -29,10 +34,44 @@ TEST_DIRECT_UPLOAD_GRACE_SECONDS = 1
 TERMINAL = {"DONE", "ERROR"}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--emulator",
+        choices=EMULATORS,
+        default="moto",
+        help="the AWS endpoint the test stacks start (default: moto)",
+    )
+
+
+# What an emulator does not do as AWS does, by the marker of the tests that need it.
+LACKING = {
+    "moto": (),
+    # IAM enforcement is a paid feature; 2026.3.0 stores a presigned POST's form fields that
+    # its policy does not name, where S3 (and moto with local/s3_post.py) refuses them.
+    "localstack": ("iam", "post_policy_fields"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the tests that need what the chosen emulator does not do."""
+    lacking = LACKING[config.getoption("--emulator")]
+    left_out = [i for i in items if any(i.get_closest_marker(m) for m in lacking)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [i for i in items if i not in left_out]
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def emulator(pytestconfig: pytest.Config) -> Emulator:
+    chosen: Emulator = pytestconfig.getoption("--emulator")
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, emulator: Emulator) -> Iterator[RunningStack]:
     with running_stack(
         tmp_path_factory.mktemp("stack"),
+        emulator=emulator,
         visibility_timeout=TEST_VISIBILITY_TIMEOUT,
         settings={
             "DIRECT_UPLOAD_EXPIRES_SECONDS": str(TEST_DIRECT_UPLOAD_EXPIRES_SECONDS),
@@ -52,7 +91,9 @@ CLIENT_KEYS = tuple(f"waiting-client-{n:02d}" for n in range(25))
 
 
 @pytest.fixture(scope="session")
-def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def keyed_stack(
+    tmp_path_factory: pytest.TempPathFactory, emulator: Emulator
+) -> Iterator[RunningStack]:
     """A stack whose every route but /health wants one of the keys (spaces around a key in
     API_KEYS are trimmed, as documented: the first key is written with them)."""
     keys = f" {SECURITY_KEYS[0]} ," + ",".join((SECURITY_KEYS[1], *CLIENT_KEYS))
@@ -63,7 +104,7 @@ def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
         with pytest.MonkeyPatch.context() as env:
             env.setenv("API_KEYS", keys)
             running = stack_of_its_own.enter_context(
-                running_stack(folder, visibility_timeout=TEST_VISIBILITY_TIMEOUT)
+                running_stack(folder, visibility_timeout=TEST_VISIBILITY_TIMEOUT, emulator=emulator)
             )
         yield running
 

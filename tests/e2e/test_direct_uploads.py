@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from dogdetect.adapters.aws import S3ImageStorage
 from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, DEFAULT_MAX_UPLOAD_BYTES
 from PIL import Image
@@ -130,8 +131,16 @@ def test_the_post_names_one_key_only(api: httpx.Client, storage: S3ImageStorage)
     refused = post_to_storage(created["upload"], photo("dog.jpg"), key=elsewhere)
     assert refused.status_code == 403 and "Policy Condition failed" in refused.text
     assert not storage.exists(elsewhere)
+
+
+@pytest.mark.post_policy_fields
+def test_the_post_takes_no_field_its_policy_does_not_name(
+    api: httpx.Client, storage: S3ImageStorage
+) -> None:
+    created = created_upload(api)
     public = post_to_storage(created["upload"], photo("dog.jpg"), acl="public-read")
     assert public.status_code == 403 and "Extra input fields" in public.text
+    assert not storage.exists(created["upload"]["fields"]["key"])
 
 
 def test_an_upload_that_never_comes_ends_error_and_the_url_expires(

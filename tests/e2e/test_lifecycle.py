@@ -9,14 +9,14 @@ from pathlib import Path
 
 import psutil
 
-from local.config import REPO_ROOT
+from local.config import REPO_ROOT, Emulator
 from local.launcher import port_open, running_stack
 
 
-def test_ctrl_c_leaves_nothing_running(tmp_path: Path) -> None:
-    with running_stack(tmp_path / "stack") as stack:
+def test_ctrl_c_leaves_nothing_running(tmp_path: Path, emulator: Emulator) -> None:
+    with running_stack(tmp_path / "stack", emulator=emulator) as stack:
         children = psutil.Process(stack.process.pid).children(recursive=True)
-        assert len(children) >= 3  # PostgreSQL, moto server, poller (and their helpers)
+        assert len(children) >= 3  # PostgreSQL, the AWS emulator, poller (and their helpers)
         assert all(port_open(p) for p in stack.ports.values())
 
         exit_code = stack.interrupt()

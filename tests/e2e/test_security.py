@@ -9,8 +9,10 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import psutil
 import pytest
 
+from local.config import Emulator
 from local.launcher import RunningStack
 from tests.conftest import SECURITY_KEYS, submit, submit_backing_off
 from tests.corpus import jpeg, png
@@ -243,12 +245,32 @@ def test_keys_never_reach_the_logs(keyed_stack: RunningStack, keyed_api: httpx.C
             assert secret not in text, f"{secret!r} in {name}"
 
 
-def test_local_state_is_private_to_its_user(stack: RunningStack) -> None:
+def test_local_state_is_private_to_its_user(stack: RunningStack, emulator: Emulator) -> None:
     # Uploaded photos, logs with prediction ids and credentials: nobody else may read them.
     def mode(name: str) -> int:
         return (stack.state_dir / name).stat().st_mode & 0o777
 
     assert mode(".") & 0o066 == 0  # others may pass through to PostgreSQL's folder, not list
-    assert mode("s3") == 0o700
-    for private in ("stack.json", "poller-functions.json", "aws-identities.json", "poller.log"):
-        assert mode(private) == 0o600, private
+    private = ["stack.json", "poller-functions.json", "poller.log", f"{emulator}.log"]
+    if emulator == "moto":
+        assert mode("s3") == 0o700
+        private.append("aws-identities.json")  # the functions' IAM users' keys
+    else:
+        assert mode("localstack") == 0o700
+    for name in private:
+        assert mode(name) == 0o600, name
+
+
+def test_every_server_of_the_stack_listens_on_loopback_only(stack: RunningStack) -> None:
+    # LocalStack listens on every interface unless told otherwise (local/localstack.py).
+    processes = [psutil.Process(stack.process.pid)]
+    processes += processes[0].children(recursive=True)
+    listening = {
+        (process.name(), connection.laddr.ip, connection.laddr.port)
+        for process in processes
+        for connection in process.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    }
+    ports = {port for _, _, port in listening}
+    assert set(stack.ports.values()) <= ports  # the gateway, the AWS endpoint, PostgreSQL
+    assert {ip for _, ip, _ in listening} == {"127.0.0.1"}, listening

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bench.slow_receiver import SlowReceiver, slow_receiver
+from local.config import Emulator
 from local.launcher import RunningStack, running_stack
 from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, wait_terminal
 from tests.e2e.test_webhooks import Receiver, receiver  # noqa: F401 (the honest receiver)
@@ -31,9 +32,13 @@ def slow() -> Iterator[SlowReceiver]:
 
 
 @pytest.fixture(scope="module")
-def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def isolated_stack(
+    tmp_path_factory: pytest.TempPathFactory, emulator: Emulator
+) -> Iterator[RunningStack]:
     with running_stack(
-        tmp_path_factory.mktemp("webhooks-stack"), visibility_timeout=TEST_VISIBILITY_TIMEOUT
+        tmp_path_factory.mktemp("webhooks-stack"),
+        visibility_timeout=TEST_VISIBILITY_TIMEOUT,
+        emulator=emulator,
     ) as running:
         yield running
 

@@ -21,6 +21,9 @@ from local.iam import LocalNames, role_policy
 from local.launcher import RunningStack
 from local.template import document
 
+# LocalStack enforces no IAM: not collected with --emulator localstack.
+pytestmark = pytest.mark.iam
+
 
 def client(service: str, settings: Settings, credentials: dict[str, str]) -> Any:
     session = boto3.session.Session(

@@ -18,6 +18,9 @@ from local.iam import LocalNames, role_policy
 from local.launcher import RunningStack
 from tests.integration.test_local_iam import client, identity_with, refused
 
+# LocalStack enforces no IAM: not collected with --emulator localstack.
+pytestmark = pytest.mark.iam
+
 
 @pytest.fixture(scope="module")
 def admin(stack: RunningStack) -> dict[str, str]:
