@@ -30,7 +30,7 @@ define require_cli
 	  exit 1; }
 endef
 
-.PHONY: build deploy deploy-local destroy
+.PHONY: build deploy deploy-local destroy smoke-cloud
 
 # Extra `sam build` options, e.g. SAM_BUILD_ARGS=--use-container without a local python3.13.
 SAM_BUILD_ARGS ?=
@@ -71,3 +71,9 @@ destroy: ## delete the AWS stack (asks first; keeps the bucket and a final DB sn
 	else \
 	  $(SAM) delete --stack-name $(STACK_NAME); \
 	fi
+
+# A stack of its own in AWS_REGION (default eu-west-1: outside us-east-1 on purpose), torn
+# down at the end, also on failure; the same build as `make build`. docs/deploy.md.
+smoke-cloud: venv $(SAM_STAMP) ## prove a deploy: a stack of its own, the seed's flow, a second deploy, teardown
+	$(call require_cli,$(SAM))
+	$(PY) scripts/cloud_smoke.py cloud --sam $(SAM) $(if $(AWS_REGION),--region $(AWS_REGION))
