@@ -9,7 +9,8 @@ import pytest
 from dogdetect.api.prefer import MAX_WAIT_SECONDS, requested_wait
 from dogdetect.domain.errors import PredictionNotFound
 from dogdetect.domain.models import FinishedPrediction, Status
-from dogdetect.service.read import MAX_DELAY_SECONDS, wait_for_prediction
+from dogdetect.service.polling import MAX_DELAY_SECONDS
+from dogdetect.service.read import wait_for_prediction
 
 from tests.fakes import FakeRepository, detection
 from tests.unit.conftest import Wired

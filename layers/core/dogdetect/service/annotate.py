@@ -29,6 +29,7 @@ from dogdetect.domain.errors import (
 from dogdetect.domain.models import Prediction, Status, annotated_key_for
 from dogdetect.domain.ports import ImageStorage, PredictionReader, Slots
 from dogdetect.image.draw import annotate
+from dogdetect.service.polling import pauses
 from dogdetect.service.read import get_prediction
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,6 @@ STILL_DRAWING = "the annotated photo is still being drawn: retry after Retry-Aft
 # after an execution killed while drawing.
 DRAW_HOLD_SECONDS = 30
 SHARE_SECONDS = 10.0  # how long a request waits for the drawing another request is making
-FIRST_LOOK_SECONDS = 0.1
-MAX_LOOK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -106,11 +105,7 @@ def _while_the_photo_is_stored(
 
 
 def _drawn_by_another(drawing: Drawing, key: str) -> bytes:
-    deadline = drawing.clock() + drawing.share_seconds
-    delay = FIRST_LOOK_SECONDS
-    while (remaining := deadline - drawing.clock()) > 0:
-        drawing.sleep(min(delay, remaining))
-        delay = min(delay * 2, MAX_LOOK_SECONDS)
+    for _ in pauses(drawing.share_seconds, drawing.sleep, drawing.clock):
         kept = _kept(drawing.storage, key)
         if kept is not None:
             return kept

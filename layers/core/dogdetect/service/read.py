@@ -20,12 +20,11 @@ from dogdetect.domain.errors import (
 )
 from dogdetect.domain.models import PREDICTION_NOT_FOUND, Prediction, parse_id
 from dogdetect.domain.ports import PredictionReader, Slots
+from dogdetect.service.polling import pauses
 
 logger = logging.getLogger(__name__)
 
 HOLD_SLACK_SECONDS = 5
-FIRST_DELAY_SECONDS = 0.1
-MAX_DELAY_SECONDS = 0.5
 
 
 def get_prediction(raw_id: str, repository: PredictionReader) -> Prediction:
@@ -44,16 +43,17 @@ def wait_for_prediction(
 ) -> Prediction:
     """The prediction once it is DONE or ERROR, or as it is after `seconds`. An unknown id is
     PredictionNotFound at once; one deleted while waiting, as soon as that is seen."""
-    deadline = clock() + seconds
+    looks = pauses(seconds, sleep, clock)
     prediction = get_prediction(raw_id, repository)
-    delay = FIRST_DELAY_SECONDS
-    while not prediction.status.is_terminal and (remaining := deadline - clock()) > 0:
-        sleep(min(delay, remaining))
-        delay = min(delay * 2, MAX_DELAY_SECONDS)
+    if prediction.status.is_terminal:
+        return prediction
+    for _ in looks:
         found = repository.get(prediction.id)
         if found is None:
             raise PredictionNotFound(PREDICTION_NOT_FOUND)
         prediction = found
+        if prediction.status.is_terminal:
+            break
     return prediction
 
 
