@@ -18,6 +18,7 @@ from bench import stats
 from bench.common import Steps
 from bench.load import backing_off, post_image
 from bench.waits import sample
+from local.launcher import warm_status_environments
 
 STEPS = 3
 SINGLES = 3  # predictions drawn one at a time: first request, then kept
@@ -45,7 +46,7 @@ def measure(work: Path, step: Steps, phone: Path) -> dict[str, Any]:
 def _measure(http: httpx.Client, singles: list[str], burst: list[str]) -> dict[str, Any]:
     first = [_timed(http, pid) for pid in singles]
     again = [_timed(http, pid) for pid in singles for _ in range(3)]
-    _warm_status(http)  # what is measured is the drawings' share, not cold starts
+    warm_status_environments(http)  # what is measured is the drawings' share, not cold starts
     idle = sample(http, singles[0], {})
     started = time.perf_counter()
     with ThreadPoolExecutor(BURST) as pool:
@@ -62,25 +63,9 @@ def _measure(http: httpx.Client, singles: list[str], burst: list[str]) -> dict[s
         "while_drawing": busy,
         "ok_at_once": firsts.count(200),
         "busy_503": firsts.count(503),
-        "other": sum(status not in (200, 503) for status in firsts),
         "all_served_s": max(at for _, _, at in served) - started,
         "retries": sum(tries for _, tries, _ in served),
     }
-
-
-def _warm_status(http: httpx.Client) -> None:
-    """Every status environment started (16 locally, as Lambda starts one per concurrent
-    request): 16 /health at once until a round is all 200."""
-    from local.gateway import POOL_SIZES
-
-    count = POOL_SIZES["status"]
-    with ThreadPoolExecutor(count) as pool:
-        for _ in range(60):
-            answers = list(pool.map(lambda _: http.get("/health").status_code, range(count)))
-            if answers == [200] * count:
-                return
-            time.sleep(1)
-    raise RuntimeError("the status environments did not all start")
 
 
 def _served(http: httpx.Client, prediction_id: str) -> tuple[int, int, float]:

@@ -331,8 +331,9 @@ def drawings_line(results: Results) -> str:
         f" {units.ms(kept['p50'])}, at most {units.ms(kept['max'])}. Of the"
         f" {burst['requests']} asked at once ({burst['predictions']} photos, at most"
         f" {drawn['drawings_total']} drawn at once): {drawn['ok_at_once']} answered 200 at once"
-        f" (drawn, or sharing another's drawing), {drawn['busy_503']} told 503 with Retry-After,"
-        f" {drawn['other']} other answers; retrying on Retry-After ({drawn['retries']} retries),"
+        f" (drawn, or sharing another's drawing), {drawn['busy_503']} told 503 with Retry-After"
+        f" (no other answer: the run fails on one); retrying on Retry-After"
+        f" ({drawn['retries']} retries),"
         f" the client had all {burst['requests']} {units.secs(drawn['all_served_s'])} after"
         " it asked."
     )

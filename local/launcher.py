@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from local import poller
@@ -155,3 +157,22 @@ def running_stack(
     finally:
         if process.poll() is None:
             stack.interrupt()
+
+
+def warm_status_environments(client: httpx.Client, timeout: float = 600) -> None:
+    """Start every status environment (16 locally, as Lambda would start one per concurrent
+    request) before something that needs them all at once. Cold starts on a busy machine take
+    seconds each, and a burst that meets them all cold can wait past the gateway's 30 s: this
+    asks /health 16 at a time until one round is answered 200 throughout, however long the
+    machine takes (within `timeout`)."""
+    from local.gateway import POOL_SIZES  # here: the unit suites' 3.13 venv has no gateway
+
+    count = POOL_SIZES["status"]
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(count) as pool:
+        while time.monotonic() < deadline:
+            answers = list(pool.map(lambda _: client.get("/health", timeout=60), range(count)))
+            if all(a.status_code == 200 for a in answers):
+                return
+            time.sleep(1)
+    raise TimeoutError(f"the status environments were not all started within {timeout} s")

@@ -12,7 +12,6 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -157,24 +156,6 @@ def eventually(
         assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
         time.sleep(interval)
     return result
-
-
-def warm_status_environments(client: httpx.Client) -> None:
-    """Start every status environment (16 locally, as Lambda would start one per concurrent
-    request) before a test that needs them all at once. Cold starts on a busy machine take
-    seconds each, and a burst that meets them all cold can wait past the gateway's 30 s: this
-    asks /health 16 at a time until one round is answered 200 throughout, however long the
-    machine takes."""
-    from local.gateway import POOL_SIZES  # here: the unit suites' 3.13 venv has no gateway
-
-    count = POOL_SIZES["status"]
-
-    def one_round_all_answered() -> bool:
-        with ThreadPoolExecutor(count) as pool:
-            answers = list(pool.map(lambda _: client.get("/health", timeout=60), range(count)))
-        return all(a.status_code == 200 for a in answers)
-
-    eventually(one_round_all_answered, 600, interval=1, what="every status environment warm")
 
 
 def sql(stack: RunningStack, query: str, **params: Any) -> Any:

@@ -23,8 +23,8 @@ from dogdetect.domain.models import annotated_key_for
 from PIL import Image
 from sqlalchemy import create_engine, text
 
-from local.launcher import RunningStack
-from tests.conftest import submit_backing_off, wait_terminal, warm_status_environments
+from local.launcher import RunningStack, warm_status_environments
+from tests.conftest import submit_backing_off, wait_terminal
 from tests.photos import photo
 
 TOTAL = Settings().drawings_total

@@ -15,13 +15,12 @@ import httpx
 import pytest
 from dogdetect.config import Settings
 
-from local.launcher import RunningStack
+from local.launcher import RunningStack, warm_status_environments
 from tests.conftest import (
     CLIENT_KEYS,
     eventually,
     sql,
     wait_terminal,
-    warm_status_environments,
 )
 from tests.photos import photo
 
