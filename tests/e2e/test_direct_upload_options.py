@@ -12,12 +12,12 @@ import pytest
 
 from local.launcher import RunningStack
 from tests.conftest import eventually, sql, wait_terminal
+from tests.e2e.conftest import Receiver
 from tests.e2e.test_direct_uploads import post_to_storage
-from tests.e2e.test_webhooks import Receiver, receiver  # noqa: F401  (a fixture)
 from tests.photos import photo
 
 
-def test_a_direct_upload_calls_its_webhook(api: httpx.Client, receiver: Receiver) -> None:  # noqa: F811
+def test_a_direct_upload_calls_its_webhook(api: httpx.Client, receiver: Receiver) -> None:
     hook = f"http://127.0.0.1:{receiver.port}/direct"
     created = api.post("/image_prediction/uploads", data={"webhook": hook})
     assert created.status_code == 201, created.text

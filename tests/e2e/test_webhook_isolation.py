@@ -19,7 +19,7 @@ from bench.slow_receiver import SlowReceiver, slow_receiver
 from local.config import Emulator
 from local.launcher import RunningStack, running_stack
 from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, wait_terminal
-from tests.e2e.test_webhooks import Receiver, receiver  # noqa: F401 (the honest receiver)
+from tests.e2e.conftest import Receiver
 from tests.photos import photo
 
 SLOW = 25  # the event source used to hold 10 tries at once: 2 batches (the cores) of 5
@@ -60,7 +60,7 @@ def submit_with_webhook(client: httpx.Client, hook: str) -> str:
 def test_slow_receivers_are_tried_all_at_once_and_hold_up_no_other(
     isolated_stack: RunningStack,
     slow: SlowReceiver,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     receiver.answers = [200]
     with httpx.Client(base_url=isolated_stack.api_url, timeout=60) as client:

@@ -9,11 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -21,50 +17,8 @@ from dogdetect.adapters.aws import aws_client
 
 from local.launcher import RunningStack
 from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, queue_empty, wait_terminal
+from tests.e2e.conftest import Delivery, Receiver
 from tests.photos import photo
-
-
-@dataclass(frozen=True)
-class Delivery:
-    at: float
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """Answers each POST with the next status of `answers` (the last one repeats)."""
-
-    answers: list[int]
-    deliveries: list[Delivery] = field(default_factory=list)
-    port: int = 0
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(answers=[500, 200])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            state.deliveries.append(Delivery(time.monotonic(), self.path, headers, body))
-            status = state.answers[min(len(state.deliveries), len(state.answers)) - 1]
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def verified(delivery: Delivery, secret: str) -> bool:
