@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -339,14 +340,22 @@ def test_network_has_no_route_to_the_internet(resources: dict[str, Any]) -> None
     assert len(zones) == 2
 
 
-def test_vpc_endpoints(resources: dict[str, Any]) -> None:
+def test_vpc_endpoints(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    """One for each AWS service the functions in the VPC call (it has no route out): the
+    traces too, since every function traces (X-Ray's daemon sends them over HTTPS)."""
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
     endpoints = {
         r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1]: r["Properties"][
             "VpcEndpointType"
         ]
         for r in of_type(resources, "AWS::EC2::VPCEndpoint").values()
     }
-    assert endpoints == {"s3": "Gateway", "sqs": "Interface", "secretsmanager": "Interface"}
+    assert endpoints == {
+        "s3": "Gateway",
+        "sqs": "Interface",
+        "secretsmanager": "Interface",
+        "xray": "Interface",
+    }
 
 
 def test_database_behind_rds_proxy(template: dict[str, Any], resources: dict[str, Any]) -> None:
@@ -798,3 +807,39 @@ def test_the_wait_and_drawing_limits_default_as_the_settings_do(template: dict[s
     assert status["WAITS_PER_CLIENT"] == {"Ref": "WaitsPerClient"}
     assert parameters["MaxConcurrentDrawings"]["Default"] == settings.drawings_total
     assert status["DRAWINGS_TOTAL"] == {"Ref": "MaxConcurrentDrawings"}
+
+
+# ------------------------------------------------------------------ names within AWS's limits
+
+LONGEST_STACK_NAME = "s" * 128  # CloudFormation's limit
+STACK_ID = (
+    "arn:aws:cloudformation:ap-southeast-4:123456789012:stack/"
+    f"{LONGEST_STACK_NAME}/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+)
+PSEUDO = {"AWS::StackName": LONGEST_STACK_NAME, "AWS::StackId": STACK_ID}
+
+
+def resolved(node: Any) -> Any:
+    """A name built from the stack's pseudo parameters (Ref, Fn::Sub, Fn::Join, Fn::Select,
+    Fn::Split), as CloudFormation resolves it."""
+    if not isinstance(node, dict):
+        return node
+    ((key, value),) = node.items()
+    if key == "Ref":
+        return PSEUDO[value]
+    if key == "Fn::Sub":
+        return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO[m[1]], value)
+    if key == "Fn::Join":
+        return value[0].join(resolved(part) for part in value[1])
+    if key == "Fn::Select":
+        return resolved(value[1])[int(value[0])]
+    if key == "Fn::Split":
+        return resolved(value[1]).split(value[0])
+    raise AssertionError(f"cannot resolve {key}")
+
+
+def test_the_proxy_name_fits_rds_for_any_stack_name(resources: dict[str, Any]) -> None:
+    """RDS takes 1 to 60 letters, digits and hyphens, a letter first, no `--`, no trailing
+    hyphen; a stack name may have 128 characters."""
+    name = resolved(resources["DatabaseProxy"]["Properties"]["DBProxyName"])
+    assert re.fullmatch(r"[a-zA-Z](-?[a-zA-Z0-9])*", name) and len(name) <= 60, name
