@@ -108,6 +108,41 @@ def test_make_build_fetches_the_bundle_before_sam_build() -> None:
     assert fetch and build and fetch[0] < build[0], dry_run
 
 
+def the_images_bundle_check() -> str:
+    """The RUN of the image's last stage that checks the bundle, after the core is copied in."""
+    stage = list(dockerfile_stages().values())[-1]
+    (copied,) = [
+        i for i, (op, arg) in enumerate(stage) if op == "COPY" and arg.startswith("layers/core/")
+    ]
+    checks = [arg for op, arg in stage[copied:] if op == "RUN" and DEFAULT_OUTPUT.name in arg]
+    assert checks, "the image does not check for the RDS CA bundle after copying the core"
+    return checks[0]
+
+
+@pytest.mark.parametrize(("content", "builds"), [(None, False), (b"", False), (b"PEM", True)])
+def test_the_predict_image_refuses_to_build_without_the_bundle(
+    tmp_path: Path, content: bytes | None, builds: bool
+) -> None:
+    """A plain `sam build` (not `make build`) does not fetch the bundle; the image it builds
+    would fail every database connection (DATABASE_CA_BUNDLE names a missing file), and the
+    migration with it. The check is run as Docker runs it, in a shell, on a task root with the
+    bundle missing, empty or present."""
+    bundle = tmp_path / "dogdetect" / "certs" / DEFAULT_OUTPUT.name
+    if content is not None:
+        bundle.parent.mkdir(parents=True)
+        bundle.write_bytes(content)
+    result = subprocess.run(
+        ["/bin/sh", "-c", the_images_bundle_check()],
+        env={"PATH": "/usr/bin:/bin", "LAMBDA_TASK_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) == builds, result.stderr
+    if not builds:
+        assert "make build" in result.stderr and "fetch-rds-ca-bundle" in result.stderr
+
+
 # ------------------------------------------------------------------ certificates to serve
 
 

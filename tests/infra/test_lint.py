@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cfnlint.api import lint_file
+from cfnlint.api import ManualArgs, lint_file
 
 from tests.infra.conftest import TEMPLATE_PATH
 
@@ -38,6 +38,34 @@ def ignores(template: dict[str, Any]) -> set[tuple[str, str]]:
 
 def test_cfn_lint_reports_nothing() -> None:
     matches = lint_file(TEMPLATE_PATH)
+    assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches] == []
+
+
+# What a teardown (`sam delete`) or a replacement does with each kind of stateful resource
+# (docs/deploy.md, Teardown): the data is kept (a final snapshot, the bucket), and so are the
+# logs, which say what happened (a failed first deploy's rollback included) until their
+# retention empties them; secrets and queues serve only the running stack.
+TEARDOWN_POLICIES = {
+    "AWS::RDS::DBInstance": "Snapshot",
+    "AWS::S3::Bucket": "Retain",
+    "AWS::Logs::LogGroup": "Retain",
+    "AWS::SecretsManager::Secret": "Delete",
+    "AWS::SQS::Queue": "Delete",
+}
+
+
+def test_every_stateful_resource_says_what_a_teardown_keeps(resources: dict[str, Any]) -> None:
+    for name, resource in resources.items():
+        expected = TEARDOWN_POLICIES.get(resource["Type"])
+        if expected:
+            policies = (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy"))
+            assert policies == (expected, expected), name
+
+
+def test_cfn_lint_finds_no_stateful_resource_left_to_the_default() -> None:
+    """cfn-lint's informational I3011: a stateful resource without explicit policies (the
+    default deletes it). No informational finding at all, so a new kind is decided too."""
+    matches = lint_file(TEMPLATE_PATH, config=ManualArgs(include_checks=["I"]))
     assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches] == []
 
 

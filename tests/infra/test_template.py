@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -339,14 +340,22 @@ def test_network_has_no_route_to_the_internet(resources: dict[str, Any]) -> None
     assert len(zones) == 2
 
 
-def test_vpc_endpoints(resources: dict[str, Any]) -> None:
+def test_vpc_endpoints(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    """One for each AWS service the functions in the VPC call (it has no route out): the
+    traces too, since every function traces (X-Ray's daemon sends them over HTTPS)."""
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
     endpoints = {
         r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1]: r["Properties"][
             "VpcEndpointType"
         ]
         for r in of_type(resources, "AWS::EC2::VPCEndpoint").values()
     }
-    assert endpoints == {"s3": "Gateway", "sqs": "Interface", "secretsmanager": "Interface"}
+    assert endpoints == {
+        "s3": "Gateway",
+        "sqs": "Interface",
+        "secretsmanager": "Interface",
+        "xray": "Interface",
+    }
 
 
 def test_database_behind_rds_proxy(template: dict[str, Any], resources: dict[str, Any]) -> None:
@@ -360,13 +369,69 @@ def test_database_behind_rds_proxy(template: dict[str, Any], resources: dict[str
     (group,) = of_type(resources, "AWS::RDS::DBProxyTargetGroup").values()
     assert ref_target(group["Properties"]["DBProxyName"]) == proxy_name
     assert [ref_target(i) for i in group["Properties"]["DBInstanceIdentifiers"]] == ["Database"]
-    # the database accepts connections from the proxy only
-    (ingress,) = resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"]
-    assert ref_target(ingress["SourceSecurityGroupId"]) == "ProxySecurityGroup"
+    # the database accepts connections from the proxy and the migration only
+    assert database_ingress_sources(resources) == {"ProxySecurityGroup", "MigrateSecurityGroup"}
     # and the functions talk to the proxy
-    for name in (*APP_FUNCTIONS, MIGRATE_FUNCTION):
+    for name in APP_FUNCTIONS:
         host = environment(template, resources[name])["DATABASE_HOST"]
         assert host["Fn::If"][1] == {"Fn::GetAtt": [proxy_name, "Endpoint"]}
+
+
+def database_ingress_sources(resources: dict[str, Any]) -> set[str | None]:
+    """The security groups the database instance's group admits: its own rules, and rules of
+    their own (AWS::EC2::SecurityGroupIngress) on it."""
+    rules = list(resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"])
+    rules += [
+        rule["Properties"]
+        for rule in of_type(resources, "AWS::EC2::SecurityGroupIngress").values()
+        if ref_target(rule["Properties"]["GroupId"]) == "DatabaseSecurityGroup"
+    ]
+    return {ref_target(rule["SourceSecurityGroupId"]) for rule in rules}
+
+
+def test_the_migration_connects_to_the_instance_not_the_proxy(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """The proxy's target group waits until every login it knows works (AUTH_FAILURE is a
+    target-health reason), and the application role's login exists only once the migration
+    created it: through the proxy, the first deploy's migration would wait on itself."""
+    env = environment(template, resources[MIGRATE_FUNCTION])
+    assert env["DATABASE_HOST"] == {
+        "Fn::If": [
+            "CreateDatabase",
+            {"Fn::GetAtt": ["Database", "Endpoint.Address"]},
+            {"Ref": "ExistingDatabaseHost"},
+        ]
+    }
+    # the instance speaks TLS whatever the proxy's setting (which is for an existing database)
+    assert env["DATABASE_TLS"]["Fn::If"][:2] == ["CreateDatabase", "true"]
+    graph = dependencies(template)
+    assert "DatabaseMigrations" in transitive_dependencies(graph, "DatabaseProxyTargetGroup")
+    assert "DatabaseProxyTargetGroup" not in transitive_dependencies(graph, "DatabaseMigrations")
+
+
+def test_only_the_migration_reaches_the_instance_past_the_proxy(
+    template: dict[str, Any], resources: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    """Its security group is the migration's alone, and the rule admitting it exists before the
+    migration runs and until its last answer (the custom resource references it)."""
+    for name, function in functions.items():
+        groups = references(function_property(template, function, "VpcConfig"))
+        assert ("MigrateSecurityGroup" in groups) == (name == MIGRATE_FUNCTION), name
+    migrate_groups = function_property(template, resources[MIGRATE_FUNCTION], "VpcConfig")
+    assert references(migrate_groups) >= {"FunctionSecurityGroup", "ExistingSecurityGroupId"}
+    (rule_name,) = [
+        name
+        for name, rule in of_type(resources, "AWS::EC2::SecurityGroupIngress").items()
+        if ref_target(rule["Properties"]["SourceSecurityGroupId"]) == "MigrateSecurityGroup"
+    ]
+    rule = resources[rule_name]["Properties"]
+    assert rule["FromPort"] == rule["ToPort"] == {"Ref": "DatabasePort"}
+    assert rule_name in transitive_dependencies(dependencies(template), "DatabaseMigrations")
+    egress = resources["MigrateSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert [ref_target(e["DestinationSecurityGroupId"]) for e in egress] == [
+        "DatabaseSecurityGroup"
+    ]
 
 
 def test_existing_network_and_database_can_be_used(
@@ -438,10 +503,10 @@ NEEDED_BY_THE_MIGRATION = {
     "PrivateSubnetB",
     "FunctionSecurityGroup",
     "Vpc",
-    # the database, through the proxy
+    # the database instance, straight (never the proxy, whose target waits for the migration)
     "Database",
-    "DatabaseProxy",
-    "DatabaseProxyTargetGroup",
+    "DatabaseSecurityGroup",
+    "MigrateSecurityGroup",
 }
 
 
@@ -742,3 +807,39 @@ def test_the_wait_and_drawing_limits_default_as_the_settings_do(template: dict[s
     assert status["WAITS_PER_CLIENT"] == {"Ref": "WaitsPerClient"}
     assert parameters["MaxConcurrentDrawings"]["Default"] == settings.drawings_total
     assert status["DRAWINGS_TOTAL"] == {"Ref": "MaxConcurrentDrawings"}
+
+
+# ------------------------------------------------------------------ names within AWS's limits
+
+LONGEST_STACK_NAME = "s" * 128  # CloudFormation's limit
+STACK_ID = (
+    "arn:aws:cloudformation:ap-southeast-4:123456789012:stack/"
+    f"{LONGEST_STACK_NAME}/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+)
+PSEUDO = {"AWS::StackName": LONGEST_STACK_NAME, "AWS::StackId": STACK_ID}
+
+
+def resolved(node: Any) -> Any:
+    """A name built from the stack's pseudo parameters (Ref, Fn::Sub, Fn::Join, Fn::Select,
+    Fn::Split), as CloudFormation resolves it."""
+    if not isinstance(node, dict):
+        return node
+    ((key, value),) = node.items()
+    if key == "Ref":
+        return PSEUDO[value]
+    if key == "Fn::Sub":
+        return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO[m[1]], value)
+    if key == "Fn::Join":
+        return value[0].join(resolved(part) for part in value[1])
+    if key == "Fn::Select":
+        return resolved(value[1])[int(value[0])]
+    if key == "Fn::Split":
+        return resolved(value[1]).split(value[0])
+    raise AssertionError(f"cannot resolve {key}")
+
+
+def test_the_proxy_name_fits_rds_for_any_stack_name(resources: dict[str, Any]) -> None:
+    """RDS takes 1 to 60 letters, digits and hyphens, a letter first, no `--`, no trailing
+    hyphen; a stack name may have 128 characters."""
+    name = resolved(resources["DatabaseProxy"]["Properties"]["DBProxyName"])
+    assert re.fullmatch(r"[a-zA-Z](-?[a-zA-Z0-9])*", name) and len(name) <= 60, name

@@ -31,6 +31,13 @@ CLIENT_CONFIG = Config(
 # S3 signs with SigV4 everywhere, presigned POSTs included: for those botocore's default in
 # us-east-1 is still the deprecated SigV2 (AWSAccessKeyId + signature fields).
 S3_CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
+# In AWS (no endpoint override), the bucket's own regional host: a presigned POST's URL is
+# otherwise S3's global address (<bucket>.s3.amazonaws.com), which answers a new bucket outside
+# us-east-1 with a 307 for hours (a form POST does not follow it) and which regions opened
+# since 2019 refuse. An emulator's endpoint (moto, LocalStack) keeps botocore's path style.
+S3_AWS_CLIENT_CONFIG = S3_CLIENT_CONFIG.merge(
+    Config(s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"})
+)
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -43,8 +50,14 @@ def aws_client(service: str, endpoint_url: str | None, region: str) -> Any:
         service,
         endpoint_url=endpoint_url,
         region_name=region,
-        config=S3_CLIENT_CONFIG if service == "s3" else CLIENT_CONFIG,
+        config=_config_for(service, endpoint_url),
     )
+
+
+def _config_for(service: str, endpoint_url: str | None) -> Config:
+    if service != "s3":
+        return CLIENT_CONFIG
+    return S3_CLIENT_CONFIG if endpoint_url else S3_AWS_CLIENT_CONFIG
 
 
 @contextmanager

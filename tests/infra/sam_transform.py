@@ -1,0 +1,23 @@
+"""SAM's own translator (samtranslator, the SAM CLI's venv): reads a SAM template as JSON on
+stdin and writes the CloudFormation template it makes on stdout, as `sam deploy` would have
+CloudFormation's transform make it. Run by tests/infra/test_published_versions.py with
+.venv-sam's python; AWS_DEFAULT_REGION names the region the pseudo parameters resolve to."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from samtranslator.translator.transform import transform
+
+
+class NoManagedPolicies:
+    """The template names no managed policy (each function has a role of its own)."""
+
+    def load(self) -> dict[str, Any]:
+        return {}
+
+
+if __name__ == "__main__":
+    json.dump(transform(json.load(sys.stdin), {}, NoManagedPolicies()), sys.stdout)
