@@ -26,5 +26,6 @@ jpeg_scans, jpeg_scan_work
 # The migration's own checks (tests/integration/test_migrations.py): the revision, and an
 # upgrade that leaves a newer schema alone, without the custom resource around them.
 current_revision, upgrade_unless_newer
-# The stack harness the integration tests start stacks of their own with (local/launcher.py).
-running_stack, port_open
+# The stack harness the tests and benchmarks start stacks of their own with, and warm them
+# (local/launcher.py).
+running_stack, port_open, warm_status_environments
