@@ -29,6 +29,7 @@ from dogdetect_client import ApiError, Client, Result
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO.parent / "shared" / "images"
 BUILT_CORE_LAYER = REPO / "infra" / ".aws-sam" / "build" / "CoreLayer" / "python" / "dogdetect"
+LOG_GROUP = "AWS::Logs::LogGroup"
 DEPLOY_OPTIONS = (
     "--capabilities", "CAPABILITY_IAM", "--resolve-s3", "--resolve-image-repos",
     "--no-confirm-changeset", "--no-fail-on-empty-changeset",
@@ -131,18 +132,21 @@ def change_the_core_layer_only() -> None:
 
 @contextmanager
 def torn_down(session: Any, sam: str, stack: str, region: str, keep: bool) -> Iterator[None]:
+    passed = False
     try:
         yield
+        passed = True
     finally:
         if keep:
             print(f"kept: stack {stack} in {region} (--keep); `sam delete` it when done")
         else:
-            tear_down(session, sam, stack, region)
+            tear_down(session, sam, stack, region, keep_logs=not passed)
 
 
-def tear_down(session: Any, sam: str, stack: str, region: str) -> None:
+def tear_down(session: Any, sam: str, stack: str, region: str, keep_logs: bool) -> None:
     """sam delete, then what the stack keeps on purpose: the uploads bucket, the final
-    database snapshot (docs/deploy.md, Teardown)."""
+    database snapshot, and the log groups unless the smoke test failed (they say why;
+    docs/deploy.md, Teardown)."""
     kept: dict[str, dict[str, str]] = {}
     try:
         kept = stack_resources(session.client("cloudformation"), stack)
@@ -160,6 +164,13 @@ def tear_down(session: Any, sam: str, stack: str, region: str) -> None:
         for snapshot in snapshots:
             rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
             print(f"deleted the final snapshot {snapshot['DBSnapshotIdentifier']}")
+    groups = [r["PhysicalResourceId"] for r in kept.values() if r["ResourceType"] == LOG_GROUP]
+    for group in groups:
+        if keep_logs:
+            print(f"kept the log group {group}: delete it once read")
+        else:
+            session.client("logs").delete_log_group(logGroupName=group)
+            print(f"deleted the log group {group}")
 
 
 def smoke(arguments: argparse.Namespace) -> None:
