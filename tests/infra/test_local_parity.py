@@ -67,6 +67,22 @@ def test_local_functions_time_out_as_the_template_declares(
     assert local == declared
 
 
+def test_local_functions_have_the_memory_the_template_declares(
+    template: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    """What each environment may hold and the cores it is pinned to (local/cpus.py) follow the
+    MemorySize the cloud deploys: its own or the Globals', a parameter's at its default."""
+    defaults = {name: p.get("Default") for name, p in template["Parameters"].items()}
+
+    def deployed(function: dict[str, Any]) -> int:
+        size = function_property(template, function, "MemorySize") or 128  # Lambda's default
+        return int(defaults[size["Ref"]] if isinstance(size, dict) else size)
+
+    local = {spec.logical_id: spec.memory_mb for spec in local_functions().values()}
+    assert local == {name: deployed(function) for name, function in functions.items()}
+    assert local["PredictFunction"] == 1769  # PredictMemorySize: one vCPU
+
+
 def test_local_queue_is_created_as_the_template_declares(
     resources: dict[str, Any], tmp_path: Path
 ) -> None:
