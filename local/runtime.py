@@ -1,7 +1,8 @@
 """Local Lambda runtime: each function runs in execution environments of its own (worker
 processes, `local/worker.py`) with its own environment and credentials, one invocation at a
-time each, bounded by the function's Timeout from the template. An invocation that runs past
-it has its environment killed, as Lambda does; the next one starts cold."""
+time each, pinned to the cores its MemorySize buys (`local.cpus`) and bounded by the
+function's Timeout from the template. An invocation that runs past it has its environment
+killed, as Lambda does; the next one starts cold."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from dogdetect.runtime.lifecycle import INIT_TYPE_VARIABLE
 
+from local.cpus import CoreAllocator
 from local.processes import stop
 from local.template import REPO_ROOT, FunctionSpec
 
@@ -38,16 +40,23 @@ class FunctionFailed(Exception):
 
 
 class Environment:
-    """One execution environment: a worker process that serves invocations in turn."""
+    """One execution environment: a worker process that serves invocations in turn, on the
+    cores `cores` (none: unpinned)."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, spec: FunctionSpec, env: Mapping[str, str], cores: frozenset[int] = frozenset()
+    ) -> None:
         self.spec = spec
+        self.cores = cores
         self._started = time.monotonic()
         reply_read, reply_write = os.pipe()
         # The reply channel is a pipe of its own: the function's stdout is its log. No
         # PR_SET_PDEATHSIG: it fires when the creating *thread* ends; a worker exits at EOF on
         # stdin instead, which a dead parent closes.
-        argv = [sys.executable, "-m", "local.worker", spec.name, str(spec.code), str(reply_write)]
+        argv = [
+            *(sys.executable, "-m", "local.worker", spec.name, str(spec.code), str(reply_write)),
+            ",".join(map(str, sorted(cores))),  # the worker pins itself before its imports
+        ]
         self.process = subprocess.Popen(  # noqa: S603 - our own module
             argv,
             cwd=REPO_ROOT,
@@ -113,7 +122,8 @@ class Environment:
 
 class FunctionPool:
     """Up to `size` environments of one function, started on demand (cold starts included)
-    and reused while warm. Callers beyond `size` wait for a free environment."""
+    and reused while warm. Callers beyond `size` wait for a free environment. Each new
+    environment takes the cores the pool's other environments use least (`local.cpus`)."""
 
     def __init__(
         self,
@@ -127,11 +137,16 @@ class FunctionPool:
         self._slots = threading.BoundedSemaphore(size)
         self._all: list[Environment] = []
         self._lock = threading.Lock()
+        self._cores = CoreAllocator()
 
     def prewarm(self) -> None:
         """Start one environment now and wait for its init (a provisioned container)."""
         environment = self._new()
-        environment.wait_ready()
+        try:
+            environment.wait_ready()
+        except FunctionFailed:
+            self._forget(environment)
+            raise
         self._idle.put(environment)
 
     def invoke(self, event: dict[str, Any]) -> Any:
@@ -165,7 +180,7 @@ class FunctionPool:
             self._forget(environment)
 
     def _new(self) -> Environment:
-        environment = Environment(self.spec, self._env)
+        environment = Environment(self.spec, self._env, self._cores.take(self.spec.memory_mb))
         with self._lock:
             self._all.append(environment)
         return environment
@@ -174,6 +189,7 @@ class FunctionPool:
         with self._lock:
             if environment in self._all:
                 self._all.remove(environment)
+                self._cores.release(environment.cores)
 
     def close(self) -> None:
         with self._lock:

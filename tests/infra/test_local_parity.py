@@ -161,15 +161,14 @@ def test_event_sources_run_as_many_batches_at_once_as_the_template_allows(
     resources: dict[str, Any],
 ) -> None:
     """Lambda's pollers deliver up to ScalingConfig.MaximumConcurrency batches at once;
-    `make local` does the same, bounded by the machine's cores for predict's model (CPU-bound),
-    not for notify (its batches wait on clients' servers)."""
-    import os
-
-    from local.supervisor import event_sources
+    `make local` does the same, bounded by the machine's cores for predict's model (CPU-bound:
+    one environment per vCPU its PredictMemorySize buys, 1 at the default), not for notify
+    (its batches wait on clients' servers)."""
+    from local.supervisor import event_sources, machine_cores
 
     names = Resources("b", "http://q", "arn:q", "http://d", "arn:d", "http://n", "arn:n")
     local = {source.function: source.concurrency for source in event_sources(names)}
-    cores = os.cpu_count() or 1
+    cores = machine_cores()
     for function, logical_id in (("predict", "PredictFunction"), ("notify", "NotifyFunction")):
         (source,) = [
             e["Properties"]

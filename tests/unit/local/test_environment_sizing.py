@@ -1,0 +1,103 @@
+"""Local execution environments are sized as Lambda sizes them from the template: pinned to the
+cores their MemorySize buys (1,769 MB = 1 vCPU), concurrent ones of a function on distinct
+cores."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.cpus import CoreAllocator, usable_cores, vcpus
+from local.runtime import FunctionPool
+from local.template import FunctionSpec
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="pinning is Linux's")
+
+HANDLER = """
+import os, time
+from pathlib import Path
+
+def handler(event, context):
+    if "rendezvous" in event:  # stay until the other invocation is running too
+        folder = Path(event["rendezvous"])
+        (folder / str(os.getpid())).touch()
+        deadline = time.monotonic() + 20
+        while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return {"pid": os.getpid(), "cores": sorted(os.sched_getaffinity(0))}
+"""
+
+
+def spec(tmp_path: Path, memory_mb: int) -> FunctionSpec:
+    code = tmp_path / "app.py"
+    code.write_text(HANDLER)
+    return FunctionSpec("sized", "SizedFunction", 30.0, None, code, memory_mb=memory_mb)
+
+
+@pytest.fixture
+def pools() -> Iterator[list[FunctionPool]]:
+    """Pools a test makes, closed after it."""
+    made: list[FunctionPool] = []
+    yield made
+    for pool in made:
+        pool.close()
+
+
+def pool_of(
+    pools: list[FunctionPool], tmp_path: Path, memory_mb: int, size: int = 1
+) -> FunctionPool:
+    pool = FunctionPool(spec(tmp_path, memory_mb), dict(os.environ), size=size)
+    pools.append(pool)
+    return pool
+
+
+def test_memory_buys_whole_cores_as_lambda_sizes_vcpus() -> None:
+    assert [vcpus(mb) for mb in (128, 512, 1769, 1770, 3538, 3539, 10240)] == [1, 1, 1, 2, 2, 3, 6]
+
+
+def test_environments_take_the_least_used_cores_and_give_them_back() -> None:
+    cores = CoreAllocator([0, 1])
+    first, second = cores.take(1769), cores.take(1769)
+    assert (first, second) == ({0}, {1})
+    cores.release(first)
+    assert cores.take(1769) == {0}
+    assert cores.take(10240) == {0, 1}  # six vCPUs' worth, capped at the machine's two
+
+
+def test_an_environment_is_pinned_to_the_cores_its_memory_buys(
+    pools: list[FunctionPool], tmp_path: Path
+) -> None:
+    machine = len(usable_cores())
+    one = pool_of(pools, tmp_path, 1769).invoke({})
+    two = pool_of(pools, tmp_path, 3538).invoke({})
+    assert len(one["cores"]) == 1
+    assert len(two["cores"]) == min(2, machine)
+
+
+@pytest.mark.skipif(len(usable_cores()) < 2, reason="needs two cores")
+def test_two_environments_of_a_function_running_at_once_get_different_cores(
+    pools: list[FunctionPool], tmp_path: Path
+) -> None:
+    pool = pool_of(pools, tmp_path, 1769, size=2)
+    rendezvous = tmp_path / "rendezvous"
+    rendezvous.mkdir()
+    answers: list[dict[str, Any]] = []
+    calls = [
+        threading.Thread(
+            target=lambda: answers.append(pool.invoke({"rendezvous": str(rendezvous)}))
+        )
+        for _ in range(2)
+    ]
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join()
+    first, second = answers
+    assert first["pid"] != second["pid"]  # two environments, both running at the rendezvous
+    assert len(first["cores"]) == len(second["cores"]) == 1
+    assert first["cores"] != second["cores"]
