@@ -1,10 +1,14 @@
 """Local execution environments are sized as Lambda sizes them from the template: pinned to the
 cores their MemorySize buys (1,769 MB = 1 vCPU), concurrent ones of a function on distinct
-cores."""
+cores; killed past their MemorySize and reported as Lambda reports it (Runtime.ExitError, the
+REPORT line), the next invocation starting cold. No timing is asserted: the memory limit is
+checked against the peak resident set (VmHWM), which a busy machine cannot make a read miss."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,24 +17,35 @@ from typing import Any
 import pytest
 
 from local.cpus import CoreAllocator, usable_cores, vcpus
-from local.runtime import FunctionPool
+from local.runtime import FunctionFailed, FunctionPool, RuntimeExitError
 from local.template import FunctionSpec
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="pinning is Linux's")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity"), reason="pinning and /proc are Linux's"
+)
 
 HANDLER = """
 import os, time
 from pathlib import Path
 
+held = []
+
 def handler(event, context):
+    if "allocate_mb" in event:
+        held.append(b"\\x01" * (event["allocate_mb"] << 20))  # written: resident, not reserved
+    if "exit" in event:
+        os._exit(event["exit"])
     if "rendezvous" in event:  # stay until the other invocation is running too
         folder = Path(event["rendezvous"])
         (folder / str(os.getpid())).touch()
         deadline = time.monotonic() + 20
         while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-    return {"pid": os.getpid(), "cores": sorted(os.sched_getaffinity(0))}
+    return {"pid": os.getpid(), "cores": sorted(os.sched_getaffinity(0)),
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "request_id": context.aws_request_id}
 """
+REQUEST_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def spec(tmp_path: Path, memory_mb: int) -> FunctionSpec:
@@ -77,6 +92,7 @@ def test_an_environment_is_pinned_to_the_cores_its_memory_buys(
     two = pool_of(pools, tmp_path, 3538).invoke({})
     assert len(one["cores"]) == 1
     assert len(two["cores"]) == min(2, machine)
+    assert one["memory_limit_in_mb"] == 1769  # the context says it too, as Lambda's does
 
 
 @pytest.mark.skipif(len(usable_cores()) < 2, reason="needs two cores")
@@ -101,3 +117,48 @@ def test_two_environments_of_a_function_running_at_once_get_different_cores(
     assert first["pid"] != second["pid"]  # two environments, both running at the rendezvous
     assert len(first["cores"]) == len(second["cores"]) == 1
     assert first["cores"] != second["cores"]
+
+
+def test_past_its_memory_size_an_environment_is_killed_and_reported_as_lambda_reports_it(
+    pools: list[FunctionPool], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = pool_of(pools, tmp_path, 128)
+    warm = pool.invoke({"allocate_mb": 16})["pid"]  # within its 128 MB: kept warm
+    assert pool.invoke({})["pid"] == warm
+    with caplog.at_level(logging.INFO, logger="local.runtime"):
+        with pytest.raises(RuntimeExitError) as failed:
+            pool.invoke({"allocate_mb": 256})
+        after = pool.invoke({})
+    error = failed.value.error
+    assert error["errorType"] == "Runtime.ExitError"
+    found = re.fullmatch(
+        rf"RequestId: ({REQUEST_ID}) Error: Runtime exited with error: signal: killed",
+        error["errorMessage"],
+    )
+    assert found, error
+    request_id = found.group(1)
+    lines = [r.getMessage() for r in caplog.records]
+    (report,) = [line for line in lines if "REPORT" in line]
+    used = re.fullmatch(
+        rf"sized REPORT RequestId: {request_id}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms"
+        r"\tMemory Size: 128 MB\tMax Memory Used: (\d+) MB",
+        report,
+    )
+    assert used and int(used.group(1)) > 128, report
+    assert f"sized {error['errorMessage']}" in lines
+    assert "sized Runtime.ExitError" in lines
+    with pytest.raises(ProcessLookupError):
+        os.kill(warm, 0)  # gone, as Lambda discards the environment
+    assert after["pid"] != warm  # the next invocation starts cold...
+    assert sum("Init Duration" in line for line in lines) == 1  # ...with an init of its own
+
+
+def test_an_environment_that_exits_fails_its_invocation_with_its_exit_status(
+    pools: list[FunctionPool], tmp_path: Path
+) -> None:
+    pool = pool_of(pools, tmp_path, 128)
+    with pytest.raises(RuntimeExitError) as failed:
+        pool.invoke({"exit": 3})
+    assert failed.value.error["errorMessage"].endswith("Runtime exited with error: exit status 3")
+    assert isinstance(failed.value, FunctionFailed)  # the callers' unhandled-error path
+    pool.invoke({})  # a new environment
