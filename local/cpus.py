@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterable
 
 LAMBDA_MB_PER_VCPU = 1769
@@ -31,27 +32,39 @@ def usable_cores() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
+# The environments on each core, of every pool in this process (the gateway's, the poller's).
+_IN_USE: Counter[int] = Counter()
+_LOCK = threading.Lock()
+
+
 class CoreAllocator:
     """Hands each new environment of one function the cores in least use by the function's
     other environments, so that environments running at once get distinct cores while there
-    are enough. One per function pool: environments of other functions may share a core."""
+    are enough; among those, the cores in least use by every pool of this process sharing
+    `in_use` (all of them, by default), so that the first environments of the functions do
+    not all start on core 0. Environments of different functions may share a core."""
 
-    def __init__(self, cores: Iterable[int] | None = None) -> None:
-        self._users = dict.fromkeys(usable_cores() if cores is None else cores, 0)
-        self._lock = threading.Lock()
+    def __init__(
+        self, cores: Iterable[int] | None = None, in_use: Counter[int] | None = None
+    ) -> None:
+        self._cores = usable_cores() if cores is None else sorted(cores)
+        self._mine: Counter[int] = Counter()
+        self._all = _IN_USE if in_use is None else in_use
 
     def take(self, memory_mb: int) -> frozenset[int]:
-        """As many cores as `memory_mb` buys, at most every core; the least used first, the
-        lowest-numbered among equals. Empty where nothing can be pinned."""
-        with self._lock:
-            wanted = min(vcpus(memory_mb), len(self._users))
-            chosen = sorted(self._users, key=lambda core: (self._users[core], core))[:wanted]
-            for core in chosen:
-                self._users[core] += 1
-            return frozenset(chosen)
+        """As many cores as `memory_mb` buys, at most every core: the least used by this
+        function, then by every function, then the lowest-numbered. Empty where nothing can
+        be pinned."""
+        with _LOCK:
+            wanted = min(vcpus(memory_mb), len(self._cores))
+            ranked = sorted(self._cores, key=lambda core: (self._mine[core], self._all[core], core))
+            chosen = frozenset(ranked[:wanted])
+            self._mine.update(chosen)
+            self._all.update(chosen)
+            return chosen
 
-    def release(self, cores: Iterable[int]) -> None:
+    def release(self, cores: frozenset[int]) -> None:
         """The cores of an environment that is gone."""
-        with self._lock:
-            for core in cores:
-                self._users[core] -= 1
+        with _LOCK:
+            self._mine.subtract(cores)
+            self._all.subtract(cores)

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,12 +77,19 @@ def test_memory_buys_whole_cores_as_lambda_sizes_vcpus() -> None:
 
 
 def test_environments_take_the_least_used_cores_and_give_them_back() -> None:
-    cores = CoreAllocator([0, 1])
+    cores = CoreAllocator([0, 1], in_use=Counter())
     first, second = cores.take(1769), cores.take(1769)
     assert (first, second) == ({0}, {1})
     cores.release(first)
     assert cores.take(1769) == {0}
     assert cores.take(10240) == {0, 1}  # six vCPUs' worth, capped at the machine's two
+
+
+def test_the_first_environments_of_two_functions_start_on_different_cores() -> None:
+    in_use: Counter[int] = Counter()
+    predict, status = CoreAllocator([0, 1], in_use), CoreAllocator([0, 1], in_use)
+    assert (predict.take(1769), status.take(1024)) == ({0}, {1})
+    assert predict.take(1769) == {1}  # its own environments stay apart first
 
 
 def test_an_environment_is_pinned_to_the_cores_its_memory_buys(
