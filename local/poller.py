@@ -50,8 +50,9 @@ class SourceConfig:
     queue_arn: str
     batch_size: int
     batching_window_seconds: float
-    # Batches in flight at once: the template's ScalingConfig.MaximumConcurrency, at most the
-    # machine's cores (Lambda's pollers run concurrently; more here would only queue on CPU).
+    # Batches in flight at once: the template's ScalingConfig.MaximumConcurrency; predict's at
+    # most the environments the machine's cores hold, each on the cores its memory buys
+    # (Lambda's pollers run concurrently; more here would only queue on CPU).
     concurrency: int = 1
 
 

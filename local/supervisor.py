@@ -13,28 +13,38 @@ from dataclasses import asdict
 
 from local.aws import Resources
 from local.config import LocalConfig
+from local.cpus import usable_cores, vcpus
 from local.files import write_private
 from local.poller import READY_FILE, PollerConfig, SourceConfig
 from local.processes import spawn, stop
-from local.template import runs_the_model, sqs_consumers
+from local.template import functions, runs_the_model, sqs_consumers
 
 logger = logging.getLogger("local.supervisor")
+
+
+def machine_cores() -> int:
+    """The cores this process may use (what `local.cpus` pins environments to)."""
+    return len(usable_cores()) or os.cpu_count() or 1
 
 
 def event_sources(resources: Resources) -> list[SourceConfig]:
     """The template's SQS event sources, on the local queues."""
     queues = resources.queues
-    cores = os.cpu_count() or 1
+    cores = machine_cores()
+    specs = functions()
     sources = []
     for function, (queue_id, properties) in sorted(sqs_consumers().items()):
         url, arn = queues[queue_id]
         batch_size = int(properties.get("BatchSize", 10))
         window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
         scaling = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", cores))
-        # The model's batches are held to the cores (more would only queue on CPU); the other
-        # functions wait on the network or the database (notify on clients' servers), and run
-        # as many batches at once as the template lets Lambda.
-        concurrency = max(1, min(scaling, cores) if runs_the_model(function) else scaling)
+        # The model's batches are held to the environments the cores hold, each on the cores
+        # its memory buys (more would only queue on CPU); the other functions wait on the
+        # network or the database (notify on clients' servers), and run as many batches at
+        # once as the template lets Lambda.
+        if runs_the_model(function):
+            scaling = min(scaling, cores // vcpus(specs[function].memory_mb))
+        concurrency = max(1, scaling)
         sources.append(SourceConfig(function, url, arn, batch_size, window, concurrency))
     return sources
 

@@ -1,6 +1,7 @@
 """Read what the local stack must share with the cloud from infra/template.yaml: routes, the
-functions' timeouts and roles, the SQS event sources' batch settings, the queue's redrive
-settings and the HTTP API's throttling. One source, so the two cannot drift apart.
+functions' timeouts, memory sizes and roles, the SQS event sources' batch settings, the
+queue's redrive settings and the HTTP API's throttling. One source, so the two cannot drift
+apart.
 
 This module depends on nothing else in `local`: `local.config` builds on it, not the reverse."""
 
@@ -16,6 +17,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
+LAMBDA_DEFAULT_MEMORY_MB = 128  # a function's MemorySize when neither it nor Globals says
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class FunctionSpec:
     timeout_seconds: float
     role: str | None  # logical id of its IAM role
     code: Path  # its handler's file: functions/<name>/app.py
+    # Its MemorySize: the most resident memory an environment may hold, and what buys it CPU
+    # (local/cpus.py).
+    memory_mb: int = LAMBDA_DEFAULT_MEMORY_MB
 
 
 class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # no stubs
@@ -102,6 +107,19 @@ def _global_function_property(name: str) -> Any:
     return document().get("Globals", {}).get("Function", {}).get(name)
 
 
+def _resolved(value: Any) -> Any:
+    """A property's value at the parameters' defaults: `!Ref PredictMemorySize` -> 1769."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return parameter_defaults()[value["Ref"]]
+    return value
+
+
+def _function_property(props: dict[str, Any], name: str, default: Any = None) -> Any:
+    """A function's own property, else the Globals' (as SAM merges them), resolved."""
+    value = props.get(name, _global_function_property(name))
+    return default if value is None else _resolved(value)
+
+
 def _serverless_functions() -> dict[str, tuple[str, dict[str, Any]]]:
     """(logical id, resource) by local name: the function's folder under functions/."""
     named = {}
@@ -128,9 +146,10 @@ def functions(timeouts: Mapping[str, float] | None = None) -> dict[str, Function
         specs[name] = FunctionSpec(
             name=name,
             logical_id=logical_id,
-            timeout_seconds=float(props.get("Timeout", _global_function_property("Timeout"))),
+            timeout_seconds=float(_function_property(props, "Timeout")),
             role=role["Fn::GetAtt"][0] if isinstance(role, dict) else None,
             code=REPO_ROOT / "functions" / name / "app.py",
+            memory_mb=int(_function_property(props, "MemorySize", LAMBDA_DEFAULT_MEMORY_MB)),
         )
     for name, seconds in (timeouts or {}).items():
         specs[name] = replace(specs[name], timeout_seconds=seconds)

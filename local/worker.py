@@ -1,11 +1,14 @@
 """One local Lambda execution environment:
-`python -m local.worker NAME CODE REPLY_FD`.
+`python -m local.worker NAME CODE REPLY_FD CORES`.
 
-Imports the function's code (functions/NAME/app.py) once, the init phase, with
+Pins itself to CORES ("0,1"; empty: unpinned) first, so that every thread its libraries start
+later stays there (OpenVINO sizes its thread pool from the cores the process may use). Then
+imports the function's code (functions/NAME/app.py) once, the init phase, with
 AWS_LAMBDA_INITIALIZATION_TYPE set as Lambda sets it (predict loads its model then:
-`dogdetect.runtime.lifecycle`); then runs one invocation at a time: a JSON line on stdin in, a JSON
-line on REPLY_FD out. The function's own output (its JSON logs) goes to the inherited stdout
-and stderr, as in CloudWatch."""
+`dogdetect.runtime.lifecycle`); then runs one invocation at a time: a JSON line on stdin in, a
+JSON line on REPLY_FD out, under the request id the runtime chose (its REPORT line names it).
+The function's own output (its JSON logs) goes to the inherited stdout and stderr, as in
+CloudWatch."""
 
 from __future__ import annotations
 
@@ -39,7 +42,12 @@ def serve(name: str, code: Path, reply_fd: int) -> None:
     _reply(channel, {"ready": os.getpid()})
     for line in sys.stdin.buffer:
         request = json.loads(line)
-        context = LambdaContext(function_name=name, timeout_seconds=request["timeout"])
+        context = LambdaContext(
+            function_name=name,
+            timeout_seconds=request["timeout"],
+            memory_limit_in_mb=int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]),
+            aws_request_id=request["request_id"],
+        )
         try:
             reply: dict[str, Any] = {"result": module.handler(request["event"], context)}
         except Exception as exc:  # Lambda reports an unhandled error and keeps the container
@@ -50,6 +58,13 @@ def serve(name: str, code: Path, reply_fd: int) -> None:
         _reply(channel, reply)
 
 
+def pin(cores: str) -> None:
+    """Run on `cores` only ("0,1"), as the runtime sized this environment."""
+    if cores:
+        os.sched_setaffinity(0, {int(core) for core in cores.split(",")})
+
+
 if __name__ == "__main__":
-    name, code, reply_fd = sys.argv[1:]
+    name, code, reply_fd, cores = sys.argv[1:]
+    pin(cores)
     serve(name, Path(code), int(reply_fd))

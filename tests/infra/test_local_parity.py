@@ -67,6 +67,22 @@ def test_local_functions_time_out_as_the_template_declares(
     assert local == declared
 
 
+def test_local_functions_have_the_memory_the_template_declares(
+    template: dict[str, Any], functions: dict[str, Any]
+) -> None:
+    """What each environment may hold and the cores it is pinned to (local/cpus.py) follow the
+    MemorySize the cloud deploys: its own or the Globals', a parameter's at its default."""
+    defaults = {name: p.get("Default") for name, p in template["Parameters"].items()}
+
+    def deployed(function: dict[str, Any]) -> int:
+        size = function_property(template, function, "MemorySize") or 128  # Lambda's default
+        return int(defaults[size["Ref"]] if isinstance(size, dict) else size)
+
+    local = {spec.logical_id: spec.memory_mb for spec in local_functions().values()}
+    assert local == {name: deployed(function) for name, function in functions.items()}
+    assert local["PredictFunction"] == 1769  # PredictMemorySize: one vCPU
+
+
 def test_local_queue_is_created_as_the_template_declares(
     resources: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -145,15 +161,14 @@ def test_event_sources_run_as_many_batches_at_once_as_the_template_allows(
     resources: dict[str, Any],
 ) -> None:
     """Lambda's pollers deliver up to ScalingConfig.MaximumConcurrency batches at once;
-    `make local` does the same, bounded by the machine's cores for predict's model (CPU-bound),
-    not for notify (its batches wait on clients' servers)."""
-    import os
-
-    from local.supervisor import event_sources
+    `make local` does the same, bounded by the machine's cores for predict's model (CPU-bound:
+    one environment per vCPU its PredictMemorySize buys, 1 at the default), not for notify
+    (its batches wait on clients' servers)."""
+    from local.supervisor import event_sources, machine_cores
 
     names = Resources("b", "http://q", "arn:q", "http://d", "arn:d", "http://n", "arn:n")
     local = {source.function: source.concurrency for source in event_sources(names)}
-    cores = os.cpu_count() or 1
+    cores = machine_cores()
     for function, logical_id in (("predict", "PredictFunction"), ("notify", "NotifyFunction")):
         (source,) = [
             e["Properties"]
