@@ -107,7 +107,8 @@ class EventSource:
             response = self.pool.invoke(event)
         except (FunctionFailed, FunctionTimeout) as exc:
             # A failed or timed-out invocation returns the whole batch to the queue.
-            logger.error("%s invocation failed: %s", self.config.function, exc)
+            ids = " ".join(m["MessageId"] for m in messages)
+            logger.error("%s invocation failed (messages %s): %s", self.config.function, ids, exc)
             return
         failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
