@@ -1,13 +1,16 @@
-"""What every measurement of the bench shares: where things are, the photos, the progress bar,
-and running a measurement in a fresh interpreter (`bench.worker`)."""
+"""What every part of the bench shares: where things are, the photos, the results folder, the
+progress bar, statistics, and running a measurement in a fresh interpreter (`bench.worker`)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,44 +18,30 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
-OPENVINO_MODEL = SHARED / "models" / "yolo11n_int8_openvino_model"
-WORKER_TIMEOUT_S = 600
+MODEL = SHARED / "models" / "yolo11n_int8_openvino_model"
+RESULTS = REPO / "bench" / "results"
+NAN = float("nan")
+# The drain's photos, as issue 18's black-box table took them: the two shared ones, in turn.
+DRAIN_PHOTOS = (SHARED / "images" / "dog.jpg", SHARED / "images" / "horses.jpg")
 
 
 def photos() -> list[Path]:
-    """The four photos every measurement cycles through: two shared, two of ultralytics'."""
+    """The four photos of the backends' comparison: two shared, two of ultralytics'."""
     spec = importlib.util.find_spec("ultralytics")  # its folder only: nothing is imported
     assert spec is not None and spec.origin is not None
     assets = Path(spec.origin).parent / "assets"
-    return [
-        SHARED / "images" / "dog.jpg",
-        SHARED / "images" / "horses.jpg",
-        assets / "bus.jpg",
-        assets / "zidane.jpg",
-    ]
+    return [*DRAIN_PHOTOS, assets / "bus.jpg", assets / "zidane.jpg"]
 
 
-def model_input_side(model_dir: Path = OPENVINO_MODEL) -> int:
-    """The export's square input side, from its metadata.yaml (`imgsz`)."""
-    import yaml
-
-    imgsz = yaml.safe_load((model_dir / "metadata.yaml").read_text())["imgsz"]
-    return int(imgsz if isinstance(imgsz, int) else imgsz[0])
-
-
-def cycle(items: list[Path], n: int) -> list[Path]:
-    return [items[i % len(items)] for i in range(n)]
+def cycle(items: Iterable[Path], n: int) -> list[Path]:
+    pool = list(items)
+    return [pool[i % len(pool)] for i in range(n)]
 
 
 def offline_env(**extra: str) -> dict[str, str]:
     """This environment, with ultralytics kept offline and quiet."""
-    return {
-        **os.environ,
-        "YOLO_OFFLINE": "1",
-        "YOLO_AUTOINSTALL": "false",
-        "YOLO_VERBOSE": "false",
-        **extra,
-    }
+    quiet = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
+    return {**os.environ, **quiet, **extra}
 
 
 def run_worker(what: str, args: dict[str, Any], env: dict[str, str] | None = None) -> Any:
@@ -63,12 +52,23 @@ def run_worker(what: str, args: dict[str, Any], env: dict[str, str] | None = Non
         env=env or offline_env(),
         capture_output=True,
         text=True,
-        timeout=WORKER_TIMEOUT_S,
+        timeout=600,
     )
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH-RESULT "):
             return json.loads(line.removeprefix("BENCH-RESULT "))
     raise RuntimeError(f"bench.worker {what} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+
+
+def save(part: str, data: Any) -> None:
+    """bench/results/<part>.json: the raw figures the report is drawn from."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{part}.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+
+
+def load(folder: Path = RESULTS) -> dict[str, Any]:
+    """Every part a run saved, by name; a part not measured is absent."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 
 class Steps:
@@ -85,3 +85,33 @@ class Steps:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def known(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def pct(values: Iterable[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between the closest ranks; NaN without values."""
+    ordered = sorted(values)
+    if not ordered:
+        return NAN
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(values: Iterable[float | None]) -> float:
+    present = [float(v) for v in values if v is not None and known(float(v))]
+    return statistics.median(present) if present else NAN
+
+
+def median_of(runs: Iterable[Mapping[str, Any]], key: str) -> float:
+    """The median of one field over runs, skipping runs that lack it."""
+    return median(r.get(key) for r in runs)
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float:
+    if not known(numerator) or not known(denominator) or not denominator:
+        return NAN
+    return float(numerator) / float(denominator)  # type: ignore[arg-type]

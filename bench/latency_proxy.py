@@ -1,7 +1,5 @@
-"""A TCP proxy on 127.0.0.1 that adds a fixed delay to every chunk it forwards, each way: the
-local AWS endpoint behind it answers as if it were a network hop away (as S3 is from a Lambda
-function). The delay is a latency, not a bandwidth limit: each chunk leaves `delay_s` after it
-arrived, in order, whatever queued before it."""
+"""A TCP proxy on 127.0.0.1 delaying every chunk it forwards, each way, by a fixed time (a
+latency, not a bandwidth limit): the local AWS endpoint as if a network hop away."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ drawings are bounded: a request for a photo another request is drawing gets that
 with every drawing slot taken the answer is 503 with Retry-After at once, and reads, `/health`
 and the page keep the status function's other executions. The probe's case: 16 concurrent
 `/annotated` made every one of them 500 at the status timeout and `/health` take 27 s.
-Latencies are `make bench`'s (bench/annotated.py); here, the mechanism over HTTP."""
+Latencies are `make bench`'s (bench/contention.py); here, the mechanism over HTTP."""
 
 from __future__ import annotations
 

@@ -1,0 +1,187 @@
+"""The bench's hands on the local stack it started (local/launcher.py), black-box: HTTP through
+the gateway (uploads backing off on its 429s, reads of the rows' own timestamps), and, on its
+own child processes only, pausing the predict poller, killing predict's execution
+environments and reading the init durations the local runtime logs."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+POLLER = ("-m", "local.poller")
+PREDICT = ("-m", "local.worker", "predict")  # then its code, reply fd
+INIT_LINE = re.compile(r" (?P<name>\w+) pid (?P<pid>\d+) Init Duration: (?P<ms>[\d.]+) ms")
+NAN = float("nan")
+POLL_INTERVAL_S = 0.25  # few polls: they would take the cores the pipeline runs on
+TERMINAL = ("DONE", "ERROR")
+
+# -- processes --------------------------------------------------------------------------------
+
+
+def _children(stack: Any, words: tuple[str, ...]) -> list[psutil.Process]:
+    """The stack's processes whose command line has `words` in a row."""
+    found = []
+    for process in psutil.Process(stack.process.pid).children(recursive=True):
+        try:
+            argv = process.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if any(tuple(argv[i : i + len(words)]) == words for i in range(len(argv))):
+            found.append(process)
+    return found
+
+
+def predict_environments(stack: Any) -> list[psutil.Process]:
+    return _children(stack, PREDICT)
+
+
+@contextmanager
+def predict_paused(stack: Any) -> Iterator[None]:
+    """SIGSTOP the poller (the queue fills, submit runs alone); SIGCONT on the way out."""
+    pollers = _children(stack, POLLER)
+    if not pollers:  # measuring on would time a queue that was never held back
+        raise LookupError("the stack has no predict poller to pause")
+    for p in pollers:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for p in pollers:
+            p.send_signal(signal.SIGCONT)
+
+
+def kill_predict_environments(stack: Any) -> list[int]:
+    """SIGKILL every predict environment, as Lambda discards a container."""
+    found = predict_environments(stack)
+    for process in found:
+        process.kill()
+    psutil.wait_procs(found, timeout=10)
+    return [p.pid for p in found]
+
+
+def log_size(stack: Any) -> int:
+    path = stack.state_dir / "poller.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def inits_since(stack: Any, since: int, function: str = "predict") -> list[float]:
+    """Init durations (s) of `function`'s environments logged after byte `since`."""
+    with (stack.state_dir / "poller.log").open("rb") as log:
+        log.seek(since)
+        text = log.read().decode(errors="replace")
+    return [float(m["ms"]) / 1000 for m in INIT_LINE.finditer(text) if m["name"] == function]
+
+
+def wait_for_init(stack: Any, since: int, timeout_s: float = 30) -> float | None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := inits_since(stack, since):
+            return found[0]
+        time.sleep(0.2)
+    return None
+
+
+def function_env(stack: Any, **overrides: str) -> dict[str, str]:
+    """What a function of this stack sees (endpoint, database, bucket, queue, credentials)."""
+    own = {k: v for k, v in stack.environment.items() if k.isupper()}
+    return {**os.environ, **own, **overrides}
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+def timestamp(value: str) -> float:
+    """A row's ISO 8601 time as seconds since the epoch (this machine's clock, as the bench's)."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def client(api_url: str, concurrency: int = 8) -> httpx.Client:
+    limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency)
+    return httpx.Client(base_url=api_url, timeout=60, limits=limits)
+
+
+def backing_off(request: Callable[[], httpx.Response]) -> httpx.Response:
+    """A request, retried on the gateway's 429 (the template's throttle) as a client would."""
+    for attempt in range(8):
+        response = request()
+        if response.status_code != 429:
+            return response
+        time.sleep(0.05 * 2**attempt)
+    return response
+
+
+def post_image(http: httpx.Client, name: str, data: bytes, **form: str) -> httpx.Response:
+    files = {"image": (name, data)}
+    return backing_off(lambda: http.post("/image_prediction", files=files, data=form or None))
+
+
+def submit_all(http: httpx.Client, paths: list[Path], concurrency: int) -> dict[str, Any]:
+    """Upload every photo, `concurrency` at a time: the ids (failed uploads left out), each
+    upload's latency, the failures."""
+    latencies: list[float] = []
+
+    def submit(path: Path) -> str | None:
+        t = time.perf_counter()
+        response = post_image(http, path.name, path.read_bytes())
+        latencies.append(time.perf_counter() - t)  # list.append is atomic
+        return str(response.json()["image_prediction_id"]) if response.status_code == 202 else None
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        ids = [i for i in pool.map(submit, paths) if i]
+    return {"ids": ids, "latencies_s": latencies, "errors": len(paths) - len(ids)}
+
+
+def wait_done(
+    http: httpx.Client, ids: list[str], timeout_s: float = 300, polls: list[float] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of `ids` once each is DONE or ERROR. The queue is about first in, first out:
+    the last unfinished id is polled until it finishes, then the others are read once each."""
+    pending, finished = list(ids), []
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        for prediction_id in reversed(list(pending)):
+            t = time.perf_counter()
+            response = backing_off(lambda i=prediction_id: http.get(f"/image_prediction/{i}"))
+            (polls if polls is not None else []).append(time.perf_counter() - t)
+            body = response.json() if response.status_code == 200 else {}
+            if body.get("status") not in TERMINAL:
+                break
+            pending.remove(prediction_id)
+            finished.append(body)
+        if pending:
+            time.sleep(POLL_INTERVAL_S)
+    return finished
+
+
+def upload_and_wait(api_url: str, paths: list[Path], concurrency: int) -> dict[str, Any]:
+    """Upload every photo (`concurrency` at a time), wait until each one is DONE; latencies from
+    the rows' own timestamps (`created_at` -> `updated_at`), so polling slowly inflates none."""
+    polls: list[float] = []
+    with client(api_url, concurrency) as http:
+        submitted = submit_all(http, paths, concurrency)
+        rows = wait_done(http, submitted["ids"], polls=polls)
+    created = [timestamp(row["created_at"]) for row in rows] or [NAN]
+    done = [timestamp(row["updated_at"]) for row in rows] or [NAN]
+    errors = submitted["errors"] + len(submitted["ids"]) - len(rows)
+    errors += sum(row["status"] == "ERROR" for row in rows)
+    return {"images": len(paths), "submit_latencies_s": submitted["latencies_s"],
+            "status_latencies_s": polls, "errors": errors,
+            "done_latencies_s": [d - c for c, d in zip(created, done, strict=True) if rows],
+            "elapsed_s": max(done) - min(created), "first_to_last_done_s": max(done) - min(done),
+            "throughput_ips": len(paths) / (max(done) - min(created))}  # fmt: skip
+
+
+def wait_idle(api_url: str, photo: Path) -> None:
+    """Block until the queue has drained: a fresh upload gets DONE."""
+    upload_and_wait(api_url, [photo], 1)
