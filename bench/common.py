@@ -14,8 +14,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 MODEL = SHARED / "models" / "yolo11n_int8_openvino_model"
@@ -75,6 +73,8 @@ class Steps:
     """The progress bar: one tick per measurement."""
 
     def __init__(self, total: int) -> None:
+        from tqdm import tqdm  # here: the report's unit tests (.venv313) have no tqdm
+
         self.bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
 
     def __call__(self, label: str) -> None:
