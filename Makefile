@@ -73,7 +73,7 @@ test-infra: venv ## template tests (cfn-lint and properties)
 lint: venv ## ruff, mypy, the layers' import contracts, dead code, bandit, the locks, pip-audit
 	$(VENV)/bin/ruff check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
 	$(VENV)/bin/ruff format --check . scripts/fuzz-decoding scripts/fetch-rds-ca-bundle
-	$(VENV)/bin/mypy layers/core functions local clients/python/src
+	$(VENV)/bin/mypy layers/core functions local clients/python/src bench scripts/*.py
 	# import-linter: the contracts in pyproject.toml ([tool.importlinter]), on layers/core
 	cd layers/core && $(abspath $(VENV))/bin/lint-imports ../../pyproject.toml
 	# vulture: what nothing calls; what a framework calls by name is in vulture_whitelist.py

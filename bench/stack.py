@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def wait_done(
     while pending and time.monotonic() < deadline:
         for prediction_id in reversed(list(pending)):
             t = time.perf_counter()
-            response = backing_off(lambda i=prediction_id: http.get(f"/image_prediction/{i}"))
+            response = backing_off(partial(http.get, f"/image_prediction/{prediction_id}"))
             (polls if polls is not None else []).append(time.perf_counter() - t)
             body = response.json() if response.status_code == 200 else {}
             if body.get("status") not in TERMINAL:

@@ -78,12 +78,12 @@ def function(args: dict[str, Any]) -> dict[str, Any]:
     name, photo = args["function"], Path(args["photo"])
     lambda_path(name)
     started = time.perf_counter()
-    import app  # type: ignore[import-not-found]
+    import app
 
     out: dict[str, Any] = {"import_s": time.perf_counter() - started, "at_import": _loaded()}
     from local.functions import invoke
 
-    events = {
+    events: dict[str, Callable[[], dict[str, Any]]] = {
         "submit": lambda: _http_event("POST", "/image_prediction", photo.read_bytes()),
         "status": lambda: _http_event("GET", "/health"),
         "sweep": lambda: {"source": "aws.events", "detail-type": "Scheduled Event"},
@@ -139,7 +139,7 @@ def backend(args: dict[str, Any]) -> dict[str, Any]:
         dogs = [d.confidence for d in detector.detect([image])[0] if d.label == "dog"]
         out["answers"][name] = max(dogs or [0.0])
     out["latencies_s"] = [
-        _timed(lambda i=image: detector.detect([i]))
+        _timed(partial(detector.detect, [image]))
         for _ in range(args["rounds"])
         for image in images.values()
     ]
@@ -149,7 +149,7 @@ def backend(args: dict[str, Any]) -> dict[str, Any]:
 
 def ultralytics_loop(args: dict[str, Any]) -> dict[str, Any]:
     """ultralytics predicting the image files in a plain loop, one result per set of files."""
-    from ultralytics import YOLO
+    from ultralytics import YOLO  # type: ignore[attr-defined]
 
     model = YOLO(args["model"], task="detect")
     out: dict[str, Any] = {}
@@ -305,9 +305,10 @@ def batches(args: dict[str, Any]) -> dict[str, Any]:
         if hasattr(engine_module, step):
             setattr(engine_module, step, timers.wrap(step, getattr(engine_module, step)))
     timed = {"storage": "fetch", "repository": "sql", "detector": "detect"}
-    deps = replace(
-        deps, **{port: Timed(getattr(deps, port), timers, part) for port, part in timed.items()}
-    )
+    wrapped: dict[str, Any] = {
+        port: Timed(getattr(deps, port), timers, part) for port, part in timed.items()
+    }
+    deps = replace(deps, **wrapped)
     sqs = boto3.client("sqs", endpoint_url=args["sqs"], region_name=settings.aws_region)
     queue = sqs.create_queue(QueueName="dogdetect-bench-batches")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
@@ -320,7 +321,7 @@ def batches(args: dict[str, Any]) -> dict[str, Any]:
                 "key": image_key_for(UUID(i)),
             }
             sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(job))
-        t, messages = time.perf_counter(), []
+        t, messages = time.perf_counter(), list[dict[str, Any]]()
         while len(messages) < len(run["ids"]):
             messages += sqs.receive_message(
                 QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=1
@@ -334,14 +335,14 @@ def batches(args: dict[str, Any]) -> dict[str, Any]:
         timers.spent = {}
         batch_deps = replace(deps, fetch_concurrency=run["concurrency"])
         t = time.perf_counter()
-        reply = app.lambda_handler(event, LambdaContext("predict", 60.0), lambda d=batch_deps: d)
+        reply = app.lambda_handler(event, LambdaContext("predict", 60.0), lambda: batch_deps)  # noqa: B023 - called at once
         found |= {"batch_s": time.perf_counter() - t, "parts_s": dict(timers.spent)}
         found["failed"] = len(reply["batchItemFailures"])
         handles = [
             {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
         ]
         found["sqs_delete_s"] = _timed(
-            lambda h=handles: sqs.delete_message_batch(QueueUrl=queue, Entries=h)
+            partial(sqs.delete_message_batch, QueueUrl=queue, Entries=handles)
         )
         found["pipe_s"] = _pipe_round_trip(event, reply)
         out.append(found)
