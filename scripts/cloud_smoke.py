@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ def output(cloudformation: Any, stack: str, name: str) -> str:
 def check_aliases_serve_the_layer(session: Any, stack: str) -> None:
     """Every function alias points at a version built with the stack's current CoreLayer."""
     resources = stack_resources(session.client("cloudformation"), stack)
-    layer = resources["CoreLayer"]["PhysicalResourceId"]  # the layer version's ARN
+    layer = resources[core_layer(resources)]["PhysicalResourceId"]  # the layer version's ARN
     functions = session.client("lambda")
     aliases = [r for r in resources.values() if r["ResourceType"] == "AWS::Lambda::Alias"]
     check(bool(aliases), f"{len(aliases)} function aliases")
@@ -120,6 +120,17 @@ def check_aliases_serve_the_layer(session: Any, stack: str) -> None:
         config = functions.get_function_configuration(FunctionName=name, Qualifier=version)
         layers = [item["Arn"] for item in config.get("Layers", [])]
         check(layer in layers, f"{name}:{alias_name} (version {version}) runs {layer}")
+
+
+def core_layer(resources: Mapping[str, Mapping[str, str]]) -> str:
+    """The logical id CoreLayer gets in the stack: SAM's transform names a layer version after
+    the template's id and a hash of its content (CoreLayer3f2a...), never the id itself."""
+    (found,) = [
+        name
+        for name, resource in resources.items()
+        if resource["ResourceType"] == "AWS::Lambda::LayerVersion" and name.startswith("CoreLayer")
+    ]
+    return found
 
 
 def change_the_core_layer_only() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import runpy
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,15 @@ def test_an_unchanged_template_publishes_nothing_new(
     snapshot), so the test above is not passing on versions that change every time."""
     first = versions(translate(sam_python, packaged(template)))
     assert versions(translate(sam_python, packaged(template))) == first
+
+
+def test_the_cloud_smoke_test_finds_the_core_layer_as_the_stack_names_it(
+    sam_python: Path, template: dict[str, Any]
+) -> None:
+    """scripts/cloud_smoke.py reads the stack's resources by logical id; the transform renames
+    every layer version (CoreLayer + a hash), so a lookup of "CoreLayer" finds nothing."""
+    translated = translate(sam_python, packaged(template))["Resources"]
+    as_listed = {name: {"ResourceType": r["Type"]} for name, r in translated.items()}
+    found = runpy.run_path(str(REPO_ROOT / "scripts" / "cloud_smoke.py"))["core_layer"](as_listed)
+    assert found != "CoreLayer" and translated[found]["Type"] == "AWS::Lambda::LayerVersion"
+    assert found.startswith("CoreLayer")
