@@ -34,9 +34,10 @@ logger = logging.getLogger("local.runtime")
 # Lambda gives an on-demand init 10 s; locally a first model load on a busy machine may take
 # longer, and a stack that never starts helps nobody.
 INIT_TIMEOUT_SECONDS = 120.0
-# How often a busy environment's memory is read: a 50 ms lag past the limit, for a few
-# microseconds of /proc per read. The peak (VmHWM) is kept between reads, so none is missed.
-MEMORY_POLL_SECONDS = 0.05
+# How often a busy environment's memory is read (and once more at its reply): the peak (VmHWM)
+# is kept between reads, so none is missed; the kill comes at most this late. More often
+# would wake every waiting thread (16 status long-polls in the gateway) for nothing.
+MEMORY_POLL_SECONDS = 0.5
 
 
 class FunctionTimeout(Exception):
@@ -246,6 +247,7 @@ class FunctionPool:
         try:
             environment.wait_ready()
         except FunctionFailed:
+            environment.kill()  # reaped, its pipe closed: no zombie left behind
             self._forget(environment)
             raise
         self._idle.put(environment)
