@@ -32,7 +32,8 @@ def usable_cores() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-# The environments on each core, of every pool in this process (the gateway's, the poller's).
+# The environments on each core, of every pool in this process: the gateway's pools share one
+# count, the poller's (a process of its own) another; the two do not see each other's.
 _IN_USE: Counter[int] = Counter()
 _LOCK = threading.Lock()
 
