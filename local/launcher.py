@@ -22,6 +22,7 @@ import psutil
 
 from local import poller
 from local.config import REPO_ROOT, Emulator
+from local.processes import wait_until
 from local.stack import READY_FILE
 
 
@@ -168,11 +169,10 @@ def warm_status_environments(client: httpx.Client, timeout: float = 600) -> None
     from local.gateway import POOL_SIZES  # here: the unit suites' 3.13 venv has no gateway
 
     count = POOL_SIZES["status"]
-    deadline = time.monotonic() + timeout
     with ThreadPoolExecutor(count) as pool:
-        while time.monotonic() < deadline:
-            answers = list(pool.map(lambda _: client.get("/health", timeout=60), range(count)))
-            if all(a.status_code == 200 for a in answers):
-                return
-            time.sleep(1)
-    raise TimeoutError(f"the status environments were not all started within {timeout} s")
+
+        def one_round_all_answered() -> bool:
+            answers = pool.map(lambda _: client.get("/health", timeout=60), range(count))
+            return all(a.status_code == 200 for a in answers)
+
+        wait_until(one_round_all_answered, timeout, "every status environment", interval=1)
