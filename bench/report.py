@@ -14,10 +14,11 @@ import jinja2
 
 from bench.common import NAN, RESULTS, known, load, median, median_of, pct, ratio
 from local import template
+from local.cpus import LAMBDA_MB_PER_VCPU
 
 BENCH = Path(__file__).resolve().parent
 DOC = BENCH.parent / "docs" / "benchmarks.md"
-VCPU_MB = 1769  # Lambda: one vCPU's worth of memory
+VCPU_MB = LAMBDA_MB_PER_VCPU  # Lambda: one vCPU's worth of memory
 PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}  # us-east-1 list prices
 PRICE_PER_REQUEST = 0.20 / 1_000_000
 # The targets: issue 18's (drain, cold start, memory), issue 10's still standing (the rest).
@@ -44,24 +45,13 @@ class Facts:
 
 
 def facts() -> Facts:
-    document, defaults = template.document(), template.parameter_defaults()
-
-    def prop(logical_id: str, name: str, default: Any) -> Any:
-        value = document["Resources"][logical_id].get("Properties", {}).get(name)
-        value = (
-            document.get("Globals", {}).get("Function", {}).get(name, default)
-            if value is None
-            else value
-        )
-        return defaults[value["Ref"]] if isinstance(value, dict) and "Ref" in value else value
-
     specs, queue, throttle = template.functions(), template.queue_config(), template.throttle()
-    predict = specs["predict"].logical_id
-    events = document["Resources"][predict]["Properties"].get("Events", {}).values()
+    predict = template.resources()[specs["predict"].logical_id]["Properties"]
+    events = predict.get("Events", {}).values()
     scaling = [e["Properties"].get("ScalingConfig", {}) for e in events if e.get("Type") == "SQS"]
     return Facts(
-        memory_mb={n: int(prop(s.logical_id, "MemorySize", 128)) for n, s in specs.items()},
-        architecture=str(prop(predict, "Architectures", ["x86_64"])[0]),
+        memory_mb={name: spec.memory_mb for name, spec in specs.items()},
+        architecture=str(template.function_property(predict, "Architectures", ["x86_64"])[0]),
         batch_size=queue.batch_size,
         batching_window_s=queue.batching_window_seconds,
         predict_max_concurrency=next((s.get("MaximumConcurrency") for s in scaling), None),

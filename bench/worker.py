@@ -17,19 +17,19 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from local.memory import KIB_PER_MB, peak_resident_kib
+
 REPO = Path(__file__).resolve().parent.parent
 CORE = REPO / "layers" / "core"
 MAX_PIXELS = 40_000_000
 CONFIDENCE = 0.25
 
 
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """A process's high-water mark of resident memory (VmHWM); NaN when it cannot be read."""
-    try:
-        found = Path(f"/proc/{pid}/status").read_text().split("VmHWM:")[1].split()[0]
-    except (OSError, IndexError):
-        return float("nan")
-    return int(found) / 1024
+def peak_rss_mb(pid: int | None = None) -> float:
+    """A process's (this one's by default) high-water mark of resident memory (VmHWM) in MiB;
+    NaN when it cannot be read."""
+    found = peak_resident_kib(os.getpid() if pid is None else pid)
+    return float("nan") if found is None else found / KIB_PER_MB
 
 
 def lambda_path(function: str) -> None:

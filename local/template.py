@@ -103,7 +103,7 @@ def parameter_defaults() -> dict[str, Any]:
     return {name: p.get("Default") for name, p in document()["Parameters"].items()}
 
 
-def _global_function_property(name: str) -> Any:
+def _globalfunction_property(name: str) -> Any:
     return document().get("Globals", {}).get("Function", {}).get(name)
 
 
@@ -114,9 +114,9 @@ def _resolved(value: Any) -> Any:
     return value
 
 
-def _function_property(props: dict[str, Any], name: str, default: Any = None) -> Any:
+def function_property(props: dict[str, Any], name: str, default: Any = None) -> Any:
     """A function's own property, else the Globals' (as SAM merges them), resolved."""
-    value = props.get(name, _global_function_property(name))
+    value = props.get(name, _globalfunction_property(name))
     return default if value is None else _resolved(value)
 
 
@@ -146,10 +146,10 @@ def functions(timeouts: Mapping[str, float] | None = None) -> dict[str, Function
         specs[name] = FunctionSpec(
             name=name,
             logical_id=logical_id,
-            timeout_seconds=float(_function_property(props, "Timeout")),
+            timeout_seconds=float(function_property(props, "Timeout")),
             role=role["Fn::GetAtt"][0] if isinstance(role, dict) else None,
             code=REPO_ROOT / "functions" / name / "app.py",
-            memory_mb=int(_function_property(props, "MemorySize", LAMBDA_DEFAULT_MEMORY_MB)),
+            memory_mb=int(function_property(props, "MemorySize", LAMBDA_DEFAULT_MEMORY_MB)),
         )
     for name, seconds in (timeouts or {}).items():
         specs[name] = replace(specs[name], timeout_seconds=seconds)
