@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from local.files import write_private
+from local.moto_overheads import install as without_per_request_overheads
 from local.s3_missing import MissingObjects, moto_bucket_exists, moto_may_list
 from local.s3_post import PresignedPosts, moto_signer, moto_store
 
@@ -149,6 +150,7 @@ def main() -> None:
     args.data.chmod(0o700)  # uploaded photos: this user's only
     print(f"restored {restore(args.data)} objects from {args.data}", flush=True)
     establish_identities(args.identities)
+    without_per_request_overheads()  # else a receive costs more the deeper the queue
     # A missing object is 403 to whoever may not list its bucket, as in S3 (local/s3_missing.py)
     moto = MissingObjects(
         DomainDispatcherApplication(create_backend_app), moto_bucket_exists(_backend), moto_may_list
