@@ -24,7 +24,7 @@ POLLER = ("-m", "local.poller")
 PREDICT = ("-m", "local.worker", "predict")  # then its code, reply fd
 INIT_LINE = re.compile(r" (?P<name>\w+) pid (?P<pid>\d+) Init Duration: (?P<ms>[\d.]+) ms")
 NAN = float("nan")
-POLL_INTERVAL_S = 0.25  # few polls: they would take the cores the pipeline runs on
+POLL_INTERVAL_S = 1.0  # few polls: each takes cores the pipeline runs on; times are the rows'
 TERMINAL = ("DONE", "ERROR")
 
 # -- processes --------------------------------------------------------------------------------
