@@ -249,15 +249,18 @@ def _environment(model: Path, cache: Path) -> dict[str, str]:
     }
 
 
-def _read_only(argv: list[str], folder: Path) -> list[str]:
-    """argv run with `folder` read-only. As root, permissions do not stop writes: a private
-    mount namespace with a read-only bind mount of the folder does."""
+def _read_only(argv: list[str], folder: Path, seen_at: Path) -> list[str]:
+    """argv run with `folder` read-only, at the path `seen_at` (OpenVINO keys a blob by the
+    path of the model it compiled: a copy of a cache is found only where it was filled). As
+    root, permissions do not stop writes: a private mount namespace with a read-only bind
+    mount of the folder does. Otherwise the folder is made read-only where it is."""
     if os.geteuid() != 0:
         for path in [folder, *folder.rglob("*")]:
             path.chmod(path.stat().st_mode & ~0o222)
         return argv
-    remount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
-    return ["unshare", "--map-root-user", "--mount", "sh", "-c", remount, str(folder), *argv]
+    remount = 'mount --bind -o ro "$0" "$1" && shift && exec "$@"'
+    sh = ["sh", "-c", remount, str(folder), str(seen_at)]
+    return ["unshare", "--map-root-user", "--mount", *sh, *argv]
 
 
 def _remove(folder: Path) -> None:
@@ -290,9 +293,11 @@ def spoiled_copies(filled: Path) -> tuple[Path, Path]:
     return other_cpu, unusable
 
 
-def _start_probe(python313: str, model: Path, photo: Path, cache: Path) -> Popen[str]:
-    argv = _read_only([python313, "-S", "-B", "-c", PROBE, str(photo), ",".join(FORBIDDEN)], cache)
-    environment = _environment(model, cache)
+def _start_probe(python313: str, model: Path, photo: Path, cache: Path, filled: Path) -> Popen[str]:
+    """The engine with `cache` read-only, seen at `filled` (where the image's was filled)."""
+    probe = [python313, "-S", "-B", "-c", PROBE, str(photo), ",".join(FORBIDDEN)]
+    argv = _read_only(probe, cache, filled)
+    environment = _environment(model, filled if os.geteuid() == 0 else cache)
     # argv of our own (see above); cwd outside the install, as Lambda's /var/task is
     return Popen(argv, env=environment, cwd=CACHES, stdout=PIPE, stderr=PIPE, text=True)  # noqa: S603
 
@@ -330,7 +335,8 @@ def probe_problems(python313: str, model: Path, photo: Path) -> list[str]:
         "from a cache it cannot use": (unusable, False),
     }
     started = {
-        case: _start_probe(python313, model, photo, cache) for case, (cache, _) in cases.items()
+        case: _start_probe(python313, model, photo, cache, filled)
+        for case, (cache, _) in cases.items()
     }
     return [
         problem

@@ -2,9 +2,10 @@
 
     python build_model_cache.py <model folder> <cache folder>
 
-Compiles the model once with the runtime's own engine (so the cache key, which hashes the
-model after the engine's pre-processing and its CPU configuration, is the one the function
-computes) and leaves the cache readable by every user: Lambda runs the image as a non-root
+Compiles the model once with the runtime's own engine (so the cache holds what the function
+looks for: the model with the engine's input conversion, saved as an IR, and its compiled
+blob, keyed by that IR's path and the CPU configuration) and leaves the cache readable by
+every user: Lambda runs the image as a non-root
 user, and a blob only root can read would be recompiled on every cold start. Run by the
 image's export stage (Dockerfile) and by `make predict-runtime-check`.
 """

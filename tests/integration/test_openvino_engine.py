@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dogdetect.adapters.detector.openvino import PREPARED_FOLDER, fingerprint, model_xml
 
 from local.config import REPO_ROOT
 from local.launcher import RunningStack
@@ -69,6 +71,10 @@ def detect_in_fresh_interpreter(cache_dir: Path, read_only: Path | None = None) 
     return result
 
 
+def xml_of(model: Path) -> Path:
+    return model_xml(str(model))
+
+
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
@@ -97,6 +103,32 @@ def test_engine_loads_from_a_read_only_prefilled_cache(tmp_path: Path) -> None:
     assert reloaded["loaded_from_cache"]
     assert reloaded["detections"] == filled["detections"]
     assert snapshot(cache) == before  # nothing written, nothing removed
+
+
+def test_the_cache_keeps_the_model_with_its_input_conversion_and_answers_the_same(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "openvino-cache"
+    from_prepared = detect_in_fresh_interpreter(cache)
+    (prepared,) = (cache / PREPARED_FOLDER).glob("*/model.xml")
+    assert prepared.parent.name == fingerprint(xml_of(MODEL), 640)
+    assert prepared.with_suffix(".bin").is_file()
+    locked = tmp_path / "locked"  # no cache at all: converted in memory, compiled at once
+    locked.mkdir()
+    make_read_only(locked)
+    uncached = detect_in_fresh_interpreter(locked / "cache", read_only=locked)
+    assert uncached["detections"] == from_prepared["detections"]
+
+
+def test_a_changed_model_gets_a_prepared_model_of_its_own(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(MODEL, model)
+    before = fingerprint(xml_of(model), 640)
+    bin_file = xml_of(model).with_suffix(".bin")
+    weights = bin_file.read_bytes()
+    bin_file.write_bytes(weights[:-1] + bytes([weights[-1] ^ 1]))  # one bit of one weight
+    assert fingerprint(xml_of(model), 640) != before
+    assert fingerprint(xml_of(model), 320) != fingerprint(xml_of(model), 640)
 
 
 def test_an_unusable_cache_dir_does_not_stop_the_engine(tmp_path: Path) -> None:
