@@ -23,6 +23,9 @@ HEAVY = ("torch", "torchvision", "ultralytics", "openvino", "onnxruntime", "nump
 # What no request uses: boto3's resources and managed transfers (~0.1 s); the X-Ray SDK
 # (~0.15 s) while tracing is off, as here: no LAMBDA_TASK_ROOT (dogdetect.runtime.observability).
 UNUSED = ("boto3", "s3transfer", "aws_xray_sdk")
+# What predict's init has no use for: Powertools' batch package (asyncio among its imports;
+# predict answers for its batch itself, dogdetect.runtime.sqs_batch) and drawing (status's).
+PREDICT_UNUSED = ("aws_lambda_powertools.utilities.batch", "dogdetect.service.annotate")
 TRACING_OFF = {k: v for k, v in os.environ.items() if k != "LAMBDA_TASK_ROOT"}
 TRACING_ON = {**TRACING_OFF, "LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "0"}
 
@@ -30,7 +33,9 @@ PROBE = """
 import json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import app
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[3].split(","))))
+wanted = sys.argv[3].split(",")
+below = tuple(w + "." for w in wanted)
+print(json.dumps(sorted(m for m in sys.modules if m in wanted or m.startswith(below))))
 """
 
 
@@ -69,6 +74,14 @@ def imported(function: str, modules: tuple[str, ...], environ: Mapping[str, str]
 @pytest.mark.parametrize("function", ZIP_FUNCTIONS)
 def test_function_imports_no_model_runtime(function: str) -> None:
     assert imported(function, HEAVY + UNUSED, TRACING_OFF) == []
+
+
+def test_predict_imports_neither_the_batch_processor_nor_drawing() -> None:
+    assert imported("predict", PREDICT_UNUSED, TRACING_OFF) == []
+
+
+def test_the_probe_sees_a_package_imported_below_its_top() -> None:
+    assert "dogdetect.service.annotate" in imported("status", PREDICT_UNUSED, TRACING_OFF)
 
 
 def test_tracing_on_imports_the_xray_sdk() -> None:

@@ -4,9 +4,8 @@ so that only the failed messages return to the queue."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from dogdetect.domain.jobs import MalformedJob, parse_message
@@ -16,6 +15,9 @@ from dogdetect.runtime.lifecycle import load_during_init
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.runtime.sqs_batch import parse_records, partial_response
 from dogdetect.service.predict import PredictDeps, QueuedJob, process_jobs
+
+if TYPE_CHECKING:  # Powertools' batch package is not imported by predict's init (sqs_batch)
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 obs = observability("predict")
 # Built once per container, in its init (below) when it runs in Lambda.

@@ -2,30 +2,37 @@
 the failed messages return to the queue. `process_sqs_batch` handles each record on its own
 (Powertools' BatchProcessor), `process_sqs_batch_in_parallel` each on a thread of its own;
 `parse_records` and `partial_response` serve a handler that processes the whole batch at
-once, answering as BatchProcessor would."""
+once, answering as BatchProcessor would.
+
+Powertools' batch package (asyncio among its imports, 50 ms) is imported when a batch is
+processed with it, not at import: predict's cold start, which never uses it, does not pay."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
-_processor = BatchProcessor(event_type=EventType.SQS)
-# For a consumer whose records fail for reasons outside it (a client's webhook answering 500):
-# a batch of failures is reported as such, and the invocation, which did its work, succeeds.
-_reporting_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@functools.cache
+def _processor(raise_when_all_fail: bool) -> BatchProcessor:
+    """False: for a consumer whose records fail for reasons outside it (a client's webhook
+    answering 500), a batch of failures is reported as such, and the invocation, which did
+    its work, succeeds."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=raise_when_all_fail)
 
 
 def process_sqs_batch(
@@ -34,9 +41,13 @@ def process_sqs_batch(
     handle: Callable[[SQSRecord], None],
     fail_invocation_when_all_fail: bool = True,
 ) -> PartialItemFailureResponse:
-    processor = _processor if fail_invocation_when_all_fail else _reporting_processor
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     return process_partial_response(
-        event=event, record_handler=handle, processor=processor, context=context
+        event=event,
+        record_handler=handle,
+        processor=_processor(fail_invocation_when_all_fail),
+        context=context,
     )
 
 
@@ -88,5 +99,7 @@ def partial_response(event: dict[str, Any], failed: Collection[str]) -> PartialI
     ids = [record["messageId"] for record in event["Records"]]
     failed = set(failed)
     if ids and all(i in failed for i in ids):
+        from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
         raise BatchProcessingError(f"All {len(ids)} records failed processing.")
     return {"batchItemFailures": [{"itemIdentifier": i} for i in ids if i in failed]}

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from dogdetect.adapters.secrets import webhook_secret
 from dogdetect.adapters.webhook_sender import WebhookClient
 from dogdetect.domain.ports import PredictionReader
 from dogdetect.domain.webhooks.signing import secret_key
 from dogdetect.runtime.composition import Adapters, adapters
-from dogdetect.service.annotate import Drawing
 from dogdetect.service.deadletter import DeadLetterDeps
 from dogdetect.service.notify import NotifyDeps
 from dogdetect.service.predict import PredictDeps
@@ -21,6 +20,9 @@ from dogdetect.service.read import Waiting, WaitLimits
 from dogdetect.service.submit import SubmitDeps
 from dogdetect.service.sweep import SweepDeps
 from dogdetect.service.uploads import UploadDeps
+
+if TYPE_CHECKING:  # drawing (Pillow's drawing, fonts) is status's alone: not in every init
+    from dogdetect.service.annotate import Drawing
 
 T = TypeVar("T")
 
@@ -52,6 +54,8 @@ def waiting(a: Adapters) -> Waiting:
 
 
 def drawing(a: Adapters) -> Drawing:
+    from dogdetect.service.annotate import Drawing
+
     settings = a.settings
     return Drawing(
         a.repository, a.storage, a.drawings, settings.drawings_total, settings.max_image_pixels
