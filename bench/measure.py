@@ -109,15 +109,18 @@ def drain(stack: Any, paths: list[Path]) -> dict[str, Any]:
         with st.predict_paused(stack):
             submitted = st.submit_all(http, paths, 8)["ids"]
             since = st.log_size(stack)
+            before = st.cpu_seconds(stack)
         resumed_at = time.time()  # the rows' clock is this machine's too
+        st.wait_done(http, submitted[-1:], 600)  # the last one queued: about the last done
+        cpu = st.cpu_by_role(before, st.cpu_seconds(stack))
         rows = st.wait_done(http, submitted, 600)
     done = [st.timestamp(row["updated_at"]) for row in rows]
     elapsed = max(done) - resumed_at if done else float("nan")
     return {"images": len(paths), "finished": len(rows), "elapsed_s": elapsed,
             "errors": len(paths) - len(rows) + sum(row["status"] != "DONE" for row in rows),
             "throughput_ips": len(rows) / elapsed, "inits_during_s": st.inits_since(stack, since),
-            "environments": len(st.predict_environments(stack)),
-            "load_average": os.getloadavg()[0]}  # fmt: skip
+            "environments": len(st.predict_environments(stack)), "cpu_s_by_role": cpu,
+            "cpus": len(os.sched_getaffinity(0)), "load_average": os.getloadavg()[0]}  # fmt: skip
 
 
 def drains(
@@ -187,12 +190,24 @@ def submit_alone(stack: Any, step: Steps, n: int) -> dict[str, Any]:
     pics = photos()
     st.upload_and_wait(stack.api_url, cycle(pics, 8), 8)  # every function warm
     paused: dict[str, list[float]] = {}
+    attempts: dict[str, list[float]] = {}
+    throttled: dict[str, int] = {}
     with st.predict_paused(stack), st.client(stack.api_url, max(CONCURRENCIES)) as http:
         for c in CONCURRENCIES:
-            paused[str(c)] = st.submit_all(http, cycle(pics, n), c)["latencies_s"]
+            found = st.submit_all(http, cycle(pics, n), c)
+            paused[str(c)], attempts[str(c)] = found["latencies_s"], found["attempt_latencies_s"]
+            throttled[str(c)] = found["throttled"]
+        # The floor: submit's own calls, made directly on the same emulators at c8.
+        floor = run_worker("floor", {"photos": [str(p) for p in cycle(pics, n)], "concurrency": 8},
+                           st.function_env(stack))  # fmt: skip
     st.wait_idle(stack.api_url, DOG)
     step.done()
-    return {"submit_only_latencies_s": paused}
+    return {
+        "submit_only_latencies_s": paused,
+        "submit_attempt_latencies_s": attempts,
+        "submit_throttled": throttled,
+        "floor_c8_latencies_s": floor["latencies_s"],
+    }
 
 
 def bursts(stack: Any, step: Steps) -> dict[str, Any]:

@@ -71,6 +71,55 @@ def kill_predict_environments(stack: Any) -> list[int]:
     return [p.pid for p in found]
 
 
+# Who spends the machine's CPU, by what each of the stack's processes runs (`cpu_seconds`).
+ROLES = (
+    (("-m", "local.worker", "predict"), "predict environments"),
+    (("-m", "local.worker"), "the other functions' environments"),
+    (("-m", "local.aws_server"), "AWS endpoint (moto)"),
+    (("localstack",), "AWS endpoint (LocalStack)"),
+    (("-m", "local.poller"), "event source mappings (local.poller)"),
+    (("-m", "local"), "API gateway and supervisor (local)"),
+)
+
+
+def _role(argv: list[str]) -> str:
+    if argv and "postgres" in argv[0]:
+        return "PostgreSQL"
+    joined = " ".join(argv)
+    return next((role for words, role in ROLES if " ".join(words) in joined), "other")
+
+
+def cpu_seconds(stack: Any) -> dict[int, tuple[str, float]]:
+    """Each of the stack's processes (the bench's own too, as "the bench: uploads and
+    polls"): its role and the CPU seconds (user + system) it has used so far."""
+    found = {os.getpid(): ("the bench: uploads and polls", psutil.Process())}
+    root = psutil.Process(stack.process.pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            found[process.pid] = (_role(process.cmdline()), process)
+        except psutil.NoSuchProcess:
+            continue
+    used = {}
+    for pid, (role, process) in found.items():
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        used[pid] = (role, times.user + times.system)
+    return used
+
+
+def cpu_by_role(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds each role used between two `cpu_seconds` (a process started between them
+    counts from zero; one that ended is lost, which a drain's do not)."""
+    spent: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        spent[role] = spent.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    return dict(sorted(spent.items(), key=lambda item: -item[1]))
+
+
 def log_size(stack: Any) -> int:
     path = stack.state_dir / "poller.log"
     return path.stat().st_size if path.exists() else 0
@@ -112,35 +161,51 @@ def client(api_url: str, concurrency: int = 8) -> httpx.Client:
     return httpx.Client(base_url=api_url, timeout=60, limits=limits)
 
 
-def backing_off(request: Callable[[], httpx.Response]) -> httpx.Response:
-    """A request, retried on the gateway's 429 (the template's throttle) as a client would."""
+def backing_off(
+    request: Callable[[], httpx.Response], attempts: list[float] | None = None
+) -> httpx.Response:
+    """A request, retried on the gateway's 429 (the template's throttle) as a client would;
+    each attempt's own seconds appended to `attempts`."""
     for attempt in range(8):
+        t = time.perf_counter()
         response = request()
+        (attempts if attempts is not None else []).append(time.perf_counter() - t)
         if response.status_code != 429:
             return response
         time.sleep(0.05 * 2**attempt)
     return response
 
 
-def post_image(http: httpx.Client, name: str, data: bytes, **form: str) -> httpx.Response:
+def post_image(
+    http: httpx.Client, name: str, data: bytes, attempts: list[float] | None = None, **form: str
+) -> httpx.Response:
     files = {"image": (name, data)}
-    return backing_off(lambda: http.post("/image_prediction", files=files, data=form or None))
+    post = partial(http.post, "/image_prediction", files=files, data=form or None)
+    return backing_off(post, attempts)
 
 
 def submit_all(http: httpx.Client, paths: list[Path], concurrency: int) -> dict[str, Any]:
     """Upload every photo, `concurrency` at a time: the ids (failed uploads left out), each
-    upload's latency, the failures."""
+    upload's latency (its 429s' backing off included, as its client waits), the accepted
+    attempt's own latency, the attempts the gateway throttled, the failures."""
     latencies: list[float] = []
+    accepted: list[float] = []
+    throttled: list[int] = []
 
     def submit(path: Path) -> str | None:
-        t = time.perf_counter()
-        response = post_image(http, path.name, path.read_bytes())
+        t, attempts = time.perf_counter(), list[float]()
+        response = post_image(http, path.name, path.read_bytes(), attempts)
         latencies.append(time.perf_counter() - t)  # list.append is atomic
-        return str(response.json()["image_prediction_id"]) if response.status_code == 202 else None
+        if response.status_code != 202:
+            return None
+        accepted.append(attempts[-1])
+        throttled.append(len(attempts) - 1)
+        return str(response.json()["image_prediction_id"])
 
     with ThreadPoolExecutor(concurrency) as pool:
         ids = [i for i in pool.map(submit, paths) if i]
-    return {"ids": ids, "latencies_s": latencies, "errors": len(paths) - len(ids)}
+    return {"ids": ids, "latencies_s": latencies, "attempt_latencies_s": accepted,
+            "throttled": sum(throttled), "errors": len(paths) - len(ids)}  # fmt: skip
 
 
 def wait_done(

@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from local.memory import KIB_PER_MB, peak_resident_kib
 
@@ -350,8 +351,59 @@ def batches(args: dict[str, Any]) -> dict[str, Any]:
     return {"runs": out}
 
 
+def floor(args: dict[str, Any]) -> dict[str, Any]:
+    """The emulators' floor under submit: its calls made directly by `concurrency` clients at
+    once, each a process of its own (as each submit environment is; threads of one process
+    would wait on its GIL) with submit's own adapters (its clients, its database engine),
+    warmed by one upload, then uploading its share one after the other: the photo put to S3
+    beside the PENDING row's INSERT, as submit does, then the job's SendMessage. No HTTP,
+    gateway, handler or image check. The rows and messages are real: predict processes them
+    once it runs again."""
+    lambda_path("submit")
+    import multiprocessing
+
+    from dogdetect.runtime import use_cases  # imported once, before the clients fork
+
+    clients = args["concurrency"]
+    context = multiprocessing.get_context("fork")
+    ready, results = context.Barrier(clients), context.Queue()
+    shares = [args["photos"][i::clients] for i in range(clients)]
+    workers = [
+        context.Process(target=_floor_client, args=(use_cases, share, ready, results))
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    latencies = [s for _ in workers for s in results.get(timeout=300)]
+    for worker in workers:
+        worker.join()
+    return {"latencies_s": latencies}
+
+
+def _floor_client(use_cases: Any, photos: list[str], ready: Any, results: Any) -> None:
+    from dogdetect.domain.models import Job, image_key_for
+
+    deps = use_cases.current(use_cases.submit_deps)()  # its own clients and connections
+    beside = ThreadPoolExecutor(1)
+
+    def upload(path: str) -> float:
+        data, pid = Path(path).read_bytes(), uuid4()
+        key = image_key_for(pid)
+        t = time.perf_counter()
+        put = beside.submit(deps.storage.put, key, data)
+        deps.repository.add_pending(pid, key, None)
+        put.result()
+        deps.queue.send(Job(pid, deps.storage.bucket, key))
+        return time.perf_counter() - t
+
+    upload(photos[0])  # warm: connections open, clients' first calls made
+    ready.wait(timeout=120)
+    results.put([upload(path) for path in photos])
+
+
 WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    f.__name__: f for f in (function, backend, ultralytics_loop, engine, raw, decode, batches)
+    f.__name__: f
+    for f in (function, backend, ultralytics_loop, engine, raw, decode, batches, floor)
 }
 
 if __name__ == "__main__":
