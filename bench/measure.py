@@ -124,13 +124,17 @@ def drain(stack: Any, paths: list[Path]) -> dict[str, Any]:
 
 
 def drains(
-    stack: Any, step: Steps, n: int, phone: Path, phone_n: int, batch: int
+    stack: Any, step: Steps, n: int, phone: Path, phone_n: int, batch: int, repeats: int
 ) -> dict[str, Any]:
+    """The drain `repeats` times, the best of them taken ("photos"), as the reference is the
+    better of two raw loops: the machine is shared, and a neighbour's burst lowers either."""
     step("warming every predict environment")
     drain(stack, cycle(DRAIN_PHOTOS, 4 * batch))  # batches in flight at once: each one warm
     step.done()
-    step(f"drain of {n} uploads")
-    out: dict[str, Any] = {"photos": drain(stack, cycle(DRAIN_PHOTOS, n))}
+    step(f"drain of {n} uploads, {repeats} times")
+    runs = [drain(stack, cycle(DRAIN_PHOTOS, n)) for _ in range(repeats)]
+    out: dict[str, Any] = {"photos": max(runs, key=lambda run: run["throughput_ips"])}
+    out["photos_runs_ips"] = [run["throughput_ips"] for run in runs]
     out["phone"] = drain(stack, [phone] * phone_n)
     pids = [p.pid for p in st.predict_environments(stack)]
     out["peak_rss_mb"] = max((peak_rss_mb(p) for p in pids), default=None)
@@ -226,7 +230,8 @@ STACK_STEPS = 5 + 2 + 2 + 1 + len(S3_DELAYS_S) + 1 + len(LOAD_FACTORS)
 def on_stack(stack: Any, step: Steps, plan: Any, phone: Path, batch: int) -> None:
     save("functions", functions(stack, step, plan.repeats))
     engine = engine_limits(plan.drain_images, phone, plan.phone_images, step)
-    save("drain", drains(stack, step, plan.drain_images, phone, plan.phone_images, batch))
+    drained = drains(stack, step, plan.drain_images, phone, plan.phone_images, batch, plan.repeats)
+    save("drain", drained)
     save("engine", {**engine, "raw_after_drain": raw()[0]})  # the limit on either side of it
     save("cold_start", cold_starts(stack, step, plan.repeats))
     save("batches", batches(stack, step, plan.s3_rounds, batch))
