@@ -29,3 +29,5 @@ current_revision, upgrade_unless_newer
 # The stack harness the tests and benchmarks start stacks of their own with, and warm them
 # (local/launcher.py).
 running_stack, port_open, warm_status_environments
+# moto's own method, replaced in its class (local/moto_overheads.py); moto calls it.
+is_message_valid_based_on_retention_period
