@@ -52,7 +52,7 @@ def read_metadata(model_dir: Path) -> ModelMetadata:
     # libyaml's parser where PyYAML was built with it: a tenth of the pure-Python one's time
     # (20 ms of a cold start).
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    meta = yaml.load((model_dir / METADATA_FILE).read_text(), Loader=loader)  # noqa: S506
+    meta = yaml.load((model_dir / METADATA_FILE).read_text(), Loader=loader)  # noqa: S506  # nosec B506
     imgsz = meta["imgsz"]
     height, width = (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
     if height != width:
