@@ -62,7 +62,10 @@ def run_results() -> dict[str, Any]:
             "raw_after_drain": ips(31.0),
             "ultralytics": {"photos": ips(25.0), "phone": ips(10.0)},
         },
-        "drain": {"photos": {**drained, "inits_during_s": [], "environments": 2},
+        "drain": {"photos": {**drained, "inits_during_s": [], "environments": 2, "cpus": 2,
+                             "cpu_s_by_role": {"predict environments": 6.0,
+                                               "AWS endpoint (moto)": 0.75}},
+                  "photos_runs_ips": [19.0, 20.0, 18.5],
                   "phone": ips(15.0, images=20, finished=20, errors=0, elapsed_s=1.3,
                                load_average=1.0, inits_during_s=[], environments=2),
                   "peak_rss_mb": 320.0},
@@ -72,7 +75,11 @@ def run_results() -> dict[str, Any]:
             {"delay_each_way_s": 0.0, "runs": [batch_run(4, True), batch_run(1), batch_run(4)]},
             {"delay_each_way_s": 0.02, "runs": [batch_run(4, True), batch_run(1), batch_run(4)]},
         ]},
-        "pipeline": {"submit_only_latencies_s": {"1": [0.03, 0.04], "8": [0.05] * 18 + [0.2, 0.2]},
+        "pipeline": {"submit_only_latencies_s": {"1": [0.03, 0.04], "8": [0.05] * 18 + [0.9, 0.9]},
+                     "submit_attempt_latencies_s": {"1": [0.03, 0.04],
+                                                    "8": [0.05] * 18 + [0.2, 0.2]},
+                     "submit_throttled": {"1": 0, "8": 3},
+                     "floor_c8_latencies_s": [0.1] * 20,
                      "scaling": {"base_images": 8, "concurrency": 8, "runs": {"1": burst}}},
     }  # fmt: skip
 
@@ -95,6 +102,26 @@ def test_the_drain_is_judged_against_raw_openvino_of_the_same_run() -> None:
     faster = run_results()
     faster["drain"]["photos"]["throughput_ips"] = 26.0
     assert report.figures(faster, FACTS)["met"]["drain"] is True
+
+
+def test_submit_is_judged_per_accepted_attempt_against_the_emulators_floor() -> None:
+    found = report.figures(run_results(), FACTS)
+    assert found["submit_p95_s"] == pytest.approx(0.2)  # the attempt's, not the backing off's
+    assert found["submit_vs_floor"] == pytest.approx(2.0) and found["met"]["submit"] is False
+    near = run_results()
+    near["pipeline"]["floor_c8_latencies_s"] = [0.14] * 20
+    assert report.figures(near, FACTS)["met"]["submit"] is True  # 0.2 / 0.14 = 1.43x
+
+
+def test_the_drain_s_cpu_is_per_image_beside_what_the_machine_had() -> None:
+    cpu = report.figures(run_results(), FACTS)["cpu_ms_per_image"]
+    assert cpu["predict environments"] == pytest.approx(40.0)  # 6 s / 150 images
+    assert cpu["all"] == pytest.approx(45.0)
+    assert cpu["the machine"] == pytest.approx(100.0)  # 2 cores x 7.5 s / 150
+    text = report.render(run_results(), FACTS)
+    assert "| predict environments | 40.0 ms |" in text
+    assert "| **all of them** | **45.0 ms** |" in text
+    assert "the best of 3 drains (19.0 img/s, 20.0 img/s, 18.5 img/s" in text
 
 
 def test_peak_memory_is_judged_on_the_larger_of_cold_start_and_the_stack() -> None:
