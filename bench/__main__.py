@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import backends, contention, measure, report
+from bench import contention, measure, report
 from bench.common import RESULTS, Steps, save
 
 
@@ -26,13 +26,12 @@ class Plan:
     drain_images: int  # the queue pre-filled with this many uploads
     phone_images: int
     submit_images: int  # per concurrency, predict paused
-    backend_rounds: int
     repeats: int  # cold starts
     s3_rounds: int
 
 
-FULL = Plan(150, 20, 64, 10, 3, 3)
-QUICK = Plan(40, 10, 16, 2, 1, 1)
+FULL = Plan(150, 20, 64, 3, 3)
+QUICK = Plan(40, 10, 16, 1, 1)
 
 
 def measure_all(only: str | None, plan: Plan, work: Path, step: Steps) -> None:
@@ -45,7 +44,6 @@ def measure_all(only: str | None, plan: Plan, work: Path, step: Steps) -> None:
             save("closure", closure)
         save("decode", measure.decoding(phone, 640))
         step.done()
-        save("backends", backends.measure(step, plan.backend_rounds))
     if only in (None, "stack"):
         step("starting the local stack")
         with running_stack(work / "stack") as stack:
@@ -58,7 +56,7 @@ def measure_all(only: str | None, plan: Plan, work: Path, step: Steps) -> None:
 
 
 CONTENTION_STEPS = contention.WAIT_STEPS + contention.DRAWING_STEPS + contention.WEBHOOK_STEPS
-STEPS = 1 + backends.STEPS + 1 + measure.STACK_STEPS + CONTENTION_STEPS + 1
+STEPS = 1 + 1 + measure.STACK_STEPS + CONTENTION_STEPS + 1
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ DRAIN_PHOTOS = (SHARED / "images" / "dog.jpg", SHARED / "images" / "horses.jpg")
 
 
 def photos() -> list[Path]:
-    """The four photos of the backends' comparison: two shared, two of ultralytics'."""
+    """Four photos: the two shared ones and two of ultralytics' samples."""
     spec = importlib.util.find_spec("ultralytics")  # its folder only: nothing is imported
     assert spec is not None and spec.origin is not None
     assets = Path(spec.origin).parent / "assets"

@@ -143,16 +143,12 @@ def sample(
 
 
 def _route_timed(request: Callable[[], httpx.Response]) -> float:
-    for attempt in range(8):
-        started = time.perf_counter()
-        response = request()
-        took = time.perf_counter() - started
-        if response.status_code != 429:
-            if response.status_code != 200:
-                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-            return took
-        time.sleep(0.05 * 2**attempt)
-    raise RuntimeError("throttled 8 times")
+    """The answered attempt's own time, after any 429."""
+    attempts: list[float] = []
+    response = backing_off(request, attempts)
+    if response.status_code != 200:
+        raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+    return attempts[-1]
 
 
 DRAWING_STEPS = 3

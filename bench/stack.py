@@ -71,49 +71,38 @@ def kill_predict_environments(stack: Any) -> list[int]:
     return [p.pid for p in found]
 
 
-# Who spends the machine's CPU, by what each of the stack's processes runs (`cpu_seconds`).
-ROLES = (
-    (("-m", "local.worker", "predict"), "predict environments"),
-    (("-m", "local.worker"), "the other functions' environments"),
-    (("-m", "local.aws_server"), "AWS endpoint (moto)"),
-    (("localstack",), "AWS endpoint (LocalStack)"),
-    (("-m", "local.poller"), "event source mappings (local.poller)"),
-    (("-m", "local"), "API gateway and supervisor (local)"),
-)
-
-
-def _role(argv: list[str]) -> str:
-    if argv and "postgres" in argv[0]:
-        return "PostgreSQL"
-    joined = " ".join(argv)
-    return next((role for words, role in ROLES if " ".join(words) in joined), "other")
+# Who spends the machine's CPU: each of the stack's processes, by what its command line runs.
+ROLES = {
+    "-m local.worker predict": "predict environments",
+    "-m local.worker": "the other functions' environments",
+    "-m local.aws_server": "AWS endpoint (moto)",
+    "localstack": "AWS endpoint (LocalStack)",
+    "-m local.poller": "event source mappings (local.poller)",
+    "-m local": "API gateway and supervisor (local)",
+}
 
 
 def cpu_seconds(stack: Any) -> dict[int, tuple[str, float]]:
-    """Each of the stack's processes (the bench's own too, as "the bench: uploads and
-    polls"): its role and the CPU seconds (user + system) it has used so far."""
-    found = {os.getpid(): ("the bench: uploads and polls", psutil.Process())}
+    """Each of the stack's processes, and the bench's own: its role, the CPU seconds (user +
+    system) it has used so far."""
     root = psutil.Process(stack.process.pid)
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            found[process.pid] = (_role(process.cmdline()), process)
-        except psutil.NoSuchProcess:
-            continue
     used = {}
-    for pid, (role, process) in found.items():
+    for process in [psutil.Process(), root, *root.children(recursive=True)]:
         try:
-            times = process.cpu_times()
+            argv, times = process.cmdline(), process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        used[pid] = (role, times.user + times.system)
+        line = " ".join(argv)
+        role = next((r for words, r in ROLES.items() if words in line), "other")
+        role = "PostgreSQL" if argv and "postgres" in argv[0] else role
+        role = "the bench: uploads and polls" if process.pid == os.getpid() else role
+        used[process.pid] = (role, times.user + times.system)
     return used
 
 
-def cpu_by_role(
-    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
-) -> dict[str, float]:
+def cpu_by_role(before: dict[int, tuple[str, float]], after: dict[int, Any]) -> dict[str, float]:
     """CPU seconds each role used between two `cpu_seconds` (a process started between them
-    counts from zero; one that ended is lost, which a drain's do not)."""
+    counts from zero)."""
     spent: dict[str, float] = {}
     for pid, (role, seconds) in after.items():
         spent[role] = spent.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]

@@ -113,41 +113,6 @@ def function(args: dict[str, Any]) -> dict[str, Any]:
 # -- model loops -------------------------------------------------------------------------------
 
 
-def _decoded(paths: list[str]) -> dict[str, Any]:
-    from dogdetect.image.decode import decode_rgb
-
-    return {Path(p).name: decode_rgb(Path(p).read_bytes(), MAX_PIXELS) for p in paths}
-
-
-def backend(args: dict[str, Any]) -> dict[str, Any]:
-    """One model backend through ultralytics (the project's YoloDetector)."""
-    sys.path.insert(0, str(CORE))
-    started = time.perf_counter()
-    import ultralytics  # noqa: F401
-
-    if args["backend"] in ("openvino", "onnxruntime"):
-        __import__(args["backend"])
-    from dogdetect.adapters.detector.ultralytics import YoloDetector
-
-    out: dict[str, Any] = {"import_s": time.perf_counter() - started}
-    t = time.perf_counter()
-    detector = YoloDetector(args["model"], confidence=CONFIDENCE)
-    out["model_load_s"] = time.perf_counter() - t
-    images = _decoded(args["photos"])
-    out["first_prediction_s"] = _timed(lambda: detector.detect([next(iter(images.values()))]))
-    out["answers"] = {}
-    for name, image in images.items():
-        dogs = [d.confidence for d in detector.detect([image])[0] if d.label == "dog"]
-        out["answers"][name] = max(dogs or [0.0])
-    out["latencies_s"] = [
-        _timed(partial(detector.detect, [image]))
-        for _ in range(args["rounds"])
-        for image in images.values()
-    ]
-    out["peak_rss_mb"] = peak_rss_mb()
-    return out
-
-
 def ultralytics_loop(args: dict[str, Any]) -> dict[str, Any]:
     """ultralytics predicting the image files in a plain loop, one result per set of files."""
     from ultralytics import YOLO  # type: ignore[attr-defined]
@@ -402,8 +367,7 @@ def _floor_client(use_cases: Any, photos: list[str], ready: Any, results: Any) -
 
 
 WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    f.__name__: f
-    for f in (function, backend, ultralytics_loop, engine, raw, decode, batches, floor)
+    f.__name__: f for f in (function, ultralytics_loop, engine, raw, decode, batches, floor)
 }
 
 if __name__ == "__main__":
