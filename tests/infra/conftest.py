@@ -1,5 +1,7 @@
 """Template tests: the SAM template loaded once, with CloudFormation's short tags (!Ref,
-!GetAtt, !Sub, ...) decoded by cfn-lint into their long forms ({"Ref": ...}, ...)."""
+!GetAtt, !Sub, ...) decoded by cfn-lint into their long forms ({"Ref": ...}, ...), and as each
+deployment profile (the `Profile` parameter) deploys it: `template` is the default profile's,
+which every test that does not name a profile checks."""
 
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ APP_SECRET_REFS = {"AppDatabaseSecret"}
 MASTER_SECRET_REFS = {"Database", "ExistingDatabaseSecretArn"}
 SECRET_REFS = APP_SECRET_REFS | MASTER_SECRET_REFS
 MIGRATE_FUNCTION = "MigrateFunction"
+# The template's deployment profiles (its `Profile` parameter), the default first.
+PROFILES = ("production", "trial")
+DEFAULT_PROFILE = PROFILES[0]
+NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -33,8 +39,116 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def template() -> dict[str, Any]:
+def raw_template() -> dict[str, Any]:
+    """The template as written: both profiles, their conditions undecided."""
     return load_template()
+
+
+@pytest.fixture(scope="session")
+def template(raw_template: dict[str, Any]) -> dict[str, Any]:
+    return for_profile(raw_template, DEFAULT_PROFILE)
+
+
+class _Omitted:
+    """What an Fn::If that chose AWS::NoValue leaves: nothing (the key, or the list item)."""
+
+
+_OMITTED = _Omitted()
+
+
+def for_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
+    """The template as CloudFormation deploys it with `Profile=profile` and the other
+    parameters left open: each condition the profile decides is decided (a resource or output
+    under a false one is gone, an Fn::If on it is its branch, AWS::NoValue there removes the
+    key or item), and a condition that comes down to another one is renamed to it (`IsProduction
+    and CreateDatabase` is CreateDatabase in production). What no parameter decides stays as it
+    is. Works on SAM's translation too, which keeps the conditions."""
+    known = {"Profile": profile}
+    conditions: dict[str, Any] = template.get("Conditions", {})
+    decided: dict[str, bool | str] = {}  # a condition -> its value, or the condition it is
+
+    def condition(name: str) -> bool | dict[str, str]:
+        if name not in decided:
+            definition = conditions[name]
+            value = evaluate(definition)
+            if isinstance(value, bool):
+                decided[name] = value
+            elif value == definition:
+                decided[name] = name
+            elif isinstance(value, dict) and set(value) == {"Condition"}:
+                decided[name] = value["Condition"]
+            else:
+                raise ValueError(f"{name} comes down to {value}, which no condition names")
+        found = decided[name]
+        return found if isinstance(found, bool) else {"Condition": found}
+
+    def operand(node: Any) -> Any:
+        name = node.get("Ref") if isinstance(node, dict) else None
+        return known.get(name, node) if name else node
+
+    def evaluate(expression: dict[str, Any]) -> Any:
+        ((function, arguments),) = expression.items()
+        if function == "Condition":
+            return condition(arguments)
+        if function == "Fn::Equals":
+            left, right = (operand(a) for a in arguments)
+            if isinstance(left, str) and isinstance(right, str):
+                return left == right
+            return expression
+        values = [evaluate(a) for a in arguments]
+        if function == "Fn::Not":
+            (value,) = values
+            return (not value) if isinstance(value, bool) else {"Fn::Not": [value]}
+        absorbing = function == "Fn::Or"  # True ends an Or, False an And
+        if absorbing in values:
+            return absorbing
+        rest = [v for v in values if v is not (not absorbing)]
+        if not rest:
+            return not absorbing
+        return rest[0] if len(rest) == 1 else {function: rest}
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, when_true, when_false = node["Fn::If"]
+                decision = condition(name)
+                if isinstance(decision, bool):
+                    chosen = resolve(when_true if decision else when_false)
+                    return _OMITTED if chosen == NO_VALUE else chosen
+                return {"Fn::If": [decision["Condition"], resolve(when_true), resolve(when_false)]}
+            resolved = {key: resolve(value) for key, value in node.items()}
+            return {key: value for key, value in resolved.items() if value is not _OMITTED}
+        if isinstance(node, list):
+            return [item for item in map(resolve, node) if item is not _OMITTED]
+        return node
+
+    def kept(section: dict[str, Any]) -> dict[str, Any]:
+        """Resources or outputs: those whose condition holds, with what it came down to."""
+        found = {}
+        for name, item in section.items():
+            if "Condition" not in item:
+                found[name] = resolve(item)
+                continue
+            decision = condition(item["Condition"])
+            if decision is False:
+                continue
+            item = resolve({k: v for k, v in item.items() if k != "Condition"})
+            if isinstance(decision, dict):
+                item["Condition"] = decision["Condition"]
+            found[name] = item
+        return found
+
+    for name in conditions:
+        condition(name)
+    deployed = {
+        key: resolve(value)
+        for key, value in template.items()
+        if key not in ("Conditions", "Resources", "Outputs")
+    }
+    deployed["Conditions"] = {n: conditions[n] for n, d in decided.items() if d == n}
+    deployed["Resources"] = kept(template["Resources"])
+    deployed["Outputs"] = kept(template.get("Outputs", {}))
+    return deployed
 
 
 @pytest.fixture(scope="session")
