@@ -6,7 +6,7 @@ which every test that does not name a profile checks."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +56,16 @@ class _Omitted:
 _OMITTED = _Omitted()
 
 
-def for_profile(template: dict[str, Any], profile: str) -> dict[str, Any]:
-    """The template as CloudFormation deploys it with `Profile=profile` and the other
-    parameters left open: each condition the profile decides is decided (a resource or output
+def for_profile(
+    template: dict[str, Any], profile: str, parameters: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The template as CloudFormation deploys it with `Profile=profile` (and `parameters`), the
+    other parameters left open: each condition those decide is decided (a resource or output
     under a false one is gone, an Fn::If on it is its branch, AWS::NoValue there removes the
     key or item), and a condition that comes down to another one is renamed to it (`IsProduction
     and CreateDatabase` is CreateDatabase in production). What no parameter decides stays as it
     is. Works on SAM's translation too, which keeps the conditions."""
-    known = {"Profile": profile}
+    known = {**(parameters or {}), "Profile": profile}
     conditions: dict[str, Any] = template.get("Conditions", {})
     decided: dict[str, bool | str] = {}  # a condition -> its value, or the condition it is
 
