@@ -106,17 +106,34 @@ def autocommit(dbapi_connection: Any) -> Iterator[None]:
         dbapi_connection.autocommit = False
 
 
+# SQLSTATE classes of a server that cannot serve now, which pg8000 reports as a plain
+# DatabaseError: connection exceptions (08), insufficient resources (53: "too many clients",
+# out of memory, disk full), operator intervention (57P: shutting down, starting up).
+_UNAVAILABLE_STATES = ("08", "53", "57P")
+
+
 @contextmanager
 def database_errors() -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
         # Connection faults are the dependency's; constraint or SQL errors are our bugs.
-        if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+        if (
+            isinstance(exc, (OperationalError, InterfaceError))
+            or exc.connection_invalidated
+            or sqlstate(exc).startswith(_UNAVAILABLE_STATES)
+        ):
             raise DependencyUnavailable("database") from exc
         raise
     except (OSError, ConnectionError) as exc:
         raise DependencyUnavailable("database") from exc
+
+
+def sqlstate(exc: DBAPIError) -> str:
+    """The server's SQLSTATE for a DB-API error ("" when it sent none): pg8000 carries the
+    server's error fields as a dict, its code under "C"."""
+    fields = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return str(fields.get("C", "")) if isinstance(fields, dict) else ""
 
 
 @contextmanager
