@@ -25,8 +25,11 @@ class LingeringClose:
     dropped for LINGER_SECONDS, then the socket closes. Closed at once with bytes unread, the
     kernel answers them with a reset, which can destroy the answer before the client reads it."""
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, linger_seconds: float = LINGER_SECONDS
+    ) -> None:
         self._transport = transport
+        self._linger_seconds = linger_seconds
         self.lingering = False
 
     def close(self) -> None:
@@ -37,7 +40,7 @@ class LingeringClose:
             return
         self.lingering = True
         self._transport.write_eof()  # after what is buffered
-        asyncio.get_running_loop().call_later(LINGER_SECONDS, self._transport.close)
+        asyncio.get_running_loop().call_later(self._linger_seconds, self._transport.close)
 
     def is_closing(self) -> bool:
         return self.lingering or self._transport.is_closing()
