@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import contention, measure, report
+from bench import contention, database, measure, report
 from bench.common import RESULTS, Steps, save
 
 
@@ -49,6 +49,9 @@ def measure_all(only: str | None, plan: Plan, work: Path, step: Steps) -> None:
         with running_stack(work / "stack") as stack:
             step.done()
             measure.on_stack(stack, step, plan, phone, report.facts().batch_size)
+    if only in (None, "database"):
+        batch = report.facts().batch_size
+        save("database", database.measure(work, batch, step, step.done))
     if only in (None, "contention"):
         save("waits", contention.waits(work, step))
         save("drawings", contention.drawings(work, step, phone))
@@ -56,7 +59,7 @@ def measure_all(only: str | None, plan: Plan, work: Path, step: Steps) -> None:
 
 
 CONTENTION_STEPS = contention.WAIT_STEPS + contention.DRAWING_STEPS + contention.WEBHOOK_STEPS
-STEPS = 1 + 1 + measure.STACK_STEPS + CONTENTION_STEPS + 1
+STEPS = 1 + 1 + measure.STACK_STEPS + database.DB_STEPS + CONTENTION_STEPS + 1
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,9 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-only", action="store_true", help="render from bench/results")
     parser.add_argument(
         "--only",
-        choices=("stack", "contention"),
+        choices=("stack", "database", "contention"),
         help="measure only the parts on the main stack (engine, drain, cold starts, batches, "
-        "submit, load) or the contention stacks; the rest of bench/results stays",
+        "submit, load), the database replay or the contention stacks; the rest stays",
     )
     args = parser.parse_args(argv)
     if args.report_only:

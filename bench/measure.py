@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import latency_proxy
+from bench import database, latency_proxy
 from bench import stack as st
 from bench.common import DRAIN_PHOTOS, MODEL, REPO, SHARED, Steps, cycle, photos, run_worker, save
 from bench.worker import peak_rss_mb
@@ -103,24 +103,29 @@ def raw(shapes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
 
 def drain(stack: Any, paths: list[Path]) -> dict[str, Any]:
     """The poller paused, the photos uploaded, the poller resumed: timed from the resume to the
-    last row's own `updated_at`. Inits logged meanwhile say whether an environment was cold."""
+    last row's own `updated_at`. Inits logged meanwhile say whether an environment was cold;
+    the database's statements, the whole stack's (the bench's polls among them)."""
     st.wait_idle(stack.api_url, DOG)  # only these images in the queue
-    with st.client(stack.api_url) as http:
+    polls: list[float] = []
+    master = database.counting(stack.environment["MASTER_DATABASE_URL"])
+    with st.client(stack.api_url) as http, database.counted(master) as statements:
         with st.predict_paused(stack):
             submitted = st.submit_all(http, paths, 8)["ids"]
             since = st.log_size(stack)
             before = st.cpu_seconds(stack)
         resumed_at = time.time()  # the rows' clock is this machine's too
-        st.wait_done(http, submitted[-1:], 600)  # the last one queued: about the last done
+        st.wait_done(http, submitted[-1:], 600, polls)  # the last one queued: about the last done
         cpu = st.cpu_by_role(before, st.cpu_seconds(stack))
-        rows = st.wait_done(http, submitted, 600)
+        rows = st.wait_done(http, submitted, 600, polls)
+    master.dispose()
     done = [st.timestamp(row["updated_at"]) for row in rows]
     elapsed = max(done) - resumed_at if done else float("nan")
     return {"images": len(paths), "finished": len(rows), "elapsed_s": elapsed,
             "errors": len(paths) - len(rows) + sum(row["status"] != "DONE" for row in rows),
             "throughput_ips": len(rows) / elapsed, "inits_during_s": st.inits_since(stack, since),
             "environments": len(st.predict_environments(stack)), "cpu_s_by_role": cpu,
-            "cpus": len(os.sched_getaffinity(0)), "load_average": os.getloadavg()[0]}  # fmt: skip
+            "cpus": len(os.sched_getaffinity(0)), "load_average": os.getloadavg()[0],
+            "database": statements, "status_reads": len(polls)}  # fmt: skip
 
 
 def drains(

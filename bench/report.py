@@ -12,12 +12,14 @@ from typing import Any
 
 import jinja2
 
+from bench import capacity
 from bench.common import NAN, RESULTS, known, load, median, median_of, pct, ratio
 from local import template
 from local.cpus import LAMBDA_MB_PER_VCPU
 
 BENCH = Path(__file__).resolve().parent
 DOC = BENCH.parent / "docs" / "benchmarks.md"
+SCALING, README = BENCH.parent / "docs" / "scaling.md", BENCH.parent / "README.md"
 VCPU_MB = LAMBDA_MB_PER_VCPU  # Lambda: one vCPU's worth of memory
 PRICE_PER_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}  # us-east-1 list prices
 PRICE_PER_REQUEST = 0.20 / 1_000_000
@@ -28,6 +30,7 @@ MAX_PEAK_MB = 350.0
 MAX_CLOSURE_BYTES = 500e6
 MAX_SUBMIT_VS_FLOOR = 1.5  # submit's p95 per attempt at c8 / its calls made directly
 MAX_API_IMPORT_S = 0.5
+DATABASE_P95_LIMIT_S = 0.050  # issue 19: the replay's ceiling is where a call's p95 passes it
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ def facts() -> Facts:
         architecture=str(template.function_property(predict, "Architectures", ["x86_64"])[0]),
         batch_size=queue.batch_size,
         batching_window_s=queue.batching_window_seconds,
-        predict_max_concurrency=next((s.get("MaximumConcurrency") for s in scaling), None),
+        predict_max_concurrency=next(
+            (template.resolved(s.get("MaximumConcurrency")) for s in scaling), None
+        ),
         throttle_rate_per_s=throttle.rate_per_second,
         throttle_burst=throttle.burst,
     )
@@ -220,18 +225,34 @@ FILTERS = {
 }  # fmt: skip
 
 
-def render(r: dict[str, Any], f: Facts) -> str:
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(BENCH), undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )  # fmt: skip
     env.filters.update(FILTERS)
+    return env
+
+
+def render(r: dict[str, Any], f: Facts) -> str:
+    env = environment()
     env.globals.update(pct=pct, median=median, median_of=median_of, ratio=ratio, known=known)
     context = {"r": r, "facts": f, "fig": figures(r, f), "vcpu_mb": VCPU_MB}
     limits = {k: v for k, v in globals().items() if k.startswith(("MIN_", "MAX_"))}
+    limits["P95_LIMIT_S"] = DATABASE_P95_LIMIT_S
     prices = {"gb_second": PRICE_PER_GB_SECOND[f.architecture], "request": PRICE_PER_REQUEST}
     return env.get_template("report.md.j2").render(**context, **limits, price=prices)
 
 
 def write(folder: Path = RESULTS) -> None:
-    DOC.write_text(render(load(folder), facts()).rstrip() + "\n")
+    """docs/benchmarks.md; and, once a run has every input of the capacity model, its section
+    of docs/scaling.md and the README's cost table."""
+    r, f = load(folder), facts()
+    DOC.write_text(render(r, f).rstrip() + "\n")
+    if not all(part in r for part in ("drain", "database", "pipeline")):
+        return
+    parts = capacity.render(
+        r, template.parameter_defaults(), f.memory_mb, f.batch_size, environment()
+    )
+    for path, name in ((SCALING, "scaling"), (README, "readme")):
+        path.write_text(capacity.between_markers(path.read_text(), name, parts[name]))

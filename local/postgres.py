@@ -124,6 +124,10 @@ class EmbeddedPostgres:
                 "max_connections=200",
                 "-c",
                 "fsync=on",
+                # Each statement's calls, rows and time, as RDS offers them: `make bench`
+                # counts the service's work per image with it (CREATE EXTENSION to read).
+                "-c",
+                "shared_preload_libraries=pg_stat_statements",
                 *options,
             ],
             self.root / "postgres.log",

@@ -17,7 +17,7 @@ from local.cpus import usable_cores, vcpus
 from local.files import write_private
 from local.poller import READY_FILE, PollerConfig, SourceConfig
 from local.processes import spawn, stop
-from local.template import functions, runs_the_model, sqs_consumers
+from local.template import functions, resolved, runs_the_model, sqs_consumers
 
 logger = logging.getLogger("local.supervisor")
 
@@ -37,7 +37,9 @@ def event_sources(resources: Resources) -> list[SourceConfig]:
         url, arn = queues[queue_id]
         batch_size = int(properties.get("BatchSize", 10))
         window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
-        scaling = int(properties.get("ScalingConfig", {}).get("MaximumConcurrency", cores))
+        scaling = int(
+            resolved(properties.get("ScalingConfig", {}).get("MaximumConcurrency", cores))
+        )
         # The model's batches are held to the environments the cores hold, each on the cores
         # its memory buys (more would only queue on CPU); the other functions wait on the
         # network or the database (notify on clients' servers), and run as many batches at

@@ -107,7 +107,7 @@ def _globalfunction_property(name: str) -> Any:
     return document().get("Globals", {}).get("Function", {}).get(name)
 
 
-def _resolved(value: Any) -> Any:
+def resolved(value: Any) -> Any:
     """A property's value at the parameters' defaults: `!Ref PredictMemorySize` -> 1769."""
     if isinstance(value, dict) and set(value) == {"Ref"}:
         return parameter_defaults()[value["Ref"]]
@@ -117,7 +117,7 @@ def _resolved(value: Any) -> Any:
 def function_property(props: dict[str, Any], name: str, default: Any = None) -> Any:
     """A function's own property, else the Globals' (as SAM merges them), resolved."""
     value = props.get(name, _globalfunction_property(name))
-    return default if value is None else _resolved(value)
+    return default if value is None else resolved(value)
 
 
 def _serverless_functions() -> dict[str, tuple[str, dict[str, Any]]]:

@@ -88,7 +88,7 @@ def test_fifty_waiters_leave_plain_reads_their_capacity(
     warm_status_environments(client)  # what is checked is how many there may be, not how fast
     with ThreadPoolExecutor(WAITERS) as pool:
         waiters: list[Future[httpx.Response]] = []
-        for n in range(WAITERS):  # spread over 2.5 s: the gateway's burst is 50 requests
+        for n in range(WAITERS):  # spread over 2.5 s: well within the gateway's burst
             waiters.append(pool.submit(wait_on, client, pending, n % len(KEYS)))
             time.sleep(0.05)
         held_claims(waits_stack, TOTAL)

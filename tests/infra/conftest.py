@@ -270,3 +270,10 @@ def transitive_dependencies(graph: dict[str, set[str]], start: str) -> set[str]:
             seen.add(name)
             todo.extend(graph[name])
     return seen
+
+
+def at_default(template: dict[str, Any], value: Any) -> Any:
+    """A property's value at its parameter's default when it is a `!Ref` to one."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in template["Parameters"]:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value

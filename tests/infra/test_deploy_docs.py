@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import REPO_ROOT, environment, function_property, of_type, ref_target
+from tests.infra.conftest import (
+    REPO_ROOT,
+    at_default,
+    environment,
+    function_property,
+    of_type,
+    ref_target,
+)
 
 DOC = REPO_ROOT / "docs" / "deploy.md"
 ALARM_TYPE = "AWS::CloudWatch::Alarm"
@@ -125,7 +132,9 @@ def queue_figures(template: dict[str, Any], resources: dict[str, Any]) -> dict[s
         "`JobsDeadLetterQueue` retention": dlq["MessageRetentionPeriod"],
         "predict batch size": predict["BatchSize"],
         "predict batching window": predict["MaximumBatchingWindowInSeconds"],
-        "predict maximum concurrency": predict["ScalingConfig"]["MaximumConcurrency"],
+        "predict maximum concurrency": at_default(
+            template, predict["ScalingConfig"]["MaximumConcurrency"]
+        ),
         "deadletter batch size": deadletter["BatchSize"],
         "deadletter maximum concurrency": deadletter["ScalingConfig"]["MaximumConcurrency"],
         "sweep `ENQUEUE_GRACE_SECONDS`": int(sweep["ENQUEUE_GRACE_SECONDS"]),

@@ -19,7 +19,7 @@ from local.functions import load_function
 from local.gateway import Gateway
 from local.stack import function_environment
 from local.template import functions as local_functions
-from tests.infra.conftest import environment, function_property
+from tests.infra.conftest import at_default, environment, function_property
 
 # Set only by `make local`: where the emulated services are, and their fake credentials.
 LOCAL_ONLY = {
@@ -158,7 +158,7 @@ def test_functions_see_the_templates_variable_names(
 
 
 def test_event_sources_run_as_many_batches_at_once_as_the_template_allows(
-    resources: dict[str, Any],
+    template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     """Lambda's pollers deliver up to ScalingConfig.MaximumConcurrency batches at once;
     `make local` does the same, bounded by the machine's cores for predict's model (CPU-bound:
@@ -175,5 +175,7 @@ def test_event_sources_run_as_many_batches_at_once_as_the_template_allows(
             for e in resources[logical_id]["Properties"]["Events"].values()
             if e["Type"] == "SQS"
         ]
-        declared = source.get("ScalingConfig", {}).get("MaximumConcurrency", cores)
+        declared = at_default(
+            template, source.get("ScalingConfig", {}).get("MaximumConcurrency", cores)
+        )
         assert local[function] == (min(declared, cores) if function == "predict" else declared)

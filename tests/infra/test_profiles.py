@@ -29,6 +29,7 @@ from tests.infra.conftest import (
     SECRET_REFS,
     TEMPLATE_PATH,
     as_list,
+    at_default,
     dependencies,
     environment,
     for_profile,
@@ -536,7 +537,7 @@ def maximum_concurrency(template: dict[str, Any], function: str) -> int:
         for e in template["Resources"][function]["Properties"]["Events"].values()
         if e["Type"] == "SQS"
     ]
-    return int(event["ScalingConfig"]["MaximumConcurrency"])
+    return int(at_default(template, event["ScalingConfig"]["MaximumConcurrency"]))
 
 
 def test_trial_connections_fit_the_instance(trial: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from tests.infra.conftest import (
     MIGRATE_FUNCTION,
     REPO_ROOT,
     as_list,
+    at_default,
     dependencies,
     environment,
     function_property,
@@ -203,12 +204,13 @@ def test_dead_letter_consumer_event_source(
     assert consumers == ["DeadLetterFunction"]
 
 
-def test_predict_event_source(resources: dict[str, Any]) -> None:
+def test_predict_event_source(template: dict[str, Any], resources: dict[str, Any]) -> None:
     event = sqs_event(resources)
     assert ref_target(event["Queue"]) == "JobsQueue"
     assert isinstance(event["BatchSize"], int) and 1 <= event["BatchSize"] <= 10
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert 2 <= event["ScalingConfig"]["MaximumConcurrency"] <= 20
+    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "PredictMaxConcurrency"}
+    assert 2 <= at_default(template, event["ScalingConfig"]["MaximumConcurrency"]) <= 20
 
 
 def test_predict_is_the_image_function(template: dict[str, Any], resources: dict[str, Any]) -> None:

@@ -161,7 +161,8 @@ def test_the_facts_are_the_template_s_own() -> None:
     assert facts.memory_mb["predict"] == raw["Parameters"]["PredictMemorySize"]["Default"]
     assert facts.batch_size == source["BatchSize"]
     assert facts.batching_window_s == source["MaximumBatchingWindowInSeconds"]
-    assert facts.predict_max_concurrency == source["ScalingConfig"]["MaximumConcurrency"]
+    concurrency = raw["Parameters"]["PredictMaxConcurrency"]["Default"]
+    assert facts.predict_max_concurrency == concurrency
 
 
 def test_the_page_shows_each_target_and_a_missed_one_with_its_reason() -> None:
