@@ -77,7 +77,7 @@ class Subject:
 
     def start(self, prediction_id: uuid.UUID) -> bool:
         """Whether a batch of this one row moved it to PROCESSING."""
-        return self.repository.start_processing_many([prediction_id]) == {prediction_id}
+        return set(self.repository.start_processing_many([prediction_id])) == {prediction_id}
 
     def finish(
         self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
@@ -302,7 +302,7 @@ def test_start_processing_many_moves_the_unfinished_ones(subject: Subject) -> No
     unknown = uuid.uuid4()
     ids = [unknown, *(row.id for row in before.values())]
     started = subject.repository.start_processing_many(ids)
-    assert started == {before[Status.PENDING].id, before[Status.PROCESSING].id}
+    assert set(started) == {before[Status.PENDING].id, before[Status.PROCESSING].id}
     for status, row in before.items():
         after = subject.get(row.id)
         if row.id in started:
@@ -311,7 +311,7 @@ def test_start_processing_many_moves_the_unfinished_ones(subject: Subject) -> No
         else:
             assert after == row, status
     assert subject.repository.get(unknown) is None
-    assert subject.repository.start_processing_many([]) == set()
+    assert subject.repository.start_processing_many([]) == {}
 
 
 def test_finish_many_stores_each_answer_once(subject: Subject) -> None:
