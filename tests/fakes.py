@@ -404,6 +404,7 @@ class FakeRepository(Switchable):
         error: str | None = None,
         webhook_url: str | None = None,
         webhook_enqueued: bool = False,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
         """Put a row in directly (no call recorded, no outage applies)."""
         pid = prediction_id or uuid.uuid4()
@@ -418,6 +419,7 @@ class FakeRepository(Switchable):
             error=error,
             detections=tuple(detections),
             webhook_url=webhook_url,
+            options=options,
         )
         self.rows[pid] = Row(
             prediction,
