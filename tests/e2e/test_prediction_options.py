@@ -156,3 +156,17 @@ def test_submits_413_says_how_to_send_a_larger_photo(api: httpx.Client) -> None:
     assert "limit of 4500000 bytes" in detail
     assert "up to 25000000 bytes with POST /image_prediction/uploads" in detail
     assert "/docs" in detail
+
+
+def test_the_python_client_asks_them_too(
+    stack: RunningStack, everything: list[tuple[str, float]]
+) -> None:
+    """`dogdetect predict --confidence --classes` is this call (tests/clients: the flags)."""
+    from dogdetect_client import Client
+
+    result = Client(stack.api_url).predict(photo("dog.jpg"), confidence=0.8, classes=["dog"])
+    assert result.status == "DONE", result.error
+    assert [(d["label"], d["confidence"]) for d in result.detections] == [
+        (lb, c) for lb, c in everything if lb == "dog" and c >= 0.8
+    ]
+    assert result.has_dog is True
