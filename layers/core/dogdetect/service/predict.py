@@ -15,6 +15,10 @@ every job it held fails.
 
 Direct uploads (`dogdetect.service.uploads`): S3's notification says how large the object is,
 so one that cannot be a photo ends ERROR before anything is read (`process_jobs`).
+
+Each prediction's options (`dogdetect.domain.options`, read as its row is started) decide
+what it stores (`answer`): the detections at or above its confidence and of its classes, and
+has_dog for a dog at or above its confidence.
 """
 
 from __future__ import annotations
