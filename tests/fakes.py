@@ -38,6 +38,7 @@ from dogdetect.domain.models import (
     Status,
 )
 from dogdetect.domain.notifications import Notification
+from dogdetect.domain.options import PredictionOptions
 from dogdetect.service.sweep import SweepDeps
 
 ALL = "*"
@@ -135,11 +136,15 @@ class FakeRepository(Switchable):
     # -- port ---------------------------------------------------------------------------
 
     def add_pending(
-        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        webhook_url: str | None = None,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
         self._call("add_pending", prediction_id)
         _refuse_unstorable([image_key, webhook_url or ""])
-        return self._add(prediction_id, image_key, webhook_url)
+        return self._add(prediction_id, image_key, webhook_url, options)
 
     def add_awaiting_upload(
         self,
@@ -147,10 +152,11 @@ class FakeRepository(Switchable):
         image_key: str,
         upload_expires_at: datetime,
         webhook_url: str | None = None,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
         self._call("add_awaiting_upload", prediction_id)
         _refuse_unstorable([image_key, webhook_url or ""])
-        made = self._add(prediction_id, image_key, webhook_url)
+        made = self._add(prediction_id, image_key, webhook_url, options)
         self.rows[prediction_id].upload_expires_at = upload_expires_at
         return made
 
@@ -187,6 +193,7 @@ class FakeRepository(Switchable):
         claim: KeyClaim,
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
+        options: PredictionOptions | None = None,
     ) -> KeyedPrediction:
         self._call("add_pending_once", prediction_id)
         held = self.keys.get(claim.key_digest)
@@ -197,7 +204,7 @@ class FakeRepository(Switchable):
             enqueued = row.enqueued_at is not None
             return KeyedPrediction(row.prediction, held.image_sha256, False, enqueued)
         _refuse_unstorable([image_key, webhook_url or ""])
-        made = self._add(prediction_id, image_key, webhook_url)
+        made = self._add(prediction_id, image_key, webhook_url, options)
         self.rows[prediction_id].upload_expires_at = upload_expires_at
         self.keys[claim.key_digest] = HeldKey(claim.image_sha256, prediction_id, self.clock())
         return KeyedPrediction(made, claim.image_sha256, created=True, enqueued=False)
@@ -223,10 +230,12 @@ class FakeRepository(Switchable):
         _refuse_unstorable([reason])
         return self._transition(prediction_id, _ACTIVE, status=Status.ERROR, error=reason)
 
-    def start_processing_many(self, prediction_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    def start_processing_many(
+        self, prediction_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, PredictionOptions | None]:
         self._call("start_processing_many", sorted(prediction_ids))
         return {
-            pid
+            pid: self.rows[pid].prediction.options
             for pid in set(prediction_ids)
             if self._transition(pid, _ACTIVE, status=Status.PROCESSING)
         }
@@ -338,13 +347,23 @@ class FakeRepository(Switchable):
     # -- test helpers -------------------------------------------------------------------
 
     def _add(
-        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        webhook_url: str | None = None,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
         if prediction_id in self.rows:
             raise RuntimeError(f"duplicate primary key {prediction_id}")  # an IntegrityError
         now = self.clock()
         prediction = Prediction(
-            prediction_id, Status.PENDING, image_key, now, now, webhook_url=webhook_url
+            prediction_id,
+            Status.PENDING,
+            image_key,
+            now,
+            now,
+            webhook_url=webhook_url,
+            options=options,
         )
         self.rows[prediction_id] = Row(prediction)
         return prediction
@@ -385,6 +404,7 @@ class FakeRepository(Switchable):
         error: str | None = None,
         webhook_url: str | None = None,
         webhook_enqueued: bool = False,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
         """Put a row in directly (no call recorded, no outage applies)."""
         pid = prediction_id or uuid.uuid4()
@@ -399,6 +419,7 @@ class FakeRepository(Switchable):
             error=error,
             detections=tuple(detections),
             webhook_url=webhook_url,
+            options=options,
         )
         self.rows[pid] = Row(
             prediction,

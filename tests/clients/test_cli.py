@@ -20,7 +20,7 @@ from dogdetect_client import __version__
 from dogdetect_client.cli import Outcome, Progress, main, save_annotated
 from dogdetect_client.client import Result
 
-from tests.fake_api import ANNOTATED, JPEG_START, Answer, FakeApi
+from tests.fake_api import ANNOTATED, JPEG_START, Answer, FakeApi, form_parts
 
 SOURCE = Path(__file__).resolve().parents[2] / "clients" / "python" / "src"
 RUN_CLI = "from dogdetect_client.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -67,6 +67,9 @@ def lines(text: str) -> list[dict[str, object]]:
         ["predict", "x.jpg", "--timeout", "-1"],
         ["predict", "x.jpg", "--no-such-option"],
         ["health", "extra"],
+        ["predict", "x.jpg", "--confidence", "1.5"],
+        ["predict", "x.jpg", "--confidence", "high"],
+        ["predict", "x.jpg", "--classes", "dog,,cat"],
     ],
 )
 def test_arguments_it_cannot_use_are_usage_errors(
@@ -205,6 +208,19 @@ def test_an_unreadable_retry_after_is_backed_off_not_a_crash(
     assert main(["predict", str(photos / "dog.jpg"), "--api", api.url, "--json"]) == 0
     (line,) = lines(capsys.readouterr().out)
     assert line["status"] == "DONE"
+
+
+def test_confidence_and_classes_are_asked_for_each_photo(
+    api: FakeApi, photos: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["predict", str(photos / "dog.jpg"), str(photos / "horses.JPG"), "--api", api.url]
+    assert main([*argv, "--confidence", "0.8", "--classes", "dog, cat"]) == 0
+    sent = api.made("POST", "/image_prediction")
+    assert len(sent) == 2
+    for request in sent:
+        parts = form_parts(request.headers["content-type"], request.body)
+        fields = {name: content for name, _, content in parts if name != "image"}
+        assert fields == {"confidence": b"0.8", "classes": b"dog,cat"}
 
 
 def test_api_and_key_from_options(

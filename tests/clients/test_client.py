@@ -183,6 +183,25 @@ def test_a_photo_over_the_direct_limit_goes_through_a_presigned_upload(api: Fake
     assert client.wait(prediction_id)["has_dog"] is True
 
 
+def test_options_go_as_form_fields_before_the_photo(api: FakeApi) -> None:
+    client_of(api).submit(JPEG_START + b"dog", confidence=0.8, classes=["dog", "cat"])
+    (sent,) = api.made("POST", "/image_prediction")
+    parts = form_parts(sent.headers["content-type"], sent.body)
+    assert [(name, content) for name, _, content in parts[:2]] == [
+        ("confidence", b"0.8"),
+        ("classes", b"dog,cat"),
+    ]
+    assert parts[2][0] == "image"
+
+
+def test_a_presigned_upload_asks_its_options_in_a_form(api: FakeApi) -> None:
+    client = client_of(api, direct_limit=10)
+    client.predict(JPEG_START + b"dog" + bytes(20), confidence=0.5, classes=["traffic light"])
+    (offer,) = api.made("POST", "/image_prediction/uploads")
+    assert offer.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert offer.body == b"confidence=0.5&classes=traffic+light"
+
+
 def test_a_photo_at_the_limit_goes_to_the_api(api: FakeApi) -> None:
     client_of(api, direct_limit=100).submit(JPEG_START + bytes(97))
     assert api.made("POST", "/image_prediction/uploads") == []

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from dogdetect.config import Settings
 from dogdetect.domain.limits import (
     DEFAULT_DIRECT_UPLOAD_MAX_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES,
     MAX_WAIT_SECONDS,
 )
+from dogdetect.domain.options import DEFAULT_CONFIDENCE_FLOOR
 from dogdetect_client import client
+from dogdetect_client.cli import main
 
 CLIENT_README = Path(__file__).resolve().parents[2] / "clients" / "python" / "README.md"
 
@@ -34,3 +37,13 @@ def test_the_clients_readme_states_the_services_limits() -> None:
     assert f"{DEFAULT_MAX_UPLOAD_BYTES:,} bytes" in text
     assert f"{DEFAULT_DIRECT_UPLOAD_MAX_BYTES:,}" in text
     assert f"Prefer: wait={MAX_WAIT_SECONDS}" in text
+
+
+def test_the_commands_help_names_the_services_confidence_floor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`dogdetect predict --confidence` says where the service's range starts (by default)."""
+    assert Settings.model_fields["dog_confidence"].default == DEFAULT_CONFIDENCE_FLOOR
+    assert main(["predict", "--help"]) == 0
+    words = " ".join(capsys.readouterr().out.split())
+    assert f"the service's floor, {DEFAULT_CONFIDENCE_FLOOR}, to 1" in words

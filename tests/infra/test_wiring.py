@@ -87,7 +87,13 @@ def test_each_function_gets_what_it_reads(
     needs = {
         "SubmitFunction": database
         | aws
-        | {"MAX_UPLOAD_BYTES", "MAX_IMAGE_PIXELS", "API_KEYS", "ALLOW_HTTP_WEBHOOKS"},
+        | {
+            "MAX_UPLOAD_BYTES",
+            "MAX_IMAGE_PIXELS",
+            "API_KEYS",
+            "ALLOW_HTTP_WEBHOOKS",
+            "DOG_CONFIDENCE",  # a request's `confidence`: its floor and default
+        },
         "StatusFunction": database | aws | {"API_KEYS"},
         "PredictFunction": database
         | aws

@@ -57,7 +57,7 @@ def test_the_app_role_reads_and_writes_predictions_and_detections(
     prediction_id = uuid.uuid4()
     repository.add_pending(prediction_id, f"uploads/{prediction_id}")  # INSERT
     repository.mark_enqueued(prediction_id)  # UPDATE
-    assert repository.start_processing_many([prediction_id]) == {prediction_id}
+    assert set(repository.start_processing_many([prediction_id])) == {prediction_id}
     # INSERT INTO detections: the sequence
     assert repository.finish_many([FinishedPrediction(prediction_id, True, (DOG,))])
     done = repository.get(prediction_id)  # SELECT

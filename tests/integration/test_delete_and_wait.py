@@ -37,7 +37,7 @@ def processing(repository: PostgresPredictionRepository) -> uuid.UUID:
     prediction_id = uuid.uuid4()
     repository.add_pending(prediction_id, image_key_for(prediction_id))
     repository.mark_enqueued(prediction_id)
-    assert repository.start_processing_many([prediction_id]) == {prediction_id}
+    assert set(repository.start_processing_many([prediction_id])) == {prediction_id}
     return prediction_id
 
 
@@ -63,7 +63,7 @@ def test_a_worker_on_a_deleted_row_changes_nothing(
     assert repository.finish_many([FinishedPrediction(prediction_id, True, (DOG,))]) == set()
     assert not repository.fail(prediction_id, "gave up")
     assert repository.fail_many({prediction_id: "gave up"}) == set()
-    assert repository.start_processing_many([prediction_id]) == set()
+    assert set(repository.start_processing_many([prediction_id])) == set()
     repository.mark_enqueued(prediction_id)
     assert repository.get(prediction_id) is None
     assert detections_of(master_engine, prediction_id) == 0

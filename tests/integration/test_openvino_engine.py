@@ -14,7 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from dogdetect.adapters.detector.openvino import PREPARED_FOLDER, fingerprint, model_xml
+from dogdetect.adapters.detector.openvino import (
+    PREPARED_FOLDER,
+    fingerprint,
+    model_xml,
+    read_metadata,
+)
+from dogdetect.domain.options import COCO_CLASSES
 
 from local.config import REPO_ROOT
 from local.launcher import RunningStack
@@ -150,3 +156,10 @@ def test_make_local_keeps_the_compiled_model_in_its_state_dir(
     body = wait_terminal(api, submit(api, photo("dog.jpg")).json()["image_prediction_id"])
     assert body["status"] == "DONE" and body["has_dog"]
     assert any(cache.glob("*.blob"))  # written by predict's cold start, read by the next
+
+
+def test_the_classes_a_request_may_name_are_the_models() -> None:
+    """`classes` is checked at submit, which has no model: against the names written in
+    `domain.options`, which must be the shipped model's, in its order."""
+    names = read_metadata(MODEL).names
+    assert tuple(names[i] for i in sorted(names)) == COCO_CLASSES

@@ -33,7 +33,7 @@ def new_pending(repository: PostgresPredictionRepository) -> uuid.UUID:
 
 
 def start(repository: PostgresPredictionRepository, prediction_id: uuid.UUID) -> bool:
-    return repository.start_processing_many([prediction_id]) == {prediction_id}
+    return set(repository.start_processing_many([prediction_id])) == {prediction_id}
 
 
 def finish(
@@ -116,7 +116,7 @@ def test_a_batch_of_ten_is_stored_in_three_statements(stack_settings: Settings) 
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        assert repository.start_processing_many(ids) == set(ids)
+        assert set(repository.start_processing_many(ids)) == set(ids)
         assert repository.finish_many(results) == set(ids)
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -136,7 +136,7 @@ def test_two_workers_finishing_one_batch_store_each_answer_once(
     repository: PostgresPredictionRepository,
 ) -> None:
     ids = [new_pending(repository) for _ in range(5)]
-    assert repository.start_processing_many(ids) == set(ids)
+    assert set(repository.start_processing_many(ids)) == set(ids)
     results = [FinishedPrediction(i, True, (DOG,)) for i in ids]
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(pool.map(lambda _: repository.finish_many(results), range(4)))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.config import Settings
 from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.idempotency import KeyClaim
 from dogdetect.domain.models import (
     Box,
     Detection,
@@ -26,6 +27,7 @@ from dogdetect.domain.models import (
     Status,
     image_key_for,
 )
+from dogdetect.domain.options import PredictionOptions
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
@@ -77,7 +79,7 @@ class Subject:
 
     def start(self, prediction_id: uuid.UUID) -> bool:
         """Whether a batch of this one row moved it to PROCESSING."""
-        return self.repository.start_processing_many([prediction_id]) == {prediction_id}
+        return set(self.repository.start_processing_many([prediction_id])) == {prediction_id}
 
     def finish(
         self, prediction_id: uuid.UUID, has_dog: bool, detections: Sequence[Detection]
@@ -302,7 +304,7 @@ def test_start_processing_many_moves_the_unfinished_ones(subject: Subject) -> No
     unknown = uuid.uuid4()
     ids = [unknown, *(row.id for row in before.values())]
     started = subject.repository.start_processing_many(ids)
-    assert started == {before[Status.PENDING].id, before[Status.PROCESSING].id}
+    assert set(started) == {before[Status.PENDING].id, before[Status.PROCESSING].id}
     for status, row in before.items():
         after = subject.get(row.id)
         if row.id in started:
@@ -311,7 +313,7 @@ def test_start_processing_many_moves_the_unfinished_ones(subject: Subject) -> No
         else:
             assert after == row, status
     assert subject.repository.get(unknown) is None
-    assert subject.repository.start_processing_many([]) == set()
+    assert subject.repository.start_processing_many([]) == {}
 
 
 def test_finish_many_stores_each_answer_once(subject: Subject) -> None:
@@ -489,3 +491,38 @@ def test_webhooks_overdue_are_the_old_ones_oldest_first(subject: Subject) -> Non
     assert young.id not in subject.own(found)
     assert [p.updated_at for p in found] == sorted(p.updated_at for p in found)
     assert subject.repository.webhooks_overdue(OLD - 20, 1) == found[:1]
+
+
+# --- a request's options (migration 0008) -------------------------------------------------
+
+ASKED = PredictionOptions(0.8, ("cat", "dog"))
+
+
+def test_options_are_stored_read_and_handed_to_the_worker(subject: Subject) -> None:
+    every_class = PredictionOptions(0.25)
+    ids = [uuid.uuid4() for _ in range(4)]
+    subject.created.extend(ids)
+    made = [
+        subject.repository.add_pending(ids[0], image_key_for(ids[0]), options=ASKED),
+        subject.repository.add_pending(ids[1], image_key_for(ids[1]), None, every_class),
+        subject.repository.add_awaiting_upload(
+            ids[2], image_key_for(ids[2]), datetime.now(UTC) + timedelta(minutes=15), None, ASKED
+        ),
+        subject.repository.add_pending(ids[3], image_key_for(ids[3])),  # made before options
+    ]
+    expected = [ASKED, every_class, ASKED, None]
+    assert [p.options for p in made] == expected
+    assert [subject.get(i).options for i in ids] == expected
+    assert subject.repository.start_processing_many(ids) == dict(zip(ids, expected, strict=True))
+
+
+def test_a_keys_holder_comes_back_with_its_options(subject: Subject) -> None:
+    claim = KeyClaim(uuid.uuid4().bytes * 2, b"\x01" * 32)
+    first, again = uuid.uuid4(), uuid.uuid4()
+    subject.created.extend([first, again])
+    made = subject.repository.add_pending_once(first, image_key_for(first), claim, options=ASKED)
+    assert made.created and made.prediction.options == ASKED
+    other = PredictionOptions(0.5)
+    found = subject.repository.add_pending_once(again, image_key_for(again), claim, options=other)
+    assert not found.created
+    assert found.prediction.id == first and found.prediction.options == ASKED

@@ -80,6 +80,8 @@ def submit_deps_for(fakes: FakeAdapters, settings: Settings = LIMITS) -> SubmitD
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
         background=fakes.background,
+        confidence_floor=settings.dog_confidence,
+        direct_upload_max_bytes=settings.direct_upload_max_bytes,
     )
 
 

@@ -11,6 +11,7 @@ from dogdetect.domain.limits import (
     DEFAULT_DIRECT_UPLOAD_MAX_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES,
 )
+from dogdetect.domain.options import DEFAULT_CONFIDENCE_FLOOR
 from dogdetect.domain.webhooks.retry import DEFAULT_RETRY_DELAYS, parse_delays
 
 __all__ = ["Settings"]
@@ -47,7 +48,9 @@ class Settings(BaseSettings):
     waits_total: int = 8
     # Annotated photos drawn at once, in all (each drawn once per prediction, then kept).
     drawings_total: int = Field(default=4, ge=1)
-    dog_confidence: float = Field(default=0.25, ge=0.0, le=1.0)
+    # The floor of a request's `confidence` and its default (`domain.options`): detections
+    # below it are not kept, and a dog at or above it makes has_dog true.
+    dog_confidence: float = Field(default=DEFAULT_CONFIDENCE_FLOOR, ge=0.0, le=1.0)
     max_receive_count: int = 5  # == the jobs queue's maxReceiveCount (infra/template.yaml)
     enqueue_grace_seconds: int = 60
     stuck_after_seconds: int = Field(default=7200, gt=0)  # then the sweeper gives up

@@ -19,7 +19,7 @@ from tests.corpus import CASES, CorpusCase
 from tests.fakes import FakeAdapters, detection
 from tests.unit.conftest import Wired, submit_deps_for
 
-UUID_KEYS = {"image_prediction_id", "status", "has_dog"}
+UUID_KEYS = {"image_prediction_id", "status", "has_dog", "options"}
 
 
 def post_image(client: TestClient, data: bytes, field: str = "image") -> httpx.Response:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
-from dogdetect.api.schemas import BoxOut, DetectionOut, PredictionOut
+from dogdetect.api.schemas import BoxOut, DetectionOut, OptionsOut, PredictionOut
 from dogdetect.domain.documents import status_document
 from dogdetect.domain.models import Box, Detection, Prediction, Status
 from dogdetect.domain.notifications import notification_for, payload_bytes
+from dogdetect.domain.options import COCO_CLASSES, PredictionOptions
 from fastapi.responses import JSONResponse
 from hypothesis import given
 from hypothesis import strategies as st
@@ -48,6 +49,12 @@ predictions = st.builds(
     error=st.none() | st.text(max_size=40),
     detections=st.lists(detections, max_size=4).map(tuple),
     webhook_url=st.none() | st.just(HOOK),
+    options=st.none()
+    | st.builds(
+        PredictionOptions,
+        confidence=st.floats(0, 1),
+        classes=st.none() | st.lists(st.sampled_from(COCO_CLASSES), max_size=3).map(tuple),
+    ),
 )
 
 
@@ -61,6 +68,12 @@ def pydantic_rendering(p: Prediction) -> PredictionOut:
             DetectionOut(label=d.label, confidence=d.confidence, box=BoxOut(**vars(d.box)))
             for d in p.detections
         ],
+        options=None
+        if p.options is None
+        else OptionsOut(
+            confidence=p.options.confidence,
+            classes=None if p.options.classes is None else list(p.options.classes),
+        ),
         error=p.error,
         created_at=p.created_at,
         updated_at=p.updated_at,

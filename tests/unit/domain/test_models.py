@@ -130,6 +130,7 @@ def test_error_status_table() -> None:
         "MultipleImages": 422,
         "IdempotencyKeyReused": 422,
         "InvalidWebhook": 422,
+        "InvalidOptions": 422,
         "TooManyWaits": 429,
         "DependencyUnavailable": 503,
         "DrawingsBusy": 503,
@@ -369,7 +370,7 @@ def test_fake_repository_transitions(
     assert repo.fail(p.id, "x") is fail
     repo = FakeRepository()
     p = repo.seed(status)
-    assert (repo.start_processing_many([p.id]) == {p.id}) is start
+    assert (set(repo.start_processing_many([p.id])) == {p.id}) is start
     assert (repo.finish_many([FinishedPrediction(p.id, True, ())]) == {p.id}) is finish_after_start
 
 
@@ -378,4 +379,4 @@ def test_fake_repository_finish_needs_processing() -> None:
     p = repo.seed(Status.PENDING)
     assert repo.finish_many([FinishedPrediction(p.id, True, ())]) == set()
     assert repo.status_of(p.id) is Status.PENDING
-    assert repo.start_processing_many([uuid.uuid4()]) == set()
+    assert repo.start_processing_many([uuid.uuid4()]) == {}

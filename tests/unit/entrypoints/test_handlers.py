@@ -50,7 +50,7 @@ def test_submit_handler_accepts_the_stored_event(
 
     assert result["statusCode"] == 202
     body = response_body(result)
-    assert set(body) == {"image_prediction_id", "status", "has_dog"}
+    assert set(body) == {"image_prediction_id", "status", "has_dog", "options"}
     assert body["status"] == "PENDING" and body["has_dog"] is None
     pid = uuid.UUID(body["image_prediction_id"])
     assert result["headers"]["location"] == f"/image_prediction/{pid}"

@@ -100,7 +100,7 @@ def test_failed_enqueued_mark_still_accepts(fakes: FakeAdapters) -> None:
     # The worker processes it; the sweeper then only notes it, sending no second message.
     fakes.repository.repair()
     # the worker got the message
-    assert fakes.repository.start_processing_many([prediction.id]) == {prediction.id}
+    assert set(fakes.repository.start_processing_many([prediction.id])) == {prediction.id}
     assert fakes.repository.finish_many([FinishedPrediction(prediction.id, True, ())])
     fakes.repository.clock.advance(GRACE + 1)
     result = sweep(fakes)

@@ -210,7 +210,12 @@ def test_a_retry_gets_the_first_answer_again(submit_api: Wired) -> None:
     again = post(submit_api.client, corpus.jpeg(), "retry-me")
     assert again.status_code == 202
     assert again.json() == first.json()
-    assert first.json() == {"image_prediction_id": str(pid), "status": "PENDING", "has_dog": None}
+    assert first.json() == {
+        "image_prediction_id": str(pid),
+        "status": "PENDING",
+        "has_dog": None,
+        "options": {"confidence": 0.25, "classes": None},
+    }
     assert again.headers["location"] == first.headers["location"]
     assert len(submit_api.queue.sent) == 1
 

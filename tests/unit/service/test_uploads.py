@@ -167,7 +167,7 @@ def test_route_answers_201_with_the_presigned_post(
     response = client.post("/image_prediction/uploads")
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"image_prediction_id", "upload", "expires_at"}
+    assert set(body) == {"image_prediction_id", "upload", "expires_at", "options"}
     prediction_id = uuid.UUID(body["image_prediction_id"])
     assert response.headers["location"] == f"/image_prediction/{prediction_id}"
     assert body["upload"]["url"] == "https://test-bucket.s3.example/"

@@ -108,6 +108,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for each prediction (120)",
     )
+    predict.add_argument(
+        "--confidence",
+        type=_fraction,
+        metavar="C",
+        help="keep detections at or above C, and say has_dog for a dog at or above C (from"
+        " the service's floor, 0.25, to 1; default: the floor)",
+    )
+    predict.add_argument(
+        "--classes",
+        type=_names,
+        metavar="NAMES",
+        help="keep only detections of these COCO classes, comma-separated (dog,cat); has_dog"
+        " still looks for a dog",
+    )
     commands.add_parser(
         "health",
         parents=[common],
@@ -115,6 +129,24 @@ def _parser() -> argparse.ArgumentParser:
         description="Ask /health: the database, the bucket and the queue.",
     )
     return parser
+
+
+def _fraction(text: str) -> float:
+    """A number from 0 to 1 (the service refuses one below its floor, 422)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"not a number from 0 to 1: {text!r}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"not class names separated by commas: {text!r}")
+    return names
 
 
 def _positive(text: str) -> int:
@@ -169,9 +201,7 @@ def _predict(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO)
     progress = Progress(len(files), err)
     outcomes: dict[int, Outcome] = {}
     pool = ThreadPoolExecutor(args.concurrency, thread_name_prefix="dogdetect")
-    futures = {
-        pool.submit(_one, client, path, args.timeout, folder): i for i, path in enumerate(files)
-    }
+    futures = {pool.submit(_one, client, path, args, folder): i for i, path in enumerate(files)}
     try:
         for future in as_completed(futures):
             outcome = outcomes[futures[future]] = future.result()
@@ -192,8 +222,10 @@ def _predict(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO)
     return OK if all(o.ok for o in ordered) else NOT_DONE
 
 
-def _one(client: Client, path: Path, timeout: float, folder: Path | None) -> Outcome:
-    result = client.predict(path, timeout=timeout)
+def _one(client: Client, path: Path, args: argparse.Namespace, folder: Path | None) -> Outcome:
+    result = client.predict(
+        path, timeout=args.timeout, confidence=args.confidence, classes=args.classes
+    )
     if folder is None or not result.done or result.image_prediction_id is None:
         return Outcome(result)
     try:

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,15 +154,25 @@ class Client:
         response = self._request("GET", "/health", accept=(200, 503), tries=2)
         return response.status == 200, response.fields(status=str)
 
-    def submit(self, image: Image, idempotency_key: str | None = None) -> str:
+    def submit(
+        self,
+        image: Image,
+        idempotency_key: str | None = None,
+        *,
+        confidence: float | None = None,
+        classes: Sequence[str] | None = None,
+    ) -> str:
         """Send a photo (a path or its bytes); its prediction's id. With an Idempotency-Key,
         the same across retries (`idempotency_key`, else a new one). Over `direct_limit` bytes,
-        through a presigned upload straight to the bucket (no key: see _submit_presigned)."""
+        through a presigned upload straight to the bucket (no key: see _submit_presigned).
+        `confidence` (the service's floor, 0.25, to 1) and `classes` (COCO names): only those
+        detections are kept, and has_dog looks for a dog at that confidence."""
         data, filename = _read(image)
+        options = _options(confidence, classes)
         if len(data) > self.direct_limit:
-            return self._submit_presigned(data, filename)
+            return self._submit_presigned(data, filename, options)
         key = idempotency_key or str(uuid.uuid4())
-        body, content_type = multipart({}, "image", filename, data)
+        body, content_type = multipart(options, "image", filename, data)
         response = self._request(
             "POST",
             "/image_prediction",
@@ -197,11 +207,18 @@ class Client:
             if time.monotonic() - started < 0.5:  # the wait was not held: do not spin
                 self._sleep(0.5)
 
-    def predict(self, image: Image, timeout: float = 120.0) -> Result:
+    def predict(
+        self,
+        image: Image,
+        timeout: float = 120.0,
+        *,
+        confidence: float | None = None,
+        classes: Sequence[str] | None = None,
+    ) -> Result:
         """Submit and wait; every outcome is a Result (REJECTED, FAILED included)."""
         path = None if isinstance(image, bytes) else os.fspath(image)
         try:
-            prediction_id = self.submit(image)
+            prediction_id = self.submit(image, confidence=confidence, classes=classes)
         except ApiError as exc:
             rejected = exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
             return Result(path, None, REJECTED if rejected else FAILED, error=str(exc))
@@ -231,11 +248,17 @@ class Client:
 
     # --- presigned uploads ---------------------------------------------------------------
 
-    def _submit_presigned(self, data: bytes, filename: str) -> str:
+    def _submit_presigned(self, data: bytes, filename: str, options: Mapping[str, str]) -> str:
         # Retrying here makes no second prediction either: a 429 never reached the service,
         # and a 503 stored nothing (the row is the last thing it writes). A prediction whose
         # answer was lost on the way, never sent a photo, ends ERROR ("no upload received").
-        answer = self._request("POST", "/image_prediction/uploads", body=b"", accept=(201,))
+        answer = self._request(
+            "POST",
+            "/image_prediction/uploads",
+            body=urllib.parse.urlencode(options).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"} if options else None,
+            accept=(201,),
+        )
         offer = answer.fields(image_prediction_id=str, upload=dict)
         upload = offer["upload"]
         fields = upload.get("fields")
@@ -322,6 +345,16 @@ def retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _options(confidence: float | None, classes: Sequence[str] | None) -> dict[str, str]:
+    """The form fields of a prediction's options (none: the service's defaults)."""
+    fields = {}
+    if confidence is not None:
+        fields["confidence"] = str(float(confidence))
+    if classes is not None:
+        fields["classes"] = ",".join(classes)
+    return fields
 
 
 def multipart(

@@ -34,6 +34,7 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.MultipleImages: 422,
     errors.IdempotencyKeyReused: 422,
     errors.InvalidWebhook: 422,
+    errors.InvalidOptions: 422,
     errors.TooManyWaits: 429,
     errors.DependencyUnavailable: 503,
     errors.DrawingsBusy: 503,
@@ -50,11 +51,13 @@ STATUS_DESCRIPTIONS = {
     404: "No prediction with this id",
     409: "The first request with this Idempotency-Key has not been answered yet; retry after"
     " Retry-After",
-    413: "The upload is larger than the limit",
+    413: "The upload is larger than the limit: send a larger photo (up to 25 MB) with"
+    " POST /image_prediction/uploads",
     415: "Not an image in an accepted format, or a truncated or corrupt one",
     422: "An image over the pixel limit, a request that is not one file in the field 'image',"
-    " an Idempotency-Key already used with another image, or a 'webhook' that is not an https"
-    " URL of a public host",
+    " an Idempotency-Key already used with another image or other options, a 'webhook' that"
+    " is not an https URL of a public host, or a 'confidence' or 'classes' the service cannot"
+    " apply",
     429: "This client already holds its share of waiting requests (Prefer: wait); retry after"
     " Retry-After, or ask without Prefer: wait",
     503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
@@ -142,6 +145,20 @@ async def one_webhook(request: Request) -> None:
 
 
 EMPTY_WEBHOOK = "the form field 'webhook' is empty: send an https URL, or leave the field out"
+
+
+async def one_option_each(request: Request) -> None:
+    """At most one `confidence` and one `classes`, neither empty (FastAPI would keep the last
+    of repeated fields, and read an empty one as absent)."""
+    form = await request.form()
+    for name in ("confidence", "classes"):
+        values = form.getlist(name)
+        if len(values) > 1:
+            raise errors.InvalidOptions(f"send the form field '{name}' at most once")
+        if values and not values[0]:
+            raise errors.InvalidOptions(
+                f"the form field '{name}' is empty: send a value, or leave the field out"
+            )
 
 
 def create_api(title: str, settings: Callable[[], Settings]) -> FastAPI:

@@ -14,6 +14,7 @@ from dogdetect.api.app import ERROR_RESPONSES
 from dogdetect.api.auth import key_scope
 from dogdetect.domain.idempotency import MAX_KEY_CHARS
 from dogdetect.domain.limits import MAX_WAIT_SECONDS
+from dogdetect.domain.options import COCO_CLASSES, MAX_CLASSES_CHARS, MAX_CONFIDENCE
 
 IDEMPOTENCY_KEY: Any = Header(
     default=None,
@@ -67,30 +68,55 @@ WEBHOOK_FIELD: Any = Form(
     " webhook-signature)",
 )
 
+# Read as text and checked by the core (`domain.options`), so that a refusal names the range
+# or the unknown names rather than FastAPI's parsing error.
+CONFIDENCE_FIELD: Any = Form(
+    default=None,
+    description="The least confidence of a detection kept, and of a dog for `has_dog`: a"
+    f" decimal from the service's floor (`DOG_CONFIDENCE`, 0.25 by default) to"
+    f" {MAX_CONFIDENCE:g}. Left out: the floor. Anything else is 422",
+    examples=["0.8"],
+)
+CLASSES_FIELD: Any = Form(
+    default=None,
+    description="Keep only detections of these COCO classes, comma-separated, as the model"
+    f" names them (at most {MAX_CLASSES_CHARS} characters; case and spaces around a name do"
+    " not matter). Left out: every class. `has_dog` still answers whether there is a dog at"
+    " or above `confidence`. An unknown name is 422. The names: " + ", ".join(COCO_CLASSES),
+    examples=["dog,cat"],
+)
+
 
 @dataclass(frozen=True)
 class WriteOptions:
     """What a write request (submit, direct upload) asks besides its photo, as the core's
-    keyword arguments: its Idempotency-Key, the caller's API key (its scope) and a webhook."""
+    keyword arguments: its Idempotency-Key, the caller's API key (its scope), a webhook, and
+    the prediction's options as the form sent them."""
 
     idempotency_key: str | None
     api_key: str | None
     webhook_url: str | None
+    confidence: str | None = None
+    classes: str | None = None
 
     def as_arguments(self) -> dict[str, str | None]:
         return {
             "idempotency_key": self.idempotency_key,
             "api_key": self.api_key,
             "webhook_url": self.webhook_url,
+            "confidence": self.confidence,
+            "classes": self.classes,
         }
 
 
 def write_options(
     webhook: str | None = WEBHOOK_FIELD,
+    confidence: str | None = CONFIDENCE_FIELD,
+    classes: str | None = CLASSES_FIELD,
     idempotency_key: str | None = IDEMPOTENCY_KEY,
     scope: str | None = Depends(key_scope),
 ) -> WriteOptions:
-    return WriteOptions(idempotency_key, scope, webhook)
+    return WriteOptions(idempotency_key, scope, webhook, confidence, classes)
 
 
 def waiting_client(request: Request, scope: str | None = Depends(key_scope)) -> str:

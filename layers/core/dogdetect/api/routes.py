@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Depends, Response, status
 
 from dogdetect.api.annotated import ANNOTATED_RESPONSES
-from dogdetect.api.app import ERROR_RESPONSES, one_image, one_webhook
+from dogdetect.api.app import ERROR_RESPONSES, one_image, one_option_each, one_webhook
 from dogdetect.api.auth import require_api_key
 from dogdetect.api.params import DELETED_RESPONSES, WAIT_APPLIED_RESPONSE
 from dogdetect.api.schemas import DirectUploadCreated, HealthOut, PredictionOut, SubmitAccepted
@@ -21,16 +21,22 @@ SUBMIT: dict[str, Any] = {
     "status_code": status.HTTP_202_ACCEPTED,
     "response_model": SubmitAccepted,
     "responses": ERROR_RESPONSES,
-    "dependencies": [*_KEYED, Depends(one_image), Depends(one_webhook)],
+    "dependencies": [
+        *_KEYED,
+        Depends(one_image),
+        Depends(one_webhook),
+        Depends(one_option_each),
+    ],
 }
 DIRECT_UPLOAD: dict[str, Any] = {
     "status_code": status.HTTP_201_CREATED,
     "response_model": DirectUploadCreated,
     "responses": {code: ERROR_RESPONSES[code] for code in (400, 401, 409, 422, 503)},
-    "dependencies": [*_KEYED, Depends(one_webhook)],
+    "dependencies": [*_KEYED, Depends(one_webhook), Depends(one_option_each)],
     "description": "A prediction whose photo (up to 25 MB) the client POSTs straight to S3"
-    " with `upload`; its status reads as any other's once S3 has it. A `webhook` and an"
-    " `Idempotency-Key` work as on `POST /image_prediction` (the request is its webhook).",
+    " with `upload`; its status reads as any other's once S3 has it. A `webhook`,"
+    " `confidence`, `classes` and an `Idempotency-Key` work as on `POST /image_prediction`"
+    " (the request is its webhook and options).",
 }
 DELETE: dict[str, Any] = {
     "status_code": status.HTTP_204_NO_CONTENT,

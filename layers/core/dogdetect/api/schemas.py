@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from dogdetect.domain.documents import status_document
+from dogdetect.domain.documents import options_document, status_document
 from dogdetect.domain.models import Prediction, PresignedPost, Status
 
 
@@ -25,16 +25,48 @@ class DetectionOut(BaseModel):
     box: BoxOut
 
 
+class OptionsOut(BaseModel):
+    """What the prediction applies, its request's `confidence` and `classes` with the
+    defaults filled in."""
+
+    confidence: float = Field(
+        description="The least confidence of a detection kept, and of a dog for `has_dog`:"
+        " the request's `confidence`, else the service's floor (`DOG_CONFIDENCE`, 0.25)",
+        examples=[0.8],
+    )
+    classes: list[str] | None = Field(
+        description="The COCO classes whose detections are kept, in the model's order; null:"
+        " every class. `has_dog` looks for a dog whatever this says",
+        examples=[["dog"]],
+    )
+
+
+OPTIONS_DESCRIPTION = (
+    "The options applied (`confidence`, `classes`); null only for a prediction made before"
+    " requests had options"
+)
+
+
 class SubmitAccepted(BaseModel):
     image_prediction_id: uuid.UUID
     status: Status
     has_dog: bool | None = None
+    options: OptionsOut | None = Field(default=None, description=OPTIONS_DESCRIPTION)
 
     @classmethod
     def of(cls, prediction: Prediction) -> SubmitAccepted:
         """Always PENDING: a retry with the same Idempotency-Key gets this answer again,
         whatever the prediction's state by then."""
-        return cls(image_prediction_id=prediction.id, status=Status.PENDING)
+        return cls(
+            image_prediction_id=prediction.id,
+            status=Status.PENDING,
+            options=_options(prediction),
+        )
+
+
+def _options(prediction: Prediction) -> OptionsOut | None:
+    document = options_document(prediction.options)
+    return OptionsOut.model_validate(document) if document is not None else None
 
 
 class PresignedPostOut(BaseModel):
@@ -51,6 +83,7 @@ class DirectUploadCreated(BaseModel):
         description="S3 refuses the POST after this; when no photo came, the prediction ends"
         ' ERROR ("no upload received") a few minutes later'
     )
+    options: OptionsOut | None = Field(default=None, description=OPTIONS_DESCRIPTION)
 
     @classmethod
     def of(cls, prediction: Prediction, post: PresignedPost) -> DirectUploadCreated:
@@ -58,6 +91,7 @@ class DirectUploadCreated(BaseModel):
             image_prediction_id=prediction.id,
             upload=PresignedPostOut(url=post.url, fields=post.fields),
             expires_at=post.expires_at,
+            options=_options(prediction),
         )
 
 
@@ -66,6 +100,7 @@ class PredictionOut(BaseModel):
     status: Status
     has_dog: bool | None
     detections: list[DetectionOut]
+    options: OptionsOut | None = Field(description=OPTIONS_DESCRIPTION)
     error: str | None
     created_at: datetime
     updated_at: datetime

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dogdetect.domain.models import Prediction
+from dogdetect.domain.options import PredictionOptions
 
 _MICROSECOND = timedelta(microseconds=1)
 
 
 def status_document(p: Prediction) -> dict[str, Any]:
     """The prediction's status document: its id, status, has_dog, detections (label,
-    confidence, box), error and times. The webhook URL is never shown."""
+    confidence, box), the options applied, error and times. The webhook URL is never shown."""
     return {
         "image_prediction_id": str(p.id),
         "status": p.status.value,
@@ -37,10 +38,20 @@ def status_document(p: Prediction) -> dict[str, Any]:
             }
             for d in p.detections
         ],
+        "options": options_document(p.options),
         "error": p.error,
         "created_at": json_datetime(p.created_at),
         "updated_at": json_datetime(p.updated_at),
     }
+
+
+def options_document(options: PredictionOptions | None) -> dict[str, Any] | None:
+    """What a prediction applies: `confidence`, and `classes` (None: every class). None for a
+    prediction made before requests had options."""
+    if options is None:
+        return None
+    classes = list(options.classes) if options.classes is not None else None
+    return {"confidence": float(options.confidence), "classes": classes}
 
 
 def json_datetime(value: datetime) -> str:

@@ -82,3 +82,7 @@ class DependencyUnavailable(DomainError):
 
 class StoredImageMissing(Exception):
     """The queued image is not in the bucket. Retried like a transient fault, then ERROR."""
+
+
+class InvalidOptions(DomainError):
+    """A `confidence` or `classes` form field the service cannot apply (422)."""

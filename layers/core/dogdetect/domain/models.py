@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from dogdetect.domain.errors import PredictionNotFound
+from dogdetect.domain.options import PredictionOptions
 
 
 class Status(enum.StrEnum):
@@ -70,6 +71,8 @@ class Prediction:
     error: str | None = None
     detections: tuple[Detection, ...] = field(default_factory=tuple)
     webhook_url: str | None = None  # announced there once DONE or ERROR (never shown by GET)
+    # What its request asked (`domain.options`); None: made before requests had options.
+    options: PredictionOptions | None = None
 
 
 def pending(
@@ -78,10 +81,17 @@ def pending(
     created_at: datetime,
     updated_at: datetime,
     webhook_url: str | None = None,
+    options: PredictionOptions | None = None,
 ) -> Prediction:
     """A prediction just recorded, awaiting its work."""
     return Prediction(
-        prediction_id, Status.PENDING, image_key, created_at, updated_at, webhook_url=webhook_url
+        prediction_id,
+        Status.PENDING,
+        image_key,
+        created_at,
+        updated_at,
+        webhook_url=webhook_url,
+        options=options,
     )
 
 

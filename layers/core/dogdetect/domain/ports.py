@@ -20,6 +20,7 @@ from dogdetect.domain.models import (
 if TYPE_CHECKING:
     from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
     from dogdetect.domain.notifications import DeliveryAttempt, Notification
+    from dogdetect.domain.options import PredictionOptions
 
 
 class PredictionReader(Protocol):
@@ -42,7 +43,11 @@ class SubmitRecords(PredictionRemover, Protocol):
     is given), then the mark that its message is out; `remove` undoes a failed one."""
 
     def add_pending(
-        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        webhook_url: str | None = None,
+        options: PredictionOptions | None = None,
     ) -> Prediction: ...
     def add_pending_once(
         self,
@@ -51,6 +56,7 @@ class SubmitRecords(PredictionRemover, Protocol):
         claim: KeyClaim,
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
+        options: PredictionOptions | None = None,
     ) -> KeyedPrediction:
         """`add_pending` (or, with `upload_expires_at`, `add_awaiting_upload`) holding
         `claim.key_digest`, unless that key already names a prediction made less than
@@ -65,6 +71,7 @@ class SubmitRecords(PredictionRemover, Protocol):
         image_key: str,
         upload_expires_at: datetime,
         webhook_url: str | None = None,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
         """A PENDING row whose photo the client sends straight to the bucket, until
         `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the
@@ -98,9 +105,11 @@ class FailureRecords(Protocol):
 class WorkRecords(Announcements, FailureRecords, Protocol):
     """The worker's writes, a batch at a time (predict)."""
 
-    def start_processing_many(self, prediction_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    def start_processing_many(
+        self, prediction_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, PredictionOptions | None]:
         """PENDING/PROCESSING -> PROCESSING, in one statement; the ids now PROCESSING (finished
-        or missing rows are left out)."""
+        or missing rows are left out), each with the options its request asked."""
         ...
 
     def finish_many(self, results: Sequence[FinishedPrediction]) -> set[uuid.UUID]:

@@ -71,6 +71,8 @@ def submit_deps(a: Adapters) -> SubmitDeps:
         max_image_pixels=a.settings.max_image_pixels,
         background=a.background,
         allow_http_webhooks=a.settings.allow_http_webhooks,
+        confidence_floor=a.settings.dog_confidence,
+        direct_upload_max_bytes=a.settings.direct_upload_max_bytes,
     )
 
 
@@ -81,6 +83,7 @@ def upload_deps(a: Adapters) -> UploadDeps:
         max_bytes=a.settings.direct_upload_max_bytes,
         expires_seconds=a.settings.direct_upload_expires_seconds,
         allow_http_webhooks=a.settings.allow_http_webhooks,
+        confidence_floor=a.settings.dog_confidence,
     )
 
 

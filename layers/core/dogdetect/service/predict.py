@@ -15,6 +15,10 @@ every job it held fails.
 
 Direct uploads (`dogdetect.service.uploads`): S3's notification says how large the object is,
 so one that cannot be a photo ends ERROR before anything is read (`process_jobs`).
+
+Each prediction's options (`dogdetect.domain.options`, read as its row is started) decide
+what it stores (`answer`): the detections at or above its confidence and of its classes, and
+has_dog for a dog at or above its confidence.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dogdetect.domain.models import (
     is_incoming,
     scaled,
 )
+from dogdetect.domain.options import PredictionOptions
 from dogdetect.domain.ports import Detector, ImageStorage, NotificationQueue, WorkRecords
 from dogdetect.image.decode import IMAGE_ERRORS, ModelInput, decode_for_model
 from dogdetect.service.notify import announce
@@ -68,6 +73,20 @@ class PredictDeps:
 
 def has_dog(detections: Sequence[Detection], threshold: float) -> bool:
     return any(d.label == DOG_LABEL and d.confidence >= threshold for d in detections)
+
+
+def answer(
+    pid: uuid.UUID,
+    found: Sequence[Detection],
+    options: PredictionOptions | None,
+    dog_confidence: float,
+) -> FinishedPrediction:
+    """What a prediction stores: the detections its options keep, and whether a dog is there
+    at or above its confidence, whatever its classes. A prediction made before requests had
+    options (None) keeps every detection and looks for a dog at `dog_confidence`."""
+    if options is None:
+        return FinishedPrediction(pid, has_dog(found, dog_confidence), tuple(found))
+    return FinishedPrediction(pid, has_dog(found, options.confidence), options.kept(found))
 
 
 @dataclass
@@ -124,7 +143,8 @@ def process_batch(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJo
         groups.setdefault(queued.job.prediction_id, []).append(queued)
     outcome = _Outcome()
     started = _start(groups, deps, outcome)
-    _predict([group[0].job for pid, group in groups.items() if pid in started], deps, outcome)
+    jobs_started = [(group[0].job, started[pid]) for pid, group in groups.items() if pid in started]
+    _predict(jobs_started, deps, outcome)
     _finish(outcome, deps)
     attempts = {pid: max(q.attempt for q in group) for pid, group in groups.items()}
     _record_errors(outcome, attempts, deps)
@@ -136,12 +156,13 @@ def process_batch(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJo
 
 def _start(
     groups: dict[uuid.UUID, list[QueuedJob]], deps: PredictDeps, outcome: _Outcome
-) -> set[uuid.UUID]:
+) -> dict[uuid.UUID, PredictionOptions | None]:
+    """The started predictions, each with its options."""
     try:
         started = deps.repository.start_processing_many(list(groups))
     except Exception as exc:
         outcome.failed.update(dict.fromkeys(groups, exc))
-        return set()
+        return {}
     for pid in groups.keys() - started:
         _log(logging.INFO, pid, "prediction already finished or unknown; message dropped")
         for queued in groups[pid]:
@@ -150,27 +171,29 @@ def _start(
     return started
 
 
-def _predict(jobs: list[Job], deps: PredictDeps, outcome: _Outcome) -> None:
+def _predict(
+    jobs: list[tuple[Job, PredictionOptions | None]], deps: PredictDeps, outcome: _Outcome
+) -> None:
     """Detect on each image as soon as it is decoded, while the next ones are fetched."""
     if not jobs:
         return
     waiting = iter(jobs)
     with ThreadPoolExecutor(deps.fetch_concurrency, thread_name_prefix="fetch") as pool:
-        loading: dict[Future[ModelInput], Job] = {}
+        loading: dict[Future[ModelInput], tuple[Job, PredictionOptions | None]] = {}
 
         def load_next() -> None:
             job = next(waiting, None)
             if job is not None:
-                loading[pool.submit(_load, job, deps)] = job
+                loading[pool.submit(_load, job[0], deps)] = job
 
         for _ in range(deps.fetch_concurrency):
             load_next()
         while loading:
             ready, _ = wait(loading, return_when=FIRST_COMPLETED)
             for future in ready:
-                job = loading.pop(future)
+                job, options = loading.pop(future)
                 load_next()  # bounded: fetch_concurrency images loading, one in the model
-                _detect(job.prediction_id, future, deps, outcome)
+                _detect(job.prediction_id, options, future, deps, outcome)
 
 
 def _load(job: Job, deps: PredictDeps) -> ModelInput:
@@ -201,7 +224,11 @@ def _remove_drop_box(job: Job, deps: PredictDeps) -> None:
 
 
 def _detect(
-    pid: uuid.UUID, loaded: Future[ModelInput], deps: PredictDeps, outcome: _Outcome
+    pid: uuid.UUID,
+    options: PredictionOptions | None,
+    loaded: Future[ModelInput],
+    deps: PredictDeps,
+    outcome: _Outcome,
 ) -> None:
     try:
         image = loaded.result()
@@ -217,9 +244,8 @@ def _detect(
     except Exception as exc:
         outcome.failed[pid] = exc
         return
-    detections = tuple(scaled(found, image.scale_x, image.scale_y))
-    answer = FinishedPrediction(pid, has_dog(detections, deps.dog_confidence), detections)
-    outcome.finished.append(answer)
+    detections = scaled(found, image.scale_x, image.scale_y)
+    outcome.finished.append(answer(pid, detections, options, deps.dog_confidence))
 
 
 def _finish(outcome: _Outcome, deps: PredictDeps) -> None:

@@ -30,9 +30,17 @@ from dogdetect.domain.errors import (
     DependencyUnavailable,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    UploadTooLarge,
 )
 from dogdetect.domain.idempotency import KeyClaim, image_digest, key_digest, parse_key
+from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
 from dogdetect.domain.models import Job, Prediction, image_key_for
+from dogdetect.domain.options import (
+    DEFAULT_CONFIDENCE_FLOOR,
+    PredictionOptions,
+    parse_options,
+    same_options,
+)
 from dogdetect.domain.ports import ImageStorage, JobQueue, SubmitRecords
 from dogdetect.domain.webhooks.urls import validate_webhook_url
 from dogdetect.image.decode import validate_upload
@@ -40,6 +48,10 @@ from dogdetect.image.decode import validate_upload
 logger = logging.getLogger(__name__)
 
 KEY_REUSED = "this Idempotency-Key was used with another image; use a new key for a new image"
+KEY_REUSED_OPTIONS = (
+    "this Idempotency-Key was used with other options ('confidence', 'classes'); use a new key"
+    " for a new request"
+)
 KEY_IN_FLIGHT = "the first request with this Idempotency-Key has not been answered yet; retry"
 
 
@@ -54,6 +66,18 @@ class SubmitDeps:
     # composition root's), as Lambda serves one request at a time per environment.
     background: Executor
     allow_http_webhooks: bool = False  # ALLOW_HTTP_WEBHOOKS: `make local` only
+    confidence_floor: float = DEFAULT_CONFIDENCE_FLOOR  # DOG_CONFIDENCE
+    # What a 413 offers instead: POST /image_prediction/uploads's limit.
+    direct_upload_max_bytes: int = DEFAULT_DIRECT_UPLOAD_MAX_BYTES
+
+
+def too_large(max_bytes: int, direct_max_bytes: int) -> str:
+    """Submit's 413: its limit, and how to send a larger photo."""
+    return (
+        f"the upload is larger than the limit of {max_bytes} bytes: send a photo of up to"
+        f" {direct_max_bytes} bytes with POST /image_prediction/uploads (a presigned POST,"
+        " straight to storage; see /docs)"
+    )
 
 
 def accept_upload(
@@ -63,11 +87,16 @@ def accept_upload(
     idempotency_key: str | None = None,
     api_key: str | None = None,
     webhook_url: str | None = None,
+    confidence: str | None = None,
+    classes: str | None = None,
 ) -> Prediction:
     """The submit route's one call: the prediction made, or the one its key already names.
     `api_key`: the caller's when API keys are on (a key is scoped to it), else None.
-    `webhook_url`: the form's `webhook`, if any."""
+    `webhook_url`, `confidence`, `classes`: the form's, if any."""
     claim = _claim(data, idempotency_key, api_key)  # a malformed key: 400 before all else
+    if len(data) > deps.max_upload_bytes:
+        raise UploadTooLarge(too_large(deps.max_upload_bytes, deps.direct_upload_max_bytes))
+    options = parse_options(confidence, classes, deps.confidence_floor)
     validate_upload(data, deps.max_upload_bytes, deps.max_image_pixels)
     if webhook_url is not None:  # its name is resolved and checked at each delivery
         validate_webhook_url(webhook_url, deps.allow_http_webhooks)
@@ -75,7 +104,7 @@ def accept_upload(
     key = image_key_for(prediction_id)
     put = deps.background.submit(deps.storage.put, key, data)
     try:
-        prediction, created = _add_row(prediction_id, key, claim, webhook_url, deps)
+        prediction, created = _add_row(prediction_id, key, claim, webhook_url, options, deps)
     except Exception:
         _undo_put(put, key, deps)
         raise
@@ -103,18 +132,23 @@ def _add_row(
     key: str,
     claim: KeyClaim | None,
     webhook_url: str | None,
+    options: PredictionOptions,
     deps: SubmitDeps,
 ) -> tuple[Prediction, bool]:
     """The new PENDING row and True; or, when `claim`'s key already names a prediction (a
     repeat keeps the first request's webhook, as it keeps its prediction), that one and
-    False, or the key's refusal."""
+    False, or the key's refusal (another photo, or other options)."""
     if claim is None:
-        return deps.repository.add_pending(prediction_id, key, webhook_url), True
-    found = deps.repository.add_pending_once(prediction_id, key, claim, webhook_url)
+        return deps.repository.add_pending(prediction_id, key, webhook_url, options), True
+    found = deps.repository.add_pending_once(
+        prediction_id, key, claim, webhook_url, options=options
+    )
     if found.created:
         return found.prediction, True
     if not hmac.compare_digest(found.image_sha256, claim.image_sha256):
         raise IdempotencyKeyReused(KEY_REUSED)
+    if not same_options(found.prediction.options, options, deps.confidence_floor):
+        raise IdempotencyKeyReused(KEY_REUSED_OPTIONS)
     if not found.enqueued:
         raise IdempotencyKeyInFlight(KEY_IN_FLIGHT)
     return found.prediction, False

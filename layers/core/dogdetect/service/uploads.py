@@ -25,14 +25,15 @@ from datetime import UTC, datetime
 from dogdetect.domain.errors import IdempotencyKeyReused
 from dogdetect.domain.idempotency import KeyClaim, key_digest, parse_key
 from dogdetect.domain.models import Prediction, PresignedPost, image_key_for, incoming_key_for
+from dogdetect.domain.options import DEFAULT_CONFIDENCE_FLOOR, parse_options, same_options
 from dogdetect.domain.ports import SubmitRecords, UploadPresigner
 from dogdetect.domain.webhooks.urls import validate_webhook_url
 
 logger = logging.getLogger(__name__)
 
 KEY_REUSED = (
-    "this Idempotency-Key was used with another request (another webhook, or the other"
-    " route); use a new key for a new upload"
+    "this Idempotency-Key was used with another request (another webhook, other options, or"
+    " the other route); use a new key for a new upload"
 )
 _REQUEST_LABEL = b"dogdetect.service.uploads-request\x00"
 
@@ -45,6 +46,7 @@ class UploadDeps:
     expires_seconds: int
     allow_http_webhooks: bool = False  # ALLOW_HTTP_WEBHOOKS: `make local` only
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    confidence_floor: float = DEFAULT_CONFIDENCE_FLOOR  # DOG_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,15 @@ def create_upload(
     idempotency_key: str | None = None,
     api_key: str | None = None,
     webhook_url: str | None = None,
+    confidence: str | None = None,
+    classes: str | None = None,
 ) -> DirectUpload:
     """The upload route's one call. With an Idempotency-Key, as submit's: the same request
-    again within 24 hours gets the same prediction (and a POST for its photo, valid until the
-    first one's expiry); another request with the key is refused (422)."""
+    (webhook and options) again within 24 hours gets the same prediction (and a POST for its
+    photo, valid until the first one's expiry); another request with the key is refused
+    (422)."""
     claim = _claim(idempotency_key, api_key, webhook_url)  # a malformed key: 400 first
+    options = parse_options(confidence, classes, deps.confidence_floor)
     if webhook_url is not None:  # its name is resolved and checked at each delivery
         validate_webhook_url(webhook_url, deps.allow_http_webhooks)
     prediction_id = uuid.uuid4()
@@ -71,14 +77,18 @@ def create_upload(
     drop_box = incoming_key_for(prediction_id)
     post = deps.presigner.presign_post(drop_box, deps.max_bytes, deps.expires_seconds)
     if claim is None:
-        made = deps.repository.add_awaiting_upload(prediction_id, key, post.expires_at, webhook_url)
+        made = deps.repository.add_awaiting_upload(
+            prediction_id, key, post.expires_at, webhook_url, options
+        )
         return DirectUpload(made, post)
     found = deps.repository.add_pending_once(
-        prediction_id, key, claim, webhook_url, upload_expires_at=post.expires_at
+        prediction_id, key, claim, webhook_url, upload_expires_at=post.expires_at, options=options
     )
     if found.created:
         return DirectUpload(found.prediction, post)
-    if not hmac.compare_digest(found.image_sha256, claim.image_sha256):
+    if not hmac.compare_digest(found.image_sha256, claim.image_sha256) or not same_options(
+        found.prediction.options, options, deps.confidence_floor
+    ):
         raise IdempotencyKeyReused(KEY_REUSED)
     return DirectUpload(found.prediction, _post_again(found.prediction, deps))
 

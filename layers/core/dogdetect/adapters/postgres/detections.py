@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from dogdetect.adapters.postgres.tables import PredictionRow
 from dogdetect.domain.models import Box, Detection, Prediction, Status
+from dogdetect.domain.options import PredictionOptions
 
 # In the given order (ordinality): detections read back by id keep the detector's order.
 _INSERT_DETECTIONS = text(
@@ -56,4 +57,22 @@ def to_domain(row: PredictionRow) -> Prediction:
             Detection(d.label, d.confidence, Box(d.x1, d.y1, d.x2, d.y2)) for d in row.detections
         ),
         webhook_url=row.webhook_url,
+        options=options_of(row.min_confidence, row.classes),
     )
+
+
+def options_of(
+    min_confidence: float | None, classes: Sequence[str] | None
+) -> PredictionOptions | None:
+    """A row's options as the domain's; None for a row made before requests had options."""
+    if min_confidence is None:
+        return None
+    return PredictionOptions(min_confidence, tuple(classes) if classes is not None else None)
+
+
+def option_columns(options: PredictionOptions | None) -> dict[str, object]:
+    """The columns that hold `options`, for an INSERT."""
+    if options is None:
+        return {"min_confidence": None, "classes": None}
+    classes = list(options.classes) if options.classes is not None else None
+    return {"min_confidence": options.confidence, "classes": classes}

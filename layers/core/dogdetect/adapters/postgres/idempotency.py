@@ -10,10 +10,11 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as insert_or_skip
 from sqlalchemy.orm import Session
 
-from dogdetect.adapters.postgres.detections import to_domain
+from dogdetect.adapters.postgres.detections import option_columns, to_domain
 from dogdetect.adapters.postgres.tables import IdempotencyKeyRow, PredictionRow
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
 from dogdetect.domain.models import Status, pending
+from dogdetect.domain.options import PredictionOptions
 
 # Picked once (materialized), oldest first, as the repository's fail_stuck's rows.
 _DELETE_EXPIRED_KEYS = text(
@@ -32,6 +33,7 @@ def add_pending_once(
     claim: KeyClaim,
     webhook_url: str | None,
     upload_expires_at: datetime | None = None,
+    options: PredictionOptions | None = None,
 ) -> KeyedPrediction | None:
     """One transaction: an expired holder of the key goes; then the row and the key are added
     together (a savepoint), or, when the key is held (a concurrent insert waits for the
@@ -52,6 +54,7 @@ def add_pending_once(
             image_key=image_key,
             webhook_url=webhook_url,
             upload_expires_at=upload_expires_at,
+            **option_columns(options),
         )
         .returning(PredictionRow.created_at, PredictionRow.updated_at)
     ).one()
@@ -67,7 +70,7 @@ def add_pending_once(
     ).first()
     if held is not None:
         savepoint.commit()
-        made = pending(prediction_id, image_key, created_at, updated_at, webhook_url)
+        made = pending(prediction_id, image_key, created_at, updated_at, webhook_url, options)
         return KeyedPrediction(made, claim.image_sha256, created=True, enqueued=False)
     savepoint.rollback()  # the row just added goes: the key names another
     holder = session.execute(

@@ -14,12 +14,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
 
 from dogdetect.adapters.postgres import idempotency, statements
-from dogdetect.adapters.postgres.detections import insert_detections, to_domain
+from dogdetect.adapters.postgres.detections import (
+    insert_detections,
+    option_columns,
+    options_of,
+    to_domain,
+)
 from dogdetect.adapters.postgres.engine import advisory_lock, autocommit, database_errors
 from dogdetect.adapters.postgres.tables import ACTIVE, PredictionRow
 from dogdetect.domain.errors import IdempotencyKeyInFlight
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
 from dogdetect.domain.models import FinishedPrediction, Prediction, Status, pending
+from dogdetect.domain.options import PredictionOptions
 
 T = TypeVar("T")
 
@@ -62,9 +68,13 @@ class PostgresPredictionRepository:
     # -- submit: a PENDING row, its message's mark, its undo ----------------------------
 
     def add_pending(
-        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        webhook_url: str | None = None,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
-        return self._insert_pending(prediction_id, image_key, webhook_url=webhook_url)
+        return self._insert_pending(prediction_id, image_key, webhook_url, options)
 
     def add_awaiting_upload(
         self,
@@ -72,9 +82,10 @@ class PostgresPredictionRepository:
         image_key: str,
         upload_expires_at: datetime,
         webhook_url: str | None = None,
+        options: PredictionOptions | None = None,
     ) -> Prediction:
         return self._insert_pending(
-            prediction_id, image_key, upload_expires_at=upload_expires_at, webhook_url=webhook_url
+            prediction_id, image_key, webhook_url, options, upload_expires_at=upload_expires_at
         )
 
     def _insert_pending(
@@ -82,6 +93,7 @@ class PostgresPredictionRepository:
         prediction_id: uuid.UUID,
         image_key: str,
         webhook_url: str | None,
+        options: PredictionOptions | None,
         **columns: object,
     ) -> Prediction:
         """One autocommitted INSERT ... RETURNING of a PENDING row (one round trip)."""
@@ -92,12 +104,13 @@ class PostgresPredictionRepository:
                 status=Status.PENDING.value,
                 image_key=image_key,
                 webhook_url=webhook_url,
+                **option_columns(options),
                 **columns,
             )
             .returning(PredictionRow.created_at, PredictionRow.updated_at)
         )
         ((created_at, updated_at),) = self._alone(statement)
-        return pending(prediction_id, image_key, created_at, updated_at, webhook_url)
+        return pending(prediction_id, image_key, created_at, updated_at, webhook_url, options)
 
     def add_pending_once(
         self,
@@ -106,11 +119,12 @@ class PostgresPredictionRepository:
         claim: KeyClaim,
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
+        options: PredictionOptions | None = None,
     ) -> KeyedPrediction:
         for _ in range(3):
             found = self._run(
                 lambda s: idempotency.add_pending_once(
-                    s, prediction_id, image_key, claim, webhook_url, upload_expires_at
+                    s, prediction_id, image_key, claim, webhook_url, upload_expires_at, options
                 )
             )
             if found is not None:
@@ -152,11 +166,18 @@ class PostgresPredictionRepository:
         )
         return self._run(lambda s: s.execute(statement).first() is not None)
 
-    def start_processing_many(self, prediction_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    def start_processing_many(
+        self, prediction_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, PredictionOptions | None]:
         if not prediction_ids:
-            return set()
+            return {}
         params = {"ids": sorted(prediction_ids)}
-        return self._run(lambda s: _ids(s, statements.START_MANY, params))
+
+        def work(session: Session) -> dict[uuid.UUID, PredictionOptions | None]:
+            rows = session.execute(statements.START_MANY, params)
+            return {pid: options_of(confidence, classes) for pid, confidence, classes in rows}
+
+        return self._run(work)
 
     def finish_many(self, results: Sequence[FinishedPrediction]) -> set[uuid.UUID]:
         if not results:

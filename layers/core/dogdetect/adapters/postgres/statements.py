@@ -18,11 +18,12 @@ _PENDING, _PROCESSING = Status.PENDING.value, Status.PROCESSING.value
 
 # -- the worker's batches ------------------------------------------------------------------
 
-# PENDING/PROCESSING -> PROCESSING (again: a redelivered message's worker takes it over).
+# PENDING/PROCESSING -> PROCESSING (again: a redelivered message's worker takes it over),
+# with the options each row's request asked.
 START_MANY = text(
     "UPDATE predictions SET status = :processing, updated_at = now()"
     " WHERE id = ANY(CAST(:ids AS uuid[])) AND status IN (:pending, :processing)"
-    " RETURNING id"
+    " RETURNING id, min_confidence, classes"
 ).bindparams(pending=_PENDING, processing=_PROCESSING)
 
 # PROCESSING -> DONE with each row's answer.

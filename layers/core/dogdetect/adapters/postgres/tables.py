@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -39,6 +40,11 @@ class PredictionRow(Base):
     __tablename__ = "predictions"
     __table_args__ = (
         CheckConstraint(column("status").in_(STATUSES), name="ck_predictions_status"),
+        # A request's options (migration 0008): a confidence in 0..1, classes only with one.
+        CheckConstraint(
+            "min_confidence BETWEEN 0 AND 1 AND (classes IS NULL OR min_confidence IS NOT NULL)",
+            name="ck_predictions_options",
+        ),
         # The sweeper's query: uploads whose message may never have been sent.
         Index(
             "ix_predictions_unenqueued",
@@ -85,6 +91,10 @@ class PredictionRow(Base):
     upload_expires_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    # The request's options (`domain.options`), defaults filled; both NULL for a row made
+    # before requests had options (migration 0008). `classes` NULL: every class.
+    min_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    classes: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
 
     detections: Mapped[list[DetectionRow]] = relationship(
         order_by="DetectionRow.id", cascade="all, delete-orphan", lazy="selectin"
