@@ -28,7 +28,7 @@ from dogdetect.api import page as web
 from dogdetect.config import Settings
 from dogdetect.image.draw import overlaps
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from PIL import Image, ImageOps
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -326,11 +326,42 @@ class FakeApi:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.answers: dict[str, list[str]] = {}
+        # The page's limits and policy: the defaults, unless a test says otherwise.
+        self.settings = Settings()
         self.app = FastAPI()
-        self.app.state.settings = Settings  # the page's limits and policy: the defaults
+        self.app.state.settings = lambda: self.settings
         web.serve_page(self.app)
         self.app.add_api_route("/image_prediction", self.submit, methods=["POST"])
+        self.app.add_api_route("/image_prediction/uploads", self.presign, methods=["POST"])
         self.app.add_api_route("/image_prediction/{prediction_id}", self.read, methods=["GET"])
+        self.app.add_api_route("/image_prediction/{prediction_id}", self.delete, methods=["DELETE"])
+        self.app.add_api_route("/bucket", self.bucket, methods=["POST"])
+
+    async def presign(self, request: Request) -> JSONResponse:
+        """A presigned POST to this server's /bucket, which refuses the photo as S3 does."""
+        if refused := self._refused(request):
+            return refused
+        prediction_id = str(uuid.uuid4())
+        fields = {"key": f"incoming/{prediction_id}", "policy": "e30=", "x-amz-signature": "0"}
+        upload = {"url": "/bucket", "fields": fields}
+        body = {"image_prediction_id": prediction_id, "upload": upload, "expires_at": "..."}
+        return JSONResponse(body, 201)
+
+    async def bucket(self, request: Request) -> Response:
+        self.requests.append((request.method, request.url.path, dict(request.headers)))
+        form = await request.form()
+        assert list(form)[-1] == "file" and str(form["key"]).startswith("incoming/")
+        return Response(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>EntityTooLarge</Code>'
+            "<Message>Your proposed upload exceeds the maximum allowed size</Message></Error>",
+            400,
+            media_type="application/xml",
+        )
+
+    def delete(self, prediction_id: str, request: Request) -> Response:
+        if refused := self._refused(request):
+            return refused
+        return Response(status_code=204)
 
     def _refused(self, request: Request) -> JSONResponse | None:
         self.requests.append((request.method, request.url.path, dict(request.headers)))
@@ -448,6 +479,42 @@ def test_after_a_refusal_retry_sends_the_photo_again_and_draws_only_the_answer(
     browser.find_element(By.ID, "photo").send_keys(str(DOG_PHOTO))
     eventually(lambda: len([m for m, _, _ in fake.requests if m == "POST"]) == 3, 30, what="sent")
     assert _wait_for_status(browser, "DONE", timeout=30) == "DONE: a dog, 2 detections."
+
+
+def test_a_refusal_from_storage_is_shown_as_one_and_its_prediction_deleted(
+    fake_api: tuple[FakeApi, str], browser: webdriver.Chrome
+) -> None:
+    fake, url = fake_api
+    # dog.jpg (80 kB) counts as large here: it goes through the presigned POST.
+    fake.settings = Settings(max_upload_bytes=1000)
+    browser.get(f"{url}/")
+    browser.find_element(By.ID, "api-key").send_keys(FAKE_KEY)
+    browser.find_element(By.ID, "photo").send_keys(str(DOG_PHOTO))
+    refused = _wait_for_status(browser, "Not accepted by storage", timeout=30)
+    assert refused == (
+        "Not accepted by storage: 400: EntityTooLarge: "
+        "Your proposed upload exceeds the maximum allowed size"
+    )
+    _assert_shows_a_problem_not_a_result(browser)
+    eventually(lambda: any(m == "DELETE" for m, _, _ in fake.requests), 10, what="deleted")
+    calls = [(m, p.split("/")[-1] if m == "DELETE" else p) for m, p, _ in fake.requests]
+    (presigned,) = [p for m, p, _ in fake.requests if m == "POST" and p.endswith("/uploads")]
+    assert [c[0] for c in calls] == ["POST", "POST", "DELETE"]
+    assert [c[1] for c in calls[:2]] == [presigned, "/bucket"]
+    assert not fake.gets()  # nothing followed: there is no prediction to wait for
+
+
+def test_a_photo_over_the_largest_is_refused_before_it_is_sent(
+    fake_api: tuple[FakeApi, str], browser: webdriver.Chrome
+) -> None:
+    fake, url = fake_api
+    fake.settings = Settings(max_upload_bytes=1000, direct_upload_max_bytes=2000)
+    browser.get(f"{url}/")
+    browser.find_element(By.ID, "photo").send_keys(str(DOG_PHOTO))
+    refused = _wait_for_status(browser, "dog.jpg is", timeout=30)
+    assert refused.endswith("the largest photo this service takes.")
+    _assert_shows_a_problem_not_a_result(browser)
+    assert fake.requests == []
 
 
 def test_a_dropped_photo_is_sent(fake_api: tuple[FakeApi, str], browser: webdriver.Chrome) -> None:

@@ -317,7 +317,9 @@
       const stored = await fetch(body.upload.url, { method: "POST", body: form });
       if (!stored.ok) problem = `Not accepted by storage: ${await storageProblemOf(stored)}`;
     } catch {
-      problem = "Storage is not answering; try again with Retry.";
+      // A network error, or an answer this page may not read (the bucket's CORS rules).
+      const host = new URL(body.upload.url, document.baseURI).host;
+      problem = `Storage (${host}) did not answer this page; try again with Retry.`;
     }
     if (problem === null) return body;
     const url = `image_prediction/${encodeURIComponent(body.image_prediction_id)}`;
