@@ -14,6 +14,7 @@ from dogdetect.adapters.presign import post_origin
 from dogdetect.api import page as web
 from dogdetect.api.auth import current_settings
 from dogdetect.config import Settings
+from dogdetect.image.draw import LABEL_STEPS
 from fastapi.testclient import TestClient
 
 from tests.unit.conftest import Wired
@@ -182,3 +183,12 @@ def test_page_is_open_with_keys_set_and_docs_are_not(keyed_status: TestClient) -
 def test_page_routes_stay_out_of_the_api_description(status_module: ModuleType) -> None:
     hidden = {r.path for r in status_module.app.routes if not getattr(r, "include_in_schema", 1)}
     assert set(web.PUBLIC) <= hidden
+
+
+def test_the_page_places_labels_by_the_annotated_photos_rule(status_api: Wired) -> None:
+    """One rule in two languages (dogdetect.image.draw and page.js): the same steps, the same
+    order of places, the most important label first."""
+    script = status_api.client.get("/assets/page.js").text
+    assert f"const LABEL_STEPS = {LABEL_STEPS};" in script
+    assert "for (const y of [y1 - height, y1, y2, y2 - height])" in script
+    assert "for (const x of [x1 - width, x1, x2, x2 - width])" in script
