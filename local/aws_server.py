@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 from local.files import write_private
 from local.moto_overheads import install as without_per_request_overheads
 from local.s3_missing import MissingObjects, moto_bucket_exists, moto_may_list
-from local.s3_post import PresignedPosts, moto_signer, moto_store
+from local.s3_post import PresignedPosts, moto_cors, moto_signer, moto_store
 
 _MUTATING = {"PUT", "POST", "DELETE"}
 REGION = "us-east-1"
@@ -157,7 +157,9 @@ def main() -> None:
     )
     mirror = S3Mirror(moto, args.data)
     # Presigned POSTs (direct uploads) are checked and stored before moto (local/s3_post.py).
-    app = PresignedPosts(mirror, moto_store(_backend, mirror.sync), moto_signer)
+    app = PresignedPosts(
+        mirror, moto_store(_backend, mirror.sync), moto_signer, moto_cors(_backend)
+    )
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

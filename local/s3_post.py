@@ -191,17 +191,31 @@ def _check_size(size: int, least: int, most: int) -> None:
         )
 
 
+# The bucket's CORS rules for a POST from a page: (bucket, Origin) -> the
+# Access-Control-Allow-Origin S3 answers with, None when no rule allows it.
+CorsOrigin = Callable[[str, str], str | None]
+
+
+def no_cors(bucket: str, origin: str) -> str | None:
+    return None
+
+
 class PresignedPosts:
     """The middleware. `store(bucket, key, data)` writes the object (moto's backend) and raises
-    KeyError for a bucket that does not exist; `signer_of(access key)` finds the signer."""
+    KeyError for a bucket that does not exist; `signer_of(access key)` finds the signer;
+    `cors_origin` answers a page's POST as the bucket's CORS rules say (as S3 does, refusals
+    included: the rules decide whether the page may read the answer, not whether it is
+    stored)."""
 
     def __init__(
         self,
         app: WsgiApp,
         store: Callable[[str, str, bytes], str],
         signer_of: Callable[[str], Signer | None],
+        cors_origin: CorsOrigin = no_cors,
     ) -> None:
         self.app, self.store, self.signer_of = app, store, signer_of
+        self.cors_origin = cors_origin
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         bucket = upload_bucket(environ)
@@ -211,6 +225,11 @@ class PresignedPosts:
             response = self._upload(environ, bucket)
         except Refused as refused:
             response = refused.response()
+        origin = environ.get("HTTP_ORIGIN")
+        allowed = self.cors_origin(bucket, str(origin)) if origin else None
+        if allowed is not None:
+            response.headers["Access-Control-Allow-Origin"] = allowed
+            response.headers["Vary"] = "Origin"
         return response(environ, start_response)
 
     def _upload(self, environ: dict[str, Any], bucket: str) -> Response:
@@ -268,6 +287,23 @@ def moto_signer(access_key: str) -> Signer | None:
         return _permitted(policies, "s3:PutObject", arn)
 
     return Signer(holder.create_credentials().secret_key, may_put)
+
+
+def moto_cors(backend: Callable[[], Any]) -> CorsOrigin:
+    """The bucket's CORS rules in moto's backend (PutBucketCors), matched as moto matches
+    them: `*` for a rule open to every origin, else the origin itself."""
+    from moto.s3.utils import cors_matches_origin
+
+    def allowed(bucket: str, origin: str) -> str | None:
+        found = backend().buckets.get(bucket)
+        for rule in found.cors if found is not None else []:
+            if "POST" in (rule.allowed_methods or []) and cors_matches_origin(
+                origin, rule.allowed_origins or []
+            ):
+                return "*" if "*" in rule.allowed_origins else origin
+        return None
+
+    return allowed
 
 
 def moto_store(

@@ -1,12 +1,17 @@
 """The page at GET / and /docs in a real headless Chromium (tests/browser.py): a photo chosen
 through the file input goes through the whole local stack, and the boxes of its prediction are
 found on a screenshot of the canvas; the browser asks no host but 127.0.0.1 and logs no error.
-A small fake API (the real page files, answers scripted) shows what the stack cannot on
-demand: plain polling when Prefer: wait is not honoured, the API key field, a dropped file."""
+A 12 MB photo goes through POST /image_prediction/uploads and the presigned POST to the local
+bucket (its CORS rules, as the template's); labels never overlap; a refusal is shown as one,
+never as a photo without boxes. A small fake API (the real page files, answers scripted) shows
+what the stack cannot on demand: plain polling when Prefer: wait is not honoured, the API key
+field and Retry, a dropped file."""
 
 from __future__ import annotations
 
 import io
+import itertools
+import json
 import re
 import socket
 import threading
@@ -20,8 +25,10 @@ import numpy as np
 import pytest
 import uvicorn
 from dogdetect.api import page as web
+from dogdetect.config import Settings
+from dogdetect.image.draw import overlaps
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from PIL import Image, ImageOps
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -59,12 +66,15 @@ def browser(chromium: Chromium, tmp_path: Path) -> Iterator[webdriver.Chrome]:
         yield driver
 
 
+PROBLEMS = ("ERROR", "Not accepted", "Could not", "Storage", "The service is not")
+
+
 def _wait_for_status(driver: webdriver.Chrome, prefix: str, timeout: float = 120) -> str:
     def settled(d: webdriver.Chrome) -> str | bool:
         text: str = d.find_element(By.ID, "status").text
         if text.startswith(prefix):
             return text
-        assert not text.startswith(("ERROR", "Not accepted", "Could not")), text
+        assert not text.startswith(PROBLEMS), text
         return False
 
     result: str = WebDriverWait(driver, timeout, poll_frequency=0.2).until(settled)
@@ -76,12 +86,14 @@ def _canvas_shot(driver: webdriver.Chrome) -> Image.Image:
     return Image.open(io.BytesIO(canvas.screenshot_as_png)).convert("RGB")
 
 
-def _photo() -> Image.Image:
-    return ImageOps.exif_transpose(Image.open(DOG_PHOTO)).convert("RGB")
+def _photo(path: Path = DOG_PHOTO) -> Image.Image:
+    return ImageOps.exif_transpose(Image.open(path)).convert("RGB")
 
 
-def _assert_boxes_drawn(shot: Image.Image, detections: list[dict[str, Any]]) -> None:
-    photo = _photo()
+def _assert_boxes_drawn(
+    shot: Image.Image, detections: list[dict[str, Any]], path: Path = DOG_PHOTO
+) -> None:
+    photo = _photo(path)
     scale = shot.width / photo.width
     assert abs(shot.height - photo.height * scale) <= 2, "the canvas keeps the photo's shape"
     # The photo itself is on the canvas (boxes and labels cover a small part of it).
@@ -106,6 +118,40 @@ def _assert_boxes_drawn(shot: Image.Image, detections: list[dict[str, Any]]) -> 
     assert checked, "no box big enough to check"
 
 
+def _assert_labels_apart(
+    driver: webdriver.Chrome, shot: Image.Image, detections: list[dict[str, Any]]
+) -> None:
+    """Every detection's label is drawn (the page's data-labels, in the canvas's pixels), no
+    two overlap, each inside the canvas, and the screenshot shows each one in its colour."""
+    canvas = driver.find_element(By.ID, "photo-canvas")
+    labels = json.loads(canvas.get_attribute("data-labels") or "[]")
+    expected = sorted(f"{d['label']} {round(d['confidence'] * 100)}%" for d in detections)
+    assert sorted(label["text"] for label in labels) == expected
+    width = int(canvas.get_attribute("width") or 0)
+    height = int(canvas.get_attribute("height") or 0)
+    rectangles = [tuple(label["rectangle"]) for label in labels]
+    for a, b in itertools.combinations(rectangles, 2):
+        assert not overlaps(a, b), f"{a} overlaps {b}"
+    scale = shot.width / width
+    for label, (left, top, right, bottom) in zip(labels, rectangles, strict=True):
+        assert min(left, top) >= 0 and right <= width and bottom <= height, label
+        colour = DOG_COLOUR if label["text"].startswith("dog ") else OTHER_COLOUR
+        inner = (left + 2, top + 2, right - 2, bottom - 2)  # inside the anti-aliased edge
+        patch = colour_mask(shot.crop(tuple(round(v * scale) for v in inner)), colour)
+        # The label's own colour, but for its text: not hidden by another label.
+        assert patch.mean() > 0.4, f"{label['text']}: {patch.mean():.0%} of it shows"
+
+
+def _assert_shows_a_problem_not_a_result(driver: webdriver.Chrome) -> str:
+    status = driver.find_element(By.ID, "status")
+    assert status.get_attribute("data-state") == "problem"
+    canvas = driver.find_element(By.ID, "photo-canvas")
+    assert not canvas.is_displayed() and canvas.get_attribute("width") == "0"
+    assert driver.find_element(By.ID, "send").text.startswith("Retry")
+    text: str = status.text
+    return text
+
+
 # --- the real stack --------------------------------------------------------------------------
 
 
@@ -124,13 +170,90 @@ def test_a_chosen_photo_is_predicted_and_its_boxes_drawn(
     listed = browser.find_elements(By.CSS_SELECTOR, "#detections li")
     assert len(listed) == len(prediction["detections"])
     assert any(item.text.startswith("dog ") for item in listed)
-    _assert_boxes_drawn(_canvas_shot(browser), prediction["detections"])
+    shot = _canvas_shot(browser)
+    _assert_boxes_drawn(shot, prediction["detections"])
+    _assert_labels_apart(browser, shot, prediction["detections"])  # dog.jpg's car and truck
 
     urls = requested_urls(browser)
     assert f"{stack.api_url}/image_prediction" in urls  # the log did see the page's calls
     assert f"{stack.api_url}/image_prediction/{prediction_id}" in urls
     assert foreign(urls) == []
     assert console_errors(browser) == []
+
+
+@pytest.fixture(scope="module")
+def twelve_mb_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dog.jpg enlarged to 5000 x 3750 with a little grain, as a camera's JPEG of 12 MB or
+    more (made here, never committed): over the 4.5 MB the API takes, under the 25 MB the
+    bucket does."""
+    path = tmp_path_factory.mktemp("photos") / "dog-12mb.jpg"
+    large = _photo().resize((5000, 3750), Image.Resampling.LANCZOS)
+    grain = np.random.default_rng(20).normal(0, 12, (3750, 5000, 3))
+    pixels = np.clip(np.asarray(large, dtype=float) + grain, 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path, "JPEG", quality=97)
+    assert 12_000_000 <= path.stat().st_size <= 25_000_000, path.stat().st_size
+    return path
+
+
+def test_a_12_mb_photo_goes_to_storage_and_is_drawn_with_its_boxes(
+    stack: RunningStack, api: httpx.Client, browser: webdriver.Chrome, twelve_mb_photo: Path
+) -> None:
+    browser.get(f"{stack.api_url}/")
+    browser.find_element(By.ID, "photo").send_keys(str(twelve_mb_photo))
+    status = _wait_for_status(browser, "DONE", timeout=180)
+
+    prediction_id = browser.find_element(By.ID, "prediction-id").text
+    prediction = api.get(f"/image_prediction/{prediction_id}").json()
+    assert prediction["status"] == "DONE" and prediction["has_dog"] is True
+    assert status == f"DONE: a dog, {len(prediction['detections'])} detections."
+    shot = _canvas_shot(browser)
+    _assert_boxes_drawn(shot, prediction["detections"], twelve_mb_photo)
+    _assert_labels_apart(browser, shot, prediction["detections"])
+
+    urls = requested_urls(browser)
+    assert f"{stack.api_url}/image_prediction/uploads" in urls
+    assert f"{stack.api_url}/image_prediction" not in urls  # never the API's own upload
+    bucket = stack.environment["BUCKET_NAME"]
+    assert f"{stack.environment['AWS_ENDPOINT_URL'].rstrip('/')}/{bucket}" in urls
+    assert foreign(urls) == []
+    assert console_errors(browser) == []
+
+
+def test_a_crowded_photos_labels_never_hide_one_another(
+    stack: RunningStack, api: httpx.Client, browser: webdriver.Chrome
+) -> None:
+    horses = SHARED_IMAGES / "horses.jpg"  # five horses, their boxes overlapping
+    browser.get(f"{stack.api_url}/")
+    browser.find_element(By.ID, "photo").send_keys(str(horses))
+    _wait_for_status(browser, "DONE")
+    prediction_id = browser.find_element(By.ID, "prediction-id").text
+    detections = api.get(f"/image_prediction/{prediction_id}").json()["detections"]
+    assert len(detections) >= 4
+    shot = _canvas_shot(browser)
+    _assert_boxes_drawn(shot, detections, horses)
+    _assert_labels_apart(browser, shot, detections)
+
+
+def test_a_refused_photo_is_shown_as_a_refusal_and_retry_sends_it_again(
+    stack: RunningStack, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a photo at all\n" * 50)
+    browser.get(f"{stack.api_url}/")
+    browser.find_element(By.ID, "photo").send_keys(str(notes))
+    refused = _wait_for_status(browser, "Not accepted", timeout=30)
+    assert refused.startswith("Not accepted: 415: "), refused
+    _assert_shows_a_problem_not_a_result(browser)
+    assert not browser.find_element(By.ID, "result").is_displayed()
+    posts = [u for u in requested_urls(browser) if u == f"{stack.api_url}/image_prediction"]
+    assert len(posts) == 1
+
+    browser.execute_script("document.getElementById('status').textContent = ''")
+    browser.find_element(By.ID, "send").click()
+    assert _wait_for_status(browser, "Not accepted", timeout=30) == refused
+    posts = [u for u in requested_urls(browser) if u == f"{stack.api_url}/image_prediction"]
+    assert len(posts) == 1, "Retry sent the photo again"
+    _assert_shows_a_problem_not_a_result(browser)
 
 
 def test_docs_render_from_this_service_alone(
@@ -203,10 +326,42 @@ class FakeApi:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.answers: dict[str, list[str]] = {}
+        # The page's limits and policy: the defaults, unless a test says otherwise.
+        self.settings = Settings()
         self.app = FastAPI()
+        self.app.state.settings = lambda: self.settings
         web.serve_page(self.app)
         self.app.add_api_route("/image_prediction", self.submit, methods=["POST"])
+        self.app.add_api_route("/image_prediction/uploads", self.presign, methods=["POST"])
         self.app.add_api_route("/image_prediction/{prediction_id}", self.read, methods=["GET"])
+        self.app.add_api_route("/image_prediction/{prediction_id}", self.delete, methods=["DELETE"])
+        self.app.add_api_route("/bucket", self.bucket, methods=["POST"])
+
+    async def presign(self, request: Request) -> JSONResponse:
+        """A presigned POST to this server's /bucket, which refuses the photo as S3 does."""
+        if refused := self._refused(request):
+            return refused
+        prediction_id = str(uuid.uuid4())
+        fields = {"key": f"incoming/{prediction_id}", "policy": "e30=", "x-amz-signature": "0"}
+        upload = {"url": "/bucket", "fields": fields}
+        body = {"image_prediction_id": prediction_id, "upload": upload, "expires_at": "..."}
+        return JSONResponse(body, 201)
+
+    async def bucket(self, request: Request) -> Response:
+        self.requests.append((request.method, request.url.path, dict(request.headers)))
+        form = await request.form()
+        assert list(form)[-1] == "file" and str(form["key"]).startswith("incoming/")
+        return Response(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>EntityTooLarge</Code>'
+            "<Message>Your proposed upload exceeds the maximum allowed size</Message></Error>",
+            400,
+            media_type="application/xml",
+        )
+
+    def delete(self, prediction_id: str, request: Request) -> Response:
+        if refused := self._refused(request):
+            return refused
+        return Response(status_code=204)
 
     def _refused(self, request: Request) -> JSONResponse | None:
         self.requests.append((request.method, request.url.path, dict(request.headers)))
@@ -291,6 +446,75 @@ def test_page_polls_with_the_key_when_the_service_does_not_wait(
     errors = console_errors(browser)
     # The first try's 401, as Chrome reports any failed load; nothing else.
     assert len(errors) == 1 and "401" in errors[0], errors
+
+
+def test_after_a_refusal_retry_sends_the_photo_again_and_draws_only_the_answer(
+    fake_api: tuple[FakeApi, str], browser: webdriver.Chrome
+) -> None:
+    fake, url = fake_api
+    browser.get(f"{url}/")
+    send = browser.find_element(By.ID, "send")
+    assert not send.is_enabled()  # nothing to send yet
+    browser.find_element(By.ID, "photo").send_keys(str(DOG_PHOTO))
+    refused = _wait_for_status(browser, "Not accepted", timeout=30)
+    assert refused == (
+        "Not accepted: 401: a valid X-API-Key header is required "
+        "(enter the API key above, then Retry)"
+    )
+    _assert_shows_a_problem_not_a_result(browser)  # no photo that looks like "no boxes"
+    assert send.text == "Retry dog.jpg"
+
+    browser.find_element(By.ID, "api-key").send_keys(FAKE_KEY)
+    send.click()  # the same photo, without choosing it again
+    assert _wait_for_status(browser, "DONE", timeout=30) == "DONE: a dog, 2 detections."
+    assert browser.find_element(By.ID, "status").get_attribute("data-state") == "done"
+    posts = [h for m, p, h in fake.requests if m == "POST"]
+    assert len(posts) == 2 and posts[1]["x-api-key"] == FAKE_KEY
+    shot = _canvas_shot(browser)
+    _assert_boxes_drawn(shot, FAKE_DETECTIONS)
+    _assert_labels_apart(browser, shot, FAKE_DETECTIONS)
+    assert send.text == "Send dog.jpg again"
+
+    # Choosing the same file again sends it again too.
+    browser.find_element(By.ID, "photo").send_keys(str(DOG_PHOTO))
+    eventually(lambda: len([m for m, _, _ in fake.requests if m == "POST"]) == 3, 30, what="sent")
+    assert _wait_for_status(browser, "DONE", timeout=30) == "DONE: a dog, 2 detections."
+
+
+def test_a_refusal_from_storage_is_shown_as_one_and_its_prediction_deleted(
+    fake_api: tuple[FakeApi, str], browser: webdriver.Chrome
+) -> None:
+    fake, url = fake_api
+    # dog.jpg (80 kB) counts as large here: it goes through the presigned POST.
+    fake.settings = Settings(max_upload_bytes=1000)
+    browser.get(f"{url}/")
+    browser.find_element(By.ID, "api-key").send_keys(FAKE_KEY)
+    browser.find_element(By.ID, "photo").send_keys(str(DOG_PHOTO))
+    refused = _wait_for_status(browser, "Not accepted by storage", timeout=30)
+    assert refused == (
+        "Not accepted by storage: 400: EntityTooLarge: "
+        "Your proposed upload exceeds the maximum allowed size"
+    )
+    _assert_shows_a_problem_not_a_result(browser)
+    eventually(lambda: any(m == "DELETE" for m, _, _ in fake.requests), 10, what="deleted")
+    calls = [(m, p.split("/")[-1] if m == "DELETE" else p) for m, p, _ in fake.requests]
+    (presigned,) = [p for m, p, _ in fake.requests if m == "POST" and p.endswith("/uploads")]
+    assert [c[0] for c in calls] == ["POST", "POST", "DELETE"]
+    assert [c[1] for c in calls[:2]] == [presigned, "/bucket"]
+    assert not fake.gets()  # nothing followed: there is no prediction to wait for
+
+
+def test_a_photo_over_the_largest_is_refused_before_it_is_sent(
+    fake_api: tuple[FakeApi, str], browser: webdriver.Chrome
+) -> None:
+    fake, url = fake_api
+    fake.settings = Settings(max_upload_bytes=1000, direct_upload_max_bytes=2000)
+    browser.get(f"{url}/")
+    browser.find_element(By.ID, "photo").send_keys(str(DOG_PHOTO))
+    refused = _wait_for_status(browser, "dog.jpg is", timeout=30)
+    assert refused.endswith("the largest photo this service takes.")
+    _assert_shows_a_problem_not_a_result(browser)
+    assert fake.requests == []
 
 
 def test_a_dropped_photo_is_sent(fake_api: tuple[FakeApi, str], browser: webdriver.Chrome) -> None:

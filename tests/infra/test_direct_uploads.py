@@ -108,3 +108,19 @@ def test_local_bucket_notifies_as_the_template_declares(
         (r["Name"], r["Value"]) for r in declared["Filter"]["S3Key"]["Rules"]
     ]
     assert [m["Body"] for m in sent if "s3:TestEvent" in m["Body"]]  # as S3 does
+
+
+def test_a_page_may_read_the_answer_to_its_post_here_as_in_the_cloud(
+    resources: dict[str, Any], tmp_path: Path
+) -> None:
+    """The page at / sends large photos to the bucket from the browser: a POST (no preflight)
+    whose answer it may read only with a CORS rule. make local sets the template's rules."""
+    (rule,) = resources["UploadsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["POST"]  # nothing else: reads go through the API
+    assert rule["AllowedOrigins"] == ["*"]  # the signed policy admits a photo, not the origin
+    config = LocalConfig(state_dir=tmp_path)
+    with mock_aws():
+        created = ensure_resources(config, endpoint=None)  # type: ignore[arg-type]
+        route_uploads_to_queue(config, endpoint=None, resources=created)  # type: ignore[arg-type]
+        local = boto3.client("s3", region_name=config.region).get_bucket_cors(Bucket=created.bucket)
+    assert local["CORSRules"] == [{"AllowedMethods": ["POST"], "AllowedOrigins": ["*"]}]

@@ -5,15 +5,28 @@ accepts, and any change to it is refused as S3 refuses it."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from dogdetect.adapters.aws import aws_client
-from dogdetect.adapters.presign import S3PostPresigner
+from dogdetect.adapters.presign import S3PostPresigner, post_origin
 from dogdetect.domain.models import PresignedPost
+from moto import mock_aws
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
 
-from local.s3_post import Refused, Signer, check_post, upload_bucket
+from local.s3_post import (
+    CorsOrigin,
+    PresignedPosts,
+    Refused,
+    Signer,
+    check_post,
+    moto_cors,
+    no_cors,
+    upload_bucket,
+)
 
 ACCESS_KEY, SECRET_KEY = "AKIAEXAMPLEKEY000001", "secret/example+key"
 BUCKET, KEY, LIMIT, SECONDS = "dogdetect-uploads", "incoming/3f2b1c0d", 1000, 900
@@ -43,6 +56,7 @@ def test_in_aws_the_post_goes_to_the_buckets_regional_virtual_host(
     post = S3PostPresigner(client, BUCKET).presign_post(KEY, LIMIT, SECONDS)
     assert post.url == f"https://{BUCKET}.s3.{region}.amazonaws.com/"
     assert f"/{region}/s3/aws4_request" in post.fields["x-amz-credential"]
+    assert post.url == post_origin(None, BUCKET, region) + "/"  # the page's connect-src
 
 
 def policy_of(post: PresignedPost) -> dict[str, object]:
@@ -52,6 +66,7 @@ def policy_of(post: PresignedPost) -> dict[str, object]:
 
 def test_sigv4_post_to_the_endpoint_the_client_sees(post: PresignedPost) -> None:
     assert post.url == f"http://127.0.0.1:4566/{BUCKET}"
+    assert post.url.startswith(post_origin("http://127.0.0.1:4566/", BUCKET, "us-east-1") + "/")
     assert post.fields["key"] == KEY
     assert post.fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"  # not SigV2's AWSAccessKeyId
     assert post.fields["x-amz-credential"].startswith(f"{ACCESS_KEY}/")
@@ -143,3 +158,55 @@ def test_only_form_uploads_to_a_bucket_are_taken_from_moto(
         "CONTENT_TYPE": content_type,
     }
     assert upload_bucket(environ) == bucket
+
+
+PAGE = "http://127.0.0.1:8080"
+
+
+def posted(post: PresignedPost, cors_origin: CorsOrigin, size: int) -> Response:
+    """A page's POST (an Origin header) through the local middleware, stored nowhere."""
+    stored: list[str] = []
+
+    def store(bucket: str, key: str, data: bytes) -> str:
+        stored.append(key)
+        return '"etag"'
+
+    app = PresignedPosts(lambda e, s: [], store, signer(), cors_origin)  # type: ignore[arg-type]
+    form = {**post.fields, "file": (io.BytesIO(b"x" * size), "photo.jpg")}
+    response = Client(app).post(f"/{BUCKET}", data=form, headers={"Origin": PAGE})
+    assert len(stored) == (response.status_code == 204)
+    return response
+
+
+@pytest.mark.parametrize("size", [10, LIMIT + 1])
+def test_the_bucket_cors_rules_let_the_page_read_the_answer(post: PresignedPost, size: int) -> None:
+    """As S3: the rules decide whether the page may read the answer (the photo stored, or why
+    not), not whether the photo is stored."""
+    opened = posted(post, lambda bucket, origin: "*" if bucket == BUCKET else None, size)
+    assert opened.status_code == (204 if size <= LIMIT else 400)
+    assert opened.headers["Access-Control-Allow-Origin"] == "*"
+    closed = posted(post, no_cors, size)
+    assert closed.status_code == opened.status_code
+    assert "Access-Control-Allow-Origin" not in closed.headers
+
+
+def test_the_local_bucket_answers_as_its_rules_in_moto_say(credentials: None) -> None:
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    with mock_aws():
+        s3 = aws_client("s3", None, "us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        allowed = moto_cors(lambda: s3_backends[DEFAULT_ACCOUNT_ID]["aws"])
+        assert allowed(BUCKET, PAGE) is None  # no rules: no CORS
+        rules = [{"AllowedMethods": ["POST"], "AllowedOrigins": [PAGE]}]
+        s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": rules})
+        assert allowed(BUCKET, PAGE) == PAGE
+        assert allowed(BUCKET, "http://elsewhere.example") is None
+        rules = [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]
+        s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": rules})
+        assert allowed(BUCKET, PAGE) is None  # a rule for another method
+        rules = [{"AllowedMethods": ["POST"], "AllowedOrigins": ["*"]}]
+        s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": rules})
+        assert allowed(BUCKET, PAGE) == "*"
+        assert allowed("another-bucket", PAGE) is None

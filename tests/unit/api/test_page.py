@@ -10,9 +10,11 @@ from html.parser import HTMLParser
 from types import ModuleType
 
 import pytest
+from dogdetect.adapters.presign import post_origin
 from dogdetect.api import page as web
 from dogdetect.api.auth import current_settings
 from dogdetect.config import Settings
+from dogdetect.image.draw import LABEL_STEPS
 from fastapi.testclient import TestClient
 
 from tests.unit.conftest import Wired
@@ -58,10 +60,32 @@ def test_each_file_is_served_with_its_type_and_policy(status_api: Wired, path: s
     asset = web.PUBLIC[path]
     assert response.status_code == 200
     assert response.headers["content-type"] == asset.media_type
-    assert response.headers["content-security-policy"] == web.PAGE_POLICY
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.content == web.content(asset.source, asset.name)[0]
     assert len(response.content) > 100
+    if asset == web.PAGE:  # the page: its limits and the bucket's origin from the settings
+        settings = status_api.adapters.settings
+        assert response.headers["content-security-policy"] == web.page_policy(settings)
+        limits = (settings.max_upload_bytes, settings.direct_upload_max_bytes)
+        assert response.content == web.page_content(*limits)[0]
+    else:
+        assert response.headers["content-security-policy"] == web.PAGE_POLICY
+        assert response.content == web.content(asset.source, asset.name)[0]
+
+
+def test_the_page_is_told_the_limits_and_where_large_photos_go(status_api: Wired) -> None:
+    settings = status_api.adapters.settings
+    response = status_api.client.get("/")
+    assert "__" not in response.text  # every placeholder filled
+    assert f'data-max-upload-bytes="{settings.max_upload_bytes}"' in response.text
+    assert f'data-direct-upload-max-bytes="{settings.direct_upload_max_bytes}"' in response.text
+    policy = response.headers["content-security-policy"]
+    assert policy.startswith(web.PAGE_POLICY + "; ")  # nothing else loosened
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    origin = post_origin(settings.aws_endpoint_url, settings.bucket_name, settings.aws_region)
+    assert directives["connect-src"] == f"'self' {origin}"  # where the presigned POSTs go
+    local = Settings(aws_endpoint_url="http://127.0.0.1:4566/", max_upload_bytes=1000)
+    assert web.page_policy(local).endswith("; connect-src 'self' http://127.0.0.1:4566")
+    assert b'data-max-upload-bytes="1000"' in web.page_content(1000, 2000)[0]
 
 
 def test_policy_allows_nothing_inline_and_no_other_origin() -> None:
@@ -79,6 +103,7 @@ def test_policy_allows_nothing_inline_and_no_other_origin() -> None:
             "frame-ancestors",
             "img-src",
         }
+    assert "connect-src" not in web.PAGE_POLICY  # the page's own: page_policy
     assert dict(d.strip().split(" ", 1) for d in web.DOCS_POLICY.split(";"))["img-src"] == (
         "'self' data:"
     )
@@ -158,3 +183,12 @@ def test_page_is_open_with_keys_set_and_docs_are_not(keyed_status: TestClient) -
 def test_page_routes_stay_out_of_the_api_description(status_module: ModuleType) -> None:
     hidden = {r.path for r in status_module.app.routes if not getattr(r, "include_in_schema", 1)}
     assert set(web.PUBLIC) <= hidden
+
+
+def test_the_page_places_labels_by_the_annotated_photos_rule(status_api: Wired) -> None:
+    """One rule in two languages (dogdetect.image.draw and page.js): the same steps, the same
+    order of places, the most important label first."""
+    script = status_api.client.get("/assets/page.js").text
+    assert f"const LABEL_STEPS = {LABEL_STEPS};" in script
+    assert "for (const y of [y1 - height, y1, y2, y2 - height])" in script
+    assert "for (const x of [x1 - width, x1, x2, x2 - width])" in script

@@ -8,6 +8,7 @@ import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from dogdetect.domain.models import PresignedPost
 
@@ -30,6 +31,17 @@ class S3PostPresigner:
         )
         fields = {str(k): str(v) for k, v in signed["fields"].items()}
         return PresignedPost(str(signed["url"]), fields, policy_expiration(fields["policy"]))
+
+
+def post_origin(endpoint_url: str | None, bucket: str, region: str) -> str:
+    """The origin (scheme://host[:port]) the presigned POSTs of `bucket` go to, as
+    `dogdetect.adapters.aws.aws_client` addresses them: an emulator's endpoint (path style),
+    else the bucket's regional virtual host (commercial partition: amazonaws.com). The page
+    may send photos there (its Content-Security-Policy's `connect-src`)."""
+    if endpoint_url:
+        parts = urlsplit(endpoint_url)
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"https://{bucket}.s3.{region}.amazonaws.com"
 
 
 def policy_expiration(policy: str) -> datetime:

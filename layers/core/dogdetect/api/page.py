@@ -5,7 +5,11 @@ host: the page is this package's data (`dogdetect/api/assets/`), Swagger UI is t
 
 They are public even when API keys are set: they are the same for everybody and hold no data.
 The page sends the key its user types with each call of the API (`/docs` itself, which names
-the API's description, stays behind the key: `dogdetect.api.docs`)."""
+the API's description, stays behind the key: `dogdetect.api.docs`).
+
+The page is told, from the function's settings, the two size limits (its `<main>`'s data
+attributes), and may send photos over the first to the bucket (`connect-src`: where the
+presigned POSTs go, `dogdetect.adapters.presign.post_origin`)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+
+from dogdetect.adapters.presign import post_origin
+from dogdetect.api.auth import current_settings
+from dogdetect.config import Settings
 
 # No inline script or style, nothing from another origin, no plugins, never framed.
 PAGE_POLICY = (
@@ -76,12 +84,33 @@ def content(source: str, name: str) -> tuple[bytes, str]:
     return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
 
 
+@cache
+def page_content(max_upload_bytes: int, direct_upload_max_bytes: int) -> tuple[bytes, str]:
+    """index.html with the settings' limits in place of its placeholders, and its ETag."""
+    text = content(PAGE.source, PAGE.name)[0].decode()
+    text = text.replace("__MAX_UPLOAD_BYTES__", str(max_upload_bytes))
+    body = text.replace("__DIRECT_UPLOAD_MAX_BYTES__", str(direct_upload_max_bytes)).encode()
+    return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def page_policy(settings: Settings) -> str:
+    """PAGE_POLICY, with the bucket's origin for the page's large photos."""
+    origin = post_origin(settings.aws_endpoint_url, settings.bucket_name, settings.aws_region)
+    return f"{PAGE_POLICY}; connect-src 'self' {origin}"
+
+
 def asset_response(request: Request, asset: Asset) -> Response:
-    body, etag = content(asset.source, asset.name)
+    policy = asset.policy
+    if asset == PAGE:
+        settings = current_settings(request)
+        body, etag = page_content(settings.max_upload_bytes, settings.direct_upload_max_bytes)
+        policy = page_policy(settings)
+    else:
+        body, etag = content(asset.source, asset.name)
     headers = {
         "ETag": etag,
         "Cache-Control": "no-cache",  # revalidated each time: a deploy changes them at once
-        "Content-Security-Policy": asset.policy,
+        "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     }

@@ -4,12 +4,14 @@ encoded as a JPEG small enough for a Lambda response.
 
 Pillow only (the status function has no numpy), with Pillow's own font: nothing is read from
 the system or downloaded. Colours are the page's (layers/core/dogdetect/api/assets/page.js): dogs
-magenta, everything else cyan."""
+magenta, everything else cyan.
+
+Labels are placed by one rule, the page's too (`placeLabels` in page.js): `place_labels`."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -72,16 +74,107 @@ def line_width(image: Image.Image) -> int:
 def draw_detections(
     image: Image.Image, detections: Sequence[Detection], scale_x: float, scale_y: float
 ) -> None:
-    """Boxes first, then labels (no box crosses a label); dogs last, so on top."""
+    """Boxes first, then labels (no box crosses a label), placed so that none hides another
+    (`label_layout`); dogs last, so on top."""
     width = line_width(image)
-    font = ImageFont.load_default(size=max(14, width * 5))  # as the page's labels
     draw = ImageDraw.Draw(image)
     ordered = sorted(detections, key=lambda d: (d.label == DOG_LABEL, d.confidence))
-    boxes = [_scaled_box(d, scale_x, scale_y, image.size) for d in ordered]
-    for detection, box in zip(ordered, boxes, strict=True):
+    for detection in ordered:
+        box = _scaled_box(detection, scale_x, scale_y, image.size)
         draw.rectangle(box, outline=BOX_COLOURS[detection.label == DOG_LABEL], width=width)
-    for detection, box in zip(ordered, boxes, strict=True):
-        _label(draw, detection, box, font, width)
+    font = label_font(image)
+    for detection, rectangle in reversed(label_layout(image, detections, scale_x, scale_y)):
+        if rectangle is not None:
+            _label(draw, detection, rectangle, font, width)
+
+
+def label_font(image: Image.Image) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=max(14, line_width(image) * 5))  # as the page's labels
+
+
+def label_layout(
+    image: Image.Image, detections: Sequence[Detection], scale_x: float, scale_y: float
+) -> list[tuple[Detection, Rectangle | None]]:
+    """Each detection with its label's rectangle in `image` (None: no free place), the most
+    important first (dogs, then by confidence), which get the best places."""
+    padding = line_width(image)
+    font = label_font(image)
+    draw = ImageDraw.Draw(image)
+    first = sorted(detections, key=lambda d: (d.label == DOG_LABEL, d.confidence), reverse=True)
+    sizes = []
+    for detection in first:
+        left, top, right, bottom = draw.textbbox((0, 0), label_text(detection), font=font)
+        sizes.append((right - left + 2 * padding, bottom - top + 2 * padding))
+    boxes = [_scaled_box(d, scale_x, scale_y, image.size) for d in first]
+    return list(zip(first, place_labels(boxes, sizes, image.size), strict=True))
+
+
+def label_text(detection: Detection) -> str:
+    """ "dog 92%": the label and the confidence in whole percent (the page's too)."""
+    return f"{detection.label} {round(detection.confidence * 100)}%"
+
+
+# Where a label may go, tried in order along each edge of its box: this many places from one
+# end of the edge to the other (the page's LABEL_STEPS).
+LABEL_STEPS = 8
+
+Rectangle = tuple[float, float, float, float]  # left, top, right, bottom (right, bottom out)
+
+
+def label_candidates(
+    box: Sequence[float], size: tuple[float, float], image_size: tuple[float, float]
+) -> Iterator[Rectangle]:
+    """The places a label of `size` may take for `box`, best first, each inside the image:
+    along the top edge (above it, then just inside it), along the bottom edge (below, then
+    inside), then down the left and right edges (outside, then inside), each edge from its
+    start (left, top) to its end in LABEL_STEPS places."""
+    x1, y1, x2, y2 = box
+    width, height = size
+    across = _steps(x1, x2 - width)
+    down = _steps(y1, y2 - height)
+    rows = ((x, y) for y in (y1 - height, y1, y2, y2 - height) for x in across)
+    columns = ((x, y) for x in (x1 - width, x1, x2, x2 - width) for y in down)
+    for x, y in (*rows, *columns):
+        left = max(0.0, min(x, image_size[0] - width))
+        top = max(0.0, min(y, image_size[1] - height))
+        yield left, top, left + width, top + height
+
+
+def _steps(start: float, last: float) -> list[float]:
+    if last <= start:
+        return [start]
+    return [start + (last - start) * i / (LABEL_STEPS - 1) for i in range(LABEL_STEPS)]
+
+
+def overlaps(a: Rectangle, b: Rectangle) -> bool:
+    """Whether two rectangles share any area (touching edges do not)."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(
+    boxes: Sequence[Sequence[float]],
+    sizes: Sequence[tuple[float, float]],
+    image_size: tuple[float, float],
+) -> list[Rectangle | None]:
+    """Each label's rectangle, in the order given (the most important first): the first of
+    its `label_candidates` that overlaps no label placed before it; None when every one does
+    (its box is drawn without a label: no label ever hides another). At most
+    8 x LABEL_STEPS candidates a label, each checked against the labels placed so far."""
+    placed: list[Rectangle] = []
+    result: list[Rectangle | None] = []
+    for box, size in zip(boxes, sizes, strict=True):
+        chosen = next(
+            (
+                candidate
+                for candidate in label_candidates(box, size, image_size)
+                if not any(overlaps(candidate, other) for other in placed)
+            ),
+            None,
+        )
+        if chosen is not None:
+            placed.append(chosen)
+        result.append(chosen)
+    return result
 
 
 def _scaled_box(
@@ -98,17 +191,16 @@ def _scaled_box(
 def _label(
     draw: ImageDraw.ImageDraw,
     detection: Detection,
-    box: tuple[int, int, int, int],
+    rectangle: Rectangle,
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
     padding: int,
 ) -> None:
-    text = f"{detection.label} {round(detection.confidence * 100)}%"
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    width, height = right - left + 2 * padding, bottom - top + 2 * padding
-    x = box[0]
-    y = box[1] - height if box[1] >= height else box[1]  # above the box, else inside it
+    text = label_text(detection)
+    left, top, _, _ = draw.textbbox((0, 0), text, font=font)
+    # Rounded edge by edge: labels that touch still touch, and none overlaps another.
+    x, y, right, bottom = (round(v) for v in rectangle)
     is_dog = detection.label == DOG_LABEL
-    draw.rectangle((x, y, x + width - 1, y + height - 1), fill=BOX_COLOURS[is_dog])
+    draw.rectangle((x, y, right - 1, bottom - 1), fill=BOX_COLOURS[is_dog])
     draw.text((x + padding - left, y + padding - top), text, fill=TEXT_COLOURS[is_dog], font=font)
 
 
