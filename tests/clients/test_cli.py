@@ -722,6 +722,19 @@ def test_a_list_refused_is_exit_1(api: FakeApi, capsys: pytest.CaptureFixture[st
     assert (out.out, out.err) == ("", "dogdetect: 422: limit must be 1 to 100\n")
 
 
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_list_of_an_api_without_the_route_says_so(
+    api: FakeApi, status: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.script("GET", "/image_prediction", Answer(status, {"detail": "Not Found"}))
+    assert main(["list", "--api", api.url]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""  # no table header for a list that never came
+    assert out.err == (
+        f"dogdetect: {status}: Not Found (no GET /image_prediction here: an API older than lists)\n"
+    )
+
+
 def test_a_list_whose_cursor_comes_back_is_stopped(
     api: FakeApi, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -476,12 +476,16 @@ def _wait(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) ->
 def _list(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Page after page (at most MAX_LIST_LIMIT each), each printed as it comes."""
     shown, cursor, seen = 0, None, set()
-    if not args.json:
-        _header(out)
     while True:
         size = MAX_LIST_LIMIT if args.all else min(MAX_LIST_LIMIT, args.limit - shown)
-        page = client.list(limit=size, cursor=cursor, status=args.status)
-        _show_predictions(page.items, args.json, out, header=False)
+        try:
+            page = client.list(limit=size, cursor=cursor, status=args.status)
+        except ApiError as exc:
+            if exc.status in (404, 405) and cursor is None:  # no such route there
+                detail = f"{exc.detail} (no GET /image_prediction here: an API older than lists)"
+                raise ApiError(exc.status, detail) from exc
+            raise
+        _show_predictions(page.items, args.json, out, header=cursor is None)
         shown += len(page.items)
         cursor = page.next_cursor
         if cursor is None or not page.items or (not args.all and shown >= args.limit):
