@@ -16,6 +16,7 @@ import binascii
 import email.parser
 import email.policy
 import json
+import sys
 import threading
 import time
 import urllib.parse
@@ -72,7 +73,7 @@ class FakeApi:
         self.numbers: dict[str, int] = {}  # prediction id -> when it was made: 0, 1, 2...
         self.keys: dict[str, str] = {}  # Idempotency-Key -> prediction id
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -269,6 +270,13 @@ def _any_id(path: str) -> str:
     if len(parts) >= 3 and parts[1] == "image_prediction" and parts[2] != "uploads":
         parts[2] = "*"
     return "/".join(parts)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about a client gone before its answer (a command stopped by Ctrl-C)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:

@@ -419,6 +419,40 @@ def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) 
     assert len(api.made("POST", "/image_prediction")) == 1  # the other five never sent
 
 
+def test_the_command_ends_at_ctrl_c_without_waiting_for_answers_on_their_way(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    """`dogdetect` (`python -m dogdetect_client`, as the console script) exits once it has
+    said what finished, though a held wait is still unanswered (released only after)."""
+    (tmp_path / "p0.jpg").write_bytes(JPEG_START)
+    release = threading.Event()
+    api.script("GET", "/image_prediction/*", Answer(0, hold=release))
+    try:
+        command = subprocess.Popen(
+            [sys.executable, "-m", "dogdetect_client", "predict", str(tmp_path), "--api", api.url],
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SOURCE)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=interruptible,
+        )
+        deadline = time.monotonic() + 20
+        while not api.made("GET", "/image_prediction/") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        command.send_signal(signal.SIGINT)
+        out, err = command.communicate(timeout=25)  # the hold lasts 30 s: not its end
+        assert not release.is_set()
+    finally:
+        release.set()
+    assert command.returncode == 130, out + err
+    (prediction_id,) = api.photos
+    assert err.splitlines() == [
+        "dogdetect: interrupted: 0 files finished, 1 sent and not finished, 0 not sent",
+        f"  {tmp_path / 'p0.jpg'}: {prediction_id} (dogdetect wait {prediction_id})",
+    ]
+    assert out == ""
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
 def test_ctrl_c_prints_what_finished_and_the_ids_sent(
     api: FakeApi, tmp_path: Path, as_json: bool

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from dogdetect_client import __version__
 from dogdetect_client.client import (
@@ -89,6 +89,18 @@ class Outcome:
 
 
 Command = Callable[[Client, argparse.Namespace, TextIO, TextIO], int]
+
+
+def run() -> NoReturn:
+    """The `dogdetect` command: main's exit code. Stopped by Ctrl-C, it ends once it has said
+    what finished, without waiting for the answers still on their way (a held wait can take
+    20 s): what is printed is flushed, and the threads still waiting are abandoned."""
+    code = main()
+    if code == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -619,4 +631,4 @@ COMMANDS: dict[str, Command] = {
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
