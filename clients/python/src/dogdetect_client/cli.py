@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -307,7 +308,7 @@ def _predict(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO)
 
     pool = ThreadPoolExecutor(args.concurrency, thread_name_prefix="dogdetect")
     futures = {
-        pool.submit(_one, client, path, args.timeout, folder, _keeper(sent, i)): i
+        pool.submit(_one, client, path, args.timeout, folder, partial(sent.__setitem__, i)): i
         for i, path in enumerate(files)
     }
     try:
@@ -331,13 +332,6 @@ def _predict(client: Client, args: argparse.Namespace, out: TextIO, err: TextIO)
     return OK if all(o.ok for o in ordered) else NOT_DONE
 
 
-def _keeper(sent: dict[int, str], i: int) -> Callable[[str], None]:
-    def keep(prediction_id: str) -> None:
-        sent[i] = prediction_id
-
-    return keep
-
-
 def _interrupted(
     files: Sequence[Path],
     outcomes: dict[int, Outcome],
@@ -352,7 +346,8 @@ def _interrupted(
     if not as_json and outcomes:
         print_table([outcomes[i] for i in sorted(outcomes)], out, folder)
     out.flush()
-    waiting = {i: pid for i, pid in sorted(sent.items()) if i not in outcomes}
+    # A copy first (one step for the interpreter): the threads may still be adding to it.
+    waiting = {i: pid for i, pid in sorted(sent.copy().items()) if i not in outcomes}
     unsent = len(files) - len(outcomes) - len(waiting)
     print(
         f"dogdetect: interrupted: {_count(len(outcomes), 'file')} finished,"
