@@ -4,16 +4,22 @@ that can be scripted per route ahead of the default ones.
 
 By default it behaves as the service would, simply: an upload whose bytes start as a JPEG is
 accepted (the same Idempotency-Key gives the same id again), anything else is 415; a
-prediction is DONE at once, with a dog when the photo's bytes contain b"dog"; a presigned
-upload goes to its own fake bucket at /bucket."""
+prediction is DONE at once (or in the status a test sets in `statuses`), with a dog when the
+photo's bytes contain b"dog"; a presigned upload goes to its own fake bucket at /bucket; GET
+/image_prediction lists them, newest first, a page at a time (`limit`, an opaque `cursor`,
+`status`), as the service does."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.parser
 import email.policy
 import json
+import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,6 +29,8 @@ from typing import Any
 JPEG_START = b"\xff\xd8\xff"
 DOG_BOX = {"x1": 10.0, "y1": 20.0, "x2": 110.0, "y2": 220.0}
 ANNOTATED = JPEG_START + b"\xe0 an annotated photo"
+STATUSES = ("PENDING", "PROCESSING", "DONE", "ERROR")
+MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Answer:
-    status: int
+    status: int  # 0: the answer the fake would give anyway (held or delayed as below)
     body: Any = None  # JSON-encoded unless bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a held request)
@@ -60,10 +68,12 @@ class FakeApi:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.scripts: dict[tuple[str, str], deque[Answer]] = {}
-        self.photos: dict[str, bytes] = {}  # prediction id -> the photo's bytes
+        self.photos: dict[str, bytes] = {}  # prediction id -> the photo's bytes, oldest first
+        self.statuses: dict[str, str] = {}  # prediction id -> its status, when not DONE
+        self.numbers: dict[str, int] = {}  # prediction id -> when it was made: 0, 1, 2...
         self.keys: dict[str, str] = {}  # Idempotency-Key -> prediction id
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -92,12 +102,33 @@ class FakeApi:
         with self.lock:
             self.requests.append(request)
             scripted = self._scripted(request)
-            if scripted is not None:
-                return scripted
-            return self._default(request)
+            if scripted is None:
+                return self._default(request)
+            if scripted.status == 0:
+                default = self._default(request)
+                return Answer(
+                    default.status, default.body, default.headers, scripted.delay, scripted.hold
+                )
+            return scripted
+
+    def add(self, photo: bytes, status: str = "DONE") -> str:
+        """A prediction made without a request (the newest), in this status."""
+        with self.lock:
+            prediction_id = str(uuid.uuid4())
+            self.photos[prediction_id] = photo
+            if status != "DONE":
+                self.statuses[prediction_id] = status
+            return prediction_id
+
+    def _numbered(self) -> dict[str, int]:
+        """Each prediction's number, in the order they were made (deleted ones keep theirs)."""
+        for prediction_id in self.photos:
+            self.numbers.setdefault(prediction_id, len(self.numbers))
+        return self.numbers
 
     def _scripted(self, request: Recorded) -> Answer | None:
-        for route in (request.path, _any_id(request.path)):
+        path = urllib.parse.urlsplit(request.path).path
+        for route in (request.path, path, _any_id(path)):
             queue = self.scripts.get((request.method, route))
             if queue:
                 return queue.popleft()
@@ -106,6 +137,9 @@ class FakeApi:
     def _default(self, request: Recorded) -> Answer:
         method, path = request.method, request.path
         parts = path.strip("/").split("/")
+        target = urllib.parse.urlsplit(path)
+        if (method, target.path) == ("GET", "/image_prediction"):
+            return self._list(urllib.parse.parse_qs(target.query))
         if (method, path) == ("GET", "/health"):
             checks = {"database": "ok", "storage": "ok", "queue": "ok"}
             return Answer(200, {"status": "ok", "checks": checks})
@@ -138,12 +172,58 @@ class FakeApi:
             del self.photos[prediction_id]
             return Answer(204, b"")
         if method == "GET" and rest == ["annotated"]:
+            status = self.statuses.get(prediction_id, "DONE")
+            if status != "DONE":
+                said = f"the prediction is {status}: its annotated photo exists once it is DONE"
+                return Answer(404, {"detail": said})
             return Answer(200, ANNOTATED, {"Content-Type": "image/jpeg"})
         if method == "GET" and not rest:
+            return Answer(200, self._status(prediction_id))
+        return Answer(405, {"detail": "Method Not Allowed"})
+
+    def _status(self, prediction_id: str) -> dict[str, Any]:
+        status = self.statuses.get(prediction_id, "DONE")
+        if status != "DONE":
+            body = prediction(prediction_id, status, None, [])
+            body["error"] = "the photo could not be read" if status == "ERROR" else None
+        else:
             dog = b"dog" in self.photos[prediction_id]
             found = [{"label": "dog", "confidence": 0.93, "box": DOG_BOX}] if dog else []
-            return Answer(200, prediction(prediction_id, "DONE", dog, found))
-        return Answer(405, {"detail": "Method Not Allowed"})
+            body = prediction(prediction_id, "DONE", dog, found)
+        made = self._numbered()[prediction_id]  # one second after the one before
+        body["created_at"] = f"2026-11-29T22:{made // 60 % 60:02d}:{made % 60:02d}Z"
+        return body
+
+    def _list(self, query: dict[str, list[str]]) -> Answer:
+        """Newest first, `limit` at most, after the cursor's position: the cursor holds the
+        number of the last one given, in base64."""
+        try:
+            limit = int(query.get("limit", ["20"])[-1])
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            return Answer(422, {"detail": f"limit must be a whole number from 1 to {MAX_LIMIT}"})
+        status = query.get("status", [None])[-1]
+        if status is not None and status not in STATUSES:
+            return Answer(422, {"detail": f"status must be one of {', '.join(STATUSES)}"})
+        numbers = self._numbered()
+        newest_first = [(numbers[pid], pid) for pid in self.photos][::-1]
+        cursor = query.get("cursor", [None])[-1]
+        if cursor is not None:
+            try:
+                after = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+            except (ValueError, binascii.Error):
+                return Answer(422, {"detail": "cursor is not one this API gave"})
+            newest_first = [(i, pid) for i, pid in newest_first if i < after]
+        chosen = [
+            (i, pid)
+            for i, pid in newest_first
+            if status is None or self.statuses.get(pid, "DONE") == status
+        ]
+        page, rest = chosen[:limit], chosen[limit:]
+        next_cursor = base64.urlsafe_b64encode(str(page[-1][0]).encode()).decode() if rest else None
+        items = [self._status(pid) for _, pid in page]
+        return Answer(200, {"items": items, "next_cursor": next_cursor})
 
     def _accept(self, request: Recorded, photo: bytes, status: int) -> Answer:
         if not photo.startswith(JPEG_START):
@@ -190,6 +270,13 @@ def _any_id(path: str) -> str:
     if len(parts) >= 3 and parts[1] == "image_prediction" and parts[2] != "uploads":
         parts[2] = "*"
     return "/".join(parts)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about a client gone before its answer (a command stopped by Ctrl-C)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:

@@ -14,10 +14,13 @@ import pytest
 from dogdetect_client.client import (
     DIRECT_LIMIT,
     FAILED,
+    MAX_LIST_LIMIT,
     REJECTED,
     ApiError,
     Client,
+    Page,
     multipart,
+    result_of,
     retry_after_seconds,
 )
 
@@ -290,6 +293,59 @@ def test_predict_answers_every_outcome(api: FakeApi, tmp_path: Path) -> None:
     assert missing.status == REJECTED and "cannot read" in (missing.error or "")
     api.script("POST", "/image_prediction", *[Answer(503, {"detail": "down"})] * 6)
     assert client.predict(dog).status == FAILED
+
+
+def test_predict_tells_the_id_as_soon_as_it_is_accepted(api: FakeApi) -> None:
+    told: list[str] = []
+    api.script("GET", "/image_prediction/*", Answer(503, {"detail": "down"}))
+
+    def submitted(prediction_id: str) -> None:
+        told.append(prediction_id)
+        assert api.made("GET", "/image_prediction/") == []  # before waiting for it
+
+    result = client_of(api).predict(DOG_PHOTO, on_submitted=submitted)
+    assert told == [result.image_prediction_id] and result.status == "DONE"
+    rejected = client_of(api).predict(b"not a photo", on_submitted=submitted)
+    assert rejected.status == REJECTED and len(told) == 1  # nothing accepted, nothing told
+
+
+def test_list_asks_for_a_page_and_reads_it(api: FakeApi) -> None:
+    made = [api.add(DOG_PHOTO) for _ in range(5)]
+    api.statuses[made[1]] = "ERROR"
+    client = client_of(api, api_key="k-1")
+    first = client.list(limit=2)
+    assert [item["image_prediction_id"] for item in first.items] == made[::-1][:2]
+    assert first.next_cursor is not None
+    second = client.list(limit=2, cursor=first.next_cursor)
+    assert [item["image_prediction_id"] for item in second.items] == made[::-1][2:4]
+    assert client.list(limit=2, status="ERROR") == Page([api._status(made[1])], None)
+    assert api.made("GET", "/image_prediction?")[-1].path == (
+        "/image_prediction?limit=2&status=ERROR"
+    )
+    assert {r.headers.get("x-api-key") for r in api.requests} == {"k-1"}
+
+
+def test_list_beyond_the_services_limit_is_its_422(api: FakeApi) -> None:
+    with pytest.raises(ApiError) as raised:
+        client_of(api).list(limit=MAX_LIST_LIMIT + 1)
+    assert raised.value.status == 422
+    assert client_of(api).list(limit=MAX_LIST_LIMIT) == Page([], None)
+
+
+def test_result_of_a_status_document() -> None:
+    done = prediction(ANY_ID, "DONE", True, [{"label": "dog", "confidence": 0.9}])
+    assert result_of(done, "dog.jpg").to_json() == {
+        "path": "dog.jpg",
+        "image_prediction_id": ANY_ID,
+        "status": "DONE",
+        "has_dog": True,
+        "detections": [{"label": "dog", "confidence": 0.9}],
+        "error": None,
+    }
+    failed = {**done, "status": "ERROR", "has_dog": None, "detections": [], "error": "x"}
+    assert (result_of(failed).status, result_of(failed).error) == ("ERROR", "x")
+    unreadable = result_of({**done, "detections": [{"label": 3}]})
+    assert (unreadable.status, unreadable.image_prediction_id) == (FAILED, ANY_ID)
 
 
 def test_annotated_delete_and_the_api_key(api: FakeApi) -> None:

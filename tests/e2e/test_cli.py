@@ -1,7 +1,8 @@
 """The `dogdetect` command and its Python API (`dogdetect_client`) as a user installs them,
 `pip install ./clients/python` into an empty venv (tests/client_venv.py), and
 GET /image_prediction/{id}/annotated, over HTTP against the local stack: the gateway, the
-functions with their own IAM, S3, the real model."""
+functions with their own IAM, S3, the real model. The commands about one prediction (get,
+wait, annotated, delete) and the list (GET /image_prediction) too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +191,116 @@ def test_a_photo_over_the_request_limit_goes_through_a_presigned_upload(
     image = open_jpeg(data)
     assert image.size == (MAX_SIDE, 1536)
     assert edge_fraction(image, box_of(best_dog(line), MAX_SIDE / 3840), DOG) > 0.9
+
+
+def test_get_wait_annotated_delete_of_one_prediction(
+    dogdetect: Run, stack: RunningStack, api: httpx.Client, tmp_path: Path
+) -> None:
+    prediction_id = submit(api, photo("dog.jpg"), "dog.jpg").json()["image_prediction_id"]
+    url = ("--api", stack.api_url)
+    waited = dogdetect("wait", prediction_id, *url, "--json", "--timeout", "120")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    body = json.loads(waited.stdout)
+    assert (body["image_prediction_id"], body["status"], body["has_dog"]) == (
+        prediction_id,
+        "DONE",
+        True,
+    )
+    got = dogdetect("get", prediction_id, *url)
+    assert got.returncode == 0, got.stdout + got.stderr
+    header, row = got.stdout.splitlines()
+    assert header.split() == ["ID", "STATUS", "DOG", "CREATED", "DETECTIONS"]
+    assert row.split()[:3] == [prediction_id, "DONE", "yes"] and " dog " in row
+    target = tmp_path / "dog-boxed.jpg"
+    saved = dogdetect("annotated", prediction_id, "-o", str(target), *url)
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    assert saved.stdout == f"saved {target} ({target.stat().st_size:,} bytes)\n"
+    image = open_jpeg(target.read_bytes())
+    assert image.size == (768, 576)
+    assert edge_fraction(image, box_of(best_dog(body)), DOG) > 0.9
+    deleted = dogdetect("delete", prediction_id, *url)
+    assert (deleted.returncode, deleted.stdout) == (0, f"deleted {prediction_id}\n")
+    for gone in (
+        ("get", prediction_id),
+        ("wait", prediction_id),
+        ("annotated", prediction_id, "-o", str(tmp_path / "gone.jpg")),
+        ("delete", prediction_id),
+    ):
+        done = dogdetect(*gone, *url)
+        assert done.returncode == 3, (gone, done.stdout, done.stderr)
+        assert done.stderr == "dogdetect: 404: no prediction with this id\n"
+    assert not (tmp_path / "gone.jpg").exists()
+
+
+def test_a_pending_prediction_is_exit_1_for_get_wait_and_annotated(
+    dogdetect: Run,
+    stack: RunningStack,
+    repository: PostgresPredictionRepository,
+    tmp_path: Path,
+) -> None:
+    pending = uuid.uuid4()  # queued as far as anyone knows, never processed: stays PENDING
+    repository.add_pending(pending, image_key_for(pending))
+    repository.mark_enqueued(pending)
+    url = ("--api", stack.api_url)
+    try:
+        got = dogdetect("get", str(pending), *url, "--json")
+        assert got.returncode == 1 and json.loads(got.stdout)["status"] == "PENDING"
+        waited = dogdetect("wait", str(pending), *url, "--timeout", "1")
+        assert waited.returncode == 1
+        assert waited.stdout.splitlines()[1].split()[:3] == [str(pending), "PENDING", "-"]
+        assert waited.stderr == "dogdetect: PENDING, not finished within 1 s\n"
+        target = tmp_path / "none.jpg"
+        annotated = dogdetect("annotated", str(pending), "-o", str(target), *url)
+        assert annotated.returncode == 1
+        assert annotated.stderr == (
+            "dogdetect: 404: the prediction is PENDING: its annotated photo exists once it is"
+            " DONE\n"
+        )
+        assert not target.exists()
+    finally:
+        repository.remove(pending)
+
+
+def test_an_api_url_holding_a_route_says_what_to_pass(dogdetect: Run, stack: RunningStack) -> None:
+    done = dogdetect("list", "--api", f"{stack.api_url}/image_prediction")
+    assert done.returncode == 2
+    assert f"pass --api {stack.api_url} (not {stack.api_url}/image_prediction;" in done.stderr
+
+
+def test_list_newest_first_page_after_page(
+    dogdetect: Run, stack: RunningStack, api: httpx.Client
+) -> None:
+    """Needs GET /image_prediction (the listing's server side). Without API keys the list is
+    every prediction: this test's three are the newest."""
+    made = [
+        submit(api, photo(name), name).json()["image_prediction_id"]
+        for name in ("dog.jpg", "horses.jpg", "dog.jpg")
+    ]
+    for prediction_id in made:
+        wait_terminal(api, prediction_id)
+    url = ("--api", stack.api_url)
+    newest = dogdetect("list", *url, "--limit", "2")
+    assert newest.returncode == 0, newest.stdout + newest.stderr
+    rows = newest.stdout.splitlines()
+    assert rows[0].split() == ["ID", "STATUS", "DOG", "CREATED", "DETECTIONS"]
+    assert [row.split()[:3] for row in rows[1:3]] == [
+        [made[2], "DONE", "yes"],
+        [made[1], "DONE", "no"],
+    ]
+    assert rows[3] == "2 predictions, newest first; more with --all or a larger --limit"
+    every = dogdetect("list", *url, "--all", "--json")
+    assert every.returncode == 0, every.stdout + every.stderr
+    items = [json.loads(line) for line in every.stdout.splitlines()]
+    ids = [item["image_prediction_id"] for item in items]
+    assert len(ids) == len(set(ids)) and ids[:3] == made[::-1]  # each once, newest first
+    stamps = [datetime.fromisoformat(item["created_at"]) for item in items]
+    assert stamps == sorted(stamps, reverse=True)
+    assert items[0] == api.get(f"/image_prediction/{made[2]}").json()  # as GET answers it
+    errors = dogdetect("list", *url, "--all", "--json", "--status", "error")
+    assert errors.returncode == 0, errors.stdout + errors.stderr
+    found = [json.loads(line) for line in errors.stdout.splitlines()]
+    assert {item["status"] for item in found} <= {"ERROR"}
+    assert not set(made) & {item["image_prediction_id"] for item in found}
 
 
 # --- GET /image_prediction/{id}/annotated ----------------------------------------------------

@@ -6,6 +6,7 @@ command uses it; neither needs anything installed besides this package).
     result = client.predict("dog.jpg")        # submit, wait, answer
     result.status, result.has_dog, result.detections
     jpeg = client.annotated(result.image_prediction_id)
+    page = client.list(limit=20, status="DONE")  # newest first; page.next_cursor for more
 
 Requests the service or its gateway refuse for load (429) or a dependency (503) are tried
 again after their Retry-After (at most `max_retry_after` seconds; a backoff when there is
@@ -31,7 +32,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ API_KEY_ENV = "DOGDETECT_API_KEY"
 # through a presigned upload), and the longest `Prefer: wait` it honours.
 DIRECT_LIMIT = 4_500_000
 MAX_WAIT_SECONDS = 20
+# The most predictions one page of GET /image_prediction holds (its `limit`, 1 to this).
+MAX_LIST_LIMIT = 100
+STATUSES = ("PENDING", "PROCESSING", "DONE", "ERROR")
 TERMINAL = frozenset({"DONE", "ERROR"})
 # Client-side outcomes, besides the service's PENDING, PROCESSING, DONE and ERROR:
 REJECTED = "REJECTED"  # the service refused the upload (a 4xx: not an image, too large...)
@@ -127,6 +131,28 @@ class Result:
         }
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of GET /image_prediction: status documents, newest first, and the cursor of
+    the next page (None: this is the last)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def result_of(body: Mapping[str, Any], path: str | None = None) -> Result:
+    """A status document (GET /image_prediction/{id}) as a Result; FAILED when what it says
+    of the detections cannot be read."""
+    prediction_id = body.get("image_prediction_id")
+    prediction_id = prediction_id if isinstance(prediction_id, str) else None
+    detections, has_dog = _detections(body.get("detections")), body.get("has_dog")
+    status = body.get("status")
+    if detections is None or not isinstance(has_dog, bool | None) or not isinstance(status, str):
+        return Result(path, prediction_id, FAILED, error="the answer's detections are unreadable")
+    error = body.get("error") if isinstance(body.get("error"), str) else None
+    return Result(path, prediction_id, status, has_dog, detections, error)
+
+
 class Client:
     def __init__(
         self,
@@ -193,6 +219,22 @@ class Client:
         )
         return response.fields(status=str)
 
+    def list(self, limit: int = 20, cursor: str | None = None, status: str | None = None) -> Page:
+        """One page of the caller's predictions, newest first (GET /image_prediction): at most
+        `limit` (1 to MAX_LIST_LIMIT), after `cursor` (a page's next_cursor), only those of
+        `status` when given."""
+        query = {"limit": str(limit), "cursor": cursor, "status": status}
+        text = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        response = self._request("GET", f"/image_prediction?{text}", accept=(200,))
+        body = response.fields(items=list)
+        next_cursor = body.get("next_cursor")
+        if not isinstance(next_cursor, str | None):
+            raise ApiError(response.status, "the answer's next_cursor is not text or null")
+        for item in body["items"]:
+            if not isinstance(item, dict) or not isinstance(item.get("status"), str):
+                raise ApiError(response.status, "the answer has an item without a status")
+        return Page(list(body["items"]), next_cursor)
+
     def wait(self, prediction_id: str, timeout: float = 120.0) -> dict[str, Any]:
         """The prediction once DONE or ERROR, or as it is after `timeout` seconds; held by
         the service (Prefer: wait) rather than polled."""
@@ -211,11 +253,13 @@ class Client:
         self,
         image: Image,
         timeout: float = 120.0,
+        on_submitted: Callable[[str], None] | None = None,
         *,
         confidence: float | None = None,
         classes: Sequence[str] | None = None,
     ) -> Result:
-        """Submit and wait; every outcome is a Result (REJECTED, FAILED included)."""
+        """Submit and wait; every outcome is a Result (REJECTED, FAILED included).
+        `on_submitted` is given the prediction's id as soon as the service has accepted it."""
         path = None if isinstance(image, bytes) else os.fspath(image)
         try:
             prediction_id = self.submit(image, confidence=confidence, classes=classes)
@@ -224,19 +268,16 @@ class Client:
             return Result(path, None, REJECTED if rejected else FAILED, error=str(exc))
         except OSError as exc:  # the file itself could not be read
             return Result(path, None, REJECTED, error=f"cannot read the file: {exc.strerror}")
+        if on_submitted is not None:
+            on_submitted(prediction_id)
         try:
             body = self.wait(prediction_id, timeout)
         except ApiError as exc:
             return Result(path, prediction_id, FAILED, error=str(exc))
-        detections, has_dog = _detections(body.get("detections")), body.get("has_dog")
-        if detections is None or not isinstance(has_dog, bool | None):
-            return Result(
-                path, prediction_id, FAILED, error="the answer's detections are unreadable"
-            )
-        error = body.get("error") if isinstance(body.get("error"), str) else None
-        if body["status"] not in TERMINAL:
-            error = f"not finished within {timeout:g} s"
-        return Result(path, prediction_id, body["status"], has_dog, detections, error)
+        result = result_of({**body, "image_prediction_id": prediction_id}, path)
+        if result.status not in TERMINAL and result.status != FAILED:
+            return replace(result, error=f"not finished within {timeout:g} s")
+        return result
 
     def annotated(self, prediction_id: str) -> bytes:
         """The JPEG of the photo with its detections drawn (DONE predictions only)."""
