@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local.functions import load_function
-from tests.infra.conftest import FUNCTION_TYPE, of_type
+from tests.infra.conftest import FUNCTION_TYPE, REPO_ROOT, of_type
 from tests.infra.test_published_versions import (  # noqa: F401  (sam_python: a fixture)
     packaged,
     sam_python,
@@ -21,6 +21,7 @@ from tests.infra.test_published_versions import (  # noqa: F401  (sam_python: a 
 )
 
 DASHBOARD = "OperationsDashboard"
+DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
 PLACEHOLDER = re.compile(r"\$\{([^}!]+)\}")
 NAMESPACE = "DogDetect"  # POWERTOOLS_METRICS_NAMESPACE
 # What the issue asks the dashboard to show, among the service's own metrics: predictions per
@@ -165,3 +166,14 @@ def test_sams_translation_keeps_every_name_of_the_body(
                 "AWS::SQS::Queue",
                 "AWS::ApiGatewayV2::Api",
             ), name
+
+
+def test_the_page_states_how_many_metrics_it_graphs(
+    dashboard: tuple[dict[str, Any], set[str]],
+) -> None:
+    """docs/deploy.md's idle cost: an account's first 3 dashboards of up to 50 metrics are
+    free (CloudWatch's always-free tier)."""
+    body, _ = dashboard
+    count = len(metrics(body))
+    assert count <= 50
+    assert f"of up to 50 metrics are free, and it has {count})" in DEPLOY_DOC.read_text()
