@@ -182,6 +182,7 @@ def run(config: LocalConfig) -> None:
             f"error: in use: {', '.join(busy)}. Stop what holds them (another `make local`?) "
             "or choose others, e.g. API_PORT=8081 make local"
         )
+    settings.check(settings.from_user(os.environ))  # before anything starts
     config.state_dir.mkdir(parents=True, exist_ok=True)
     # Uploaded photos, logs with prediction ids, credentials: for this user only. Others may
     # pass through (o+x) to the database folder, which PostgreSQL owns when we run as root.

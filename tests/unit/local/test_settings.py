@@ -15,7 +15,8 @@ from dogdetect.domain.webhooks.retry import DEFAULT_RETRY_DELAYS, parse_delays
 from local import settings
 from local.aws import Resources
 from local.config import LOCAL_WEBHOOK_RETRY_DELAYS, LocalConfig
-from local.stack import function_environment, parse_config, per_function_environments
+from local.launcher import free_port
+from local.stack import function_environment, parse_config, per_function_environments, run
 
 RESOURCES = Resources("the-bucket", "http://jobs", "arn:jobs", "http://dlq", "arn:dlq")
 CONFIG = LocalConfig(state_dir=Path("/tmp/state"))
@@ -128,3 +129,16 @@ def test_the_local_schedule_is_seconds_and_the_clouds_about_an_hour() -> None:
 def test_a_shortened_visibility_timeout_retries_webhooks_after_it() -> None:
     assert parse_config([]).webhook_retry_delays == LOCAL_WEBHOOK_RETRY_DELAYS
     assert parse_config(["--visibility-timeout", "3"]).webhook_retry_delays == "3"
+
+
+def test_make_local_refuses_a_bad_setting_before_it_starts_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOG_CONFIDENCE", "2")
+    state = tmp_path / "state"
+    config = LocalConfig(
+        state_dir=state, api_port=free_port(), aws_port=free_port(), pg_port=free_port()
+    )
+    with pytest.raises(SystemExit, match=r"^error: DOG_CONFIDENCE: "):
+        run(config)
+    assert not state.exists()  # no database, no emulator, no state folder
