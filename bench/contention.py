@@ -23,6 +23,7 @@ from unittest.mock import patch
 
 import httpx
 from dogdetect.config import Settings
+from dogdetect.domain.webhooks.retry import DEFAULT_RETRY_DELAYS
 from sqlalchemy import create_engine, text
 
 from bench.common import SHARED, Steps, pct
@@ -249,7 +250,10 @@ def honest_receiver() -> Iterator[tuple[int, dict[str, float]]]:
 
 def webhooks(work: Path, step: Steps) -> dict[str, Any]:
     step("starting a stack (webhooks)")
-    with running_stack(work / "webhooks-stack") as stack:
+    # The cloud's retry schedule, not make local's seconds: slow receivers' retries come back
+    # as often as they would in AWS.
+    cloud = {"WEBHOOK_RETRY_DELAYS": DEFAULT_RETRY_DELAYS}
+    with running_stack(work / "webhooks-stack", settings=cloud) as stack:
         step.done()
         with (
             httpx.Client(base_url=stack.api_url, timeout=60) as http,

@@ -16,11 +16,24 @@ from local.template import (
     redrive_config,
 )
 
-__all__ = ["EMULATORS", "REPO_ROOT", "Emulator", "LocalConfig", "QueueConfig", "Route"]
+__all__ = [
+    "EMULATORS",
+    "LOCAL_WEBHOOK_RETRY_DELAYS",
+    "REPO_ROOT",
+    "Emulator",
+    "LocalConfig",
+    "QueueConfig",
+    "Route",
+]
 
 # The AWS endpoint the stack starts: moto (ours, with IAM enforced) or LocalStack.
 Emulator = Literal["moto", "localstack"]
 EMULATORS: tuple[Emulator, ...] = ("moto", "localstack")
+
+# A failed webhook's next try, after tries 1 to 4, in seconds: `make local`'s schedule, so that
+# a demo shows every try within a minute (0, 2, 7, 17 and 37 s). The cloud keeps the settings'
+# (dogdetect.domain.webhooks.retry.DEFAULT_RETRY_DELAYS, about an hour).
+LOCAL_WEBHOOK_RETRY_DELAYS = "2,5,10,20"
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,7 @@ class LocalConfig:
     notifications_config: RedriveConfig = field(
         default_factory=lambda: redrive_config("NotificationsQueue")
     )
-    webhook_retry_delays: str | None = None  # None: the settings' (the template's) schedule
+    webhook_retry_delays: str = LOCAL_WEBHOOK_RETRY_DELAYS  # WEBHOOK_RETRY_DELAYS replaces it
     sweep_interval_seconds: float = 15.0
     function_timeouts: dict[str, float] = field(default_factory=dict)  # tests' overrides
 

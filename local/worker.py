@@ -8,12 +8,17 @@ AWS_LAMBDA_INITIALIZATION_TYPE set as Lambda sets it (predict loads its model th
 `dogdetect.runtime.lifecycle`); then runs one invocation at a time: a JSON line on stdin in, a
 JSON line on REPLY_FD out, under the request id the runtime chose (its REPORT line names it).
 The function's own output (its JSON logs) goes to the inherited stdout and stderr, as in
-CloudWatch."""
+CloudWatch.
+
+Ctrl-C in `make local`'s terminal reaches every process of its group: an environment ignores
+it (its runtime stops it, as Lambda stops a sandbox), so a stop prints no traceback per
+environment."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -65,6 +70,7 @@ def pin(cores: str) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     name, code, reply_fd, cores = sys.argv[1:]
     pin(cores)
     serve(name, Path(code), int(reply_fd))

@@ -30,6 +30,9 @@ TEST_VISIBILITY_TIMEOUT = 3
 # ERROR ("no upload received") this many seconds later (the template's: 900 and 300).
 TEST_DIRECT_UPLOAD_EXPIRES_SECONDS = 10
 TEST_DIRECT_UPLOAD_GRACE_SECONDS = 1
+# The shared stack's signing secret, set in its environment as a user sets it for `make local`
+# (tests/e2e/test_webhooks.py verifies with this one, not with what the stack reports).
+TEST_WEBHOOK_SECRET = "whsec_" + "dGhlLXRlc3Qtc3RhY2tzLXNpZ25pbmcta2V5LTMyYg=="
 TERMINAL = {"DONE", "ERROR"}
 
 
@@ -75,6 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, emulator: Emulator) -> Itera
         settings={
             "DIRECT_UPLOAD_EXPIRES_SECONDS": str(TEST_DIRECT_UPLOAD_EXPIRES_SECONDS),
             "DIRECT_UPLOAD_GRACE_SECONDS": str(TEST_DIRECT_UPLOAD_GRACE_SECONDS),
+            "WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
         },
     ) as running:
         # The tests' own boto3 clients sign with the same fake credentials as the stack.

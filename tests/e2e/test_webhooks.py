@@ -1,7 +1,9 @@
 """Webhooks over HTTP on the local stack: a receiver on 127.0.0.1 answers 500 the first time
 and 200 after; it gets the DONE status JSON of dog.jpg twice, each signed (Standard Webhooks,
 checked here with the stack's WEBHOOK_SECRET and nothing of the project's code), the second
-after the backoff (the test stack's: its visibility timeout). Then nothing is left queued."""
+after the backoff (the test stack's: its visibility timeout). Then nothing is left queued.
+The stack was started with WEBHOOK_SECRET in its environment, as `make local` may be: the
+webhooks are signed with that secret."""
 
 from __future__ import annotations
 
@@ -16,7 +18,13 @@ import pytest
 from dogdetect.adapters.aws import aws_client
 
 from local.launcher import RunningStack
-from tests.conftest import TEST_VISIBILITY_TIMEOUT, eventually, queue_empty, wait_terminal
+from tests.conftest import (
+    TEST_VISIBILITY_TIMEOUT,
+    TEST_WEBHOOK_SECRET,
+    eventually,
+    queue_empty,
+    wait_terminal,
+)
 from tests.e2e.conftest import Delivery, Receiver
 from tests.photos import photo
 
@@ -48,7 +56,8 @@ def test_the_webhook_is_signed_and_retried_after_a_500(
 
     eventually(lambda: len(receiver.deliveries) >= 2, 60, what="the retry after the 500")
     first, second = receiver.deliveries[:2]
-    secret = stack.environment["WEBHOOK_SECRET"]
+    secret = TEST_WEBHOOK_SECRET  # the environment's, not one made at the start
+    assert stack.environment["WEBHOOK_SECRET"] == secret
     for delivery in (first, second):
         assert delivery.path == "/hooks/dogs?token=abc"
         assert delivery.headers["content-type"] == "application/json"

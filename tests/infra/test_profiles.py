@@ -57,7 +57,7 @@ PROFILE_CONDITIONS = {
 }
 PROXY = {"DatabaseProxy", "DatabaseProxyRole", "DatabaseProxyTargetGroup", "ProxySecurityGroup"}
 # What trial does not create, and what it creates differently (everything else is the same).
-ONLY_IN_PRODUCTION = PROXY | {"XRayEndpoint"}
+ONLY_IN_PRODUCTION = PROXY | {"XRayEndpoint", "OperationsDashboard"}
 CHANGED_IN_TRIAL = {
     "SubmitFunction": {"SnapStart"},
     "StatusFunction": {"SnapStart"},
@@ -590,6 +590,7 @@ ENDPOINT_ZONE_HOUR = 0.01
 SNAPSHOT_GB_SECOND = 0.0000015046
 SECRET_MONTH = 0.40
 ALARM_METRIC_MONTH = 0.10
+DASHBOARD_MONTH = 3.00
 
 
 def hourly_costs(template: dict[str, Any]) -> dict[str, float]:
@@ -611,6 +612,7 @@ def hourly_costs(template: dict[str, Any]) -> dict[str, float]:
         for a in alarms
     )
     proxies = len(of_type(resources, "AWS::RDS::DBProxy"))
+    dashboards = len(of_type(resources, "AWS::CloudWatch::Dashboard"))
     return {
         "RDS `db.t4g.micro`": HOURS
         * INSTANCE_HOUR[default_of(template, database["DBInstanceClass"])],
@@ -620,6 +622,7 @@ def hourly_costs(template: dict[str, Any]) -> dict[str, float]:
         "SnapStart": snapshot_gb * SECONDS * SNAPSHOT_GB_SECOND,
         "Secrets Manager": secrets * SECRET_MONTH,
         "CloudWatch:": alarm_metrics * ALARM_METRIC_MONTH,
+        "CloudWatch dashboard": dashboards * DASHBOARD_MONTH,
     }
 
 

@@ -13,7 +13,7 @@ from tests import corpus
 from tests.fakes import FakeAdapters, detection
 from tests.unit.conftest import FakeLambdaContext, load_event, response_body
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+pytestmark = pytest.mark.filterwarnings("error:No application metrics to publish:UserWarning")
 CONTEXT = FakeLambdaContext()
 
 

@@ -29,8 +29,8 @@ from tests.unit.conftest import (
     response_body,
 )
 
-# Powertools warns when an invocation publishes no metric (status, error paths): expected.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+# An invocation that publishes no metric (status, error paths) warns of nothing (observability).
+pytestmark = pytest.mark.filterwarnings("error:No application metrics to publish:UserWarning")
 
 CONTEXT = FakeLambdaContext()
 
@@ -224,6 +224,8 @@ def test_predict_handler_processes_a_batch_with_a_poison_message(
     assert {line.get("correlation_id") for line in lines} >= {str(i) for i in ids}
     assert any(poison["messageId"] in line["message"] for line in lines)
     assert not any("secret-looking" in json.dumps(line) for line in lines)
-    # One metric document: two images processed.
+    # One metric document: two images processed, two predictions DONE, none ERROR.
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [doc["ImagesProcessed"] for doc in emf] == [[2.0]]
+    assert [doc["PredictionsDone"] for doc in emf] == [[2.0]]
+    assert not any("PredictionsFailed" in doc for doc in emf)

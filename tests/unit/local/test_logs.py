@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from local.logs import FORMAT, OneLineFormatter
+from local.logs import FORMAT, QUIET, OneLineFormatter, configure
 
 FORGED = '\r\n2026-01-01 00:00:00,000 local INFO {"forged": true}\n'
 
@@ -34,3 +34,22 @@ def test_a_traceback_is_part_of_its_event() -> None:
 def test_a_json_message_stays_json() -> None:
     message = '{"path":"/x\\r\\n{\\"level\\":\\"INFO\\"}"}'
     assert format_("%s", message).endswith(message)
+
+
+def test_libraries_chatter_stays_off_the_console_and_their_warnings_do_not() -> None:
+    """`make local`'s terminal: botocore's "Found credentials in environment variables." and
+    alembic's migration steps are not for the user; their warnings are."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in (*QUIET, "local")}
+    try:
+        configure()
+        assert not logging.getLogger("botocore.credentials").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("alembic.runtime.migration").isEnabledFor(logging.INFO)
+        assert logging.getLogger("botocore.credentials").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("local.gateway.access").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, saved in levels.items():
+            logging.getLogger(name).setLevel(saved)

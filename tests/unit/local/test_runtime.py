@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +95,14 @@ def test_each_cold_start_logs_its_init_duration_as_lambda_reports_it(
     inits = [r.getMessage() for r in caplog.records if "Init Duration" in r.getMessage()]
     assert [m.split(" pid ")[1].split()[0] for m in inits] == [str(first), str(second)]
     assert all(re.search(r"^sleepy pid \d+ Init Duration: \d+\.\d\d ms$", m) for m in inits)
+
+
+def test_ctrl_c_in_the_terminal_leaves_each_environment_to_its_runtime(
+    pool: FunctionPool, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C reaches every process of `make local`'s group: an environment ignores it (the
+    stack stops it), instead of dying with a KeyboardInterrupt traceback in the terminal."""
+    warm = pool.invoke({})["pid"]
+    os.kill(warm, signal.SIGINT)
+    assert pool.invoke({})["pid"] == warm  # still there, still warm
+    assert "KeyboardInterrupt" not in capfd.readouterr().err

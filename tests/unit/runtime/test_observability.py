@@ -3,6 +3,8 @@ cold-start cost wasted where tracing is off (locally, in tests)."""
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -51,3 +53,37 @@ def test_a_handler_is_traced_when_there_is_a_tracer() -> None:
     handler = instrument(lambda event, context: "answer", traced, adapters, FakeRegistry())
     assert tracer.captured == ["test_handler"]
     assert handler({}, FakeLambdaContext()) == "answer"
+
+
+def test_a_handler_that_adds_no_metric_warns_and_prints_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Powertools' `log_metrics` warned "No application metrics to publish" for each such
+    environment (31 times in `make local`'s terminal): nothing a user could act on."""
+    obs = observability("quiet", {})
+    handler = instrument(lambda event, context: "read", obs, adapters, FakeRegistry())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert handler({}, FakeLambdaContext()) == "read"
+        assert handler({}, FakeLambdaContext()) == "read"
+    assert [str(w.message) for w in caught] == []
+    assert capsys.readouterr().out == ""
+
+
+def test_the_metrics_a_handler_adds_are_published_once(capsys: pytest.CaptureFixture[str]) -> None:
+    obs = observability("counting", {})
+    added = iter([2, 0])
+
+    def count(event: dict[str, Any], context: Any) -> str:
+        if value := next(added):
+            obs.count("ThingsCounted", value)
+        return "counted"
+
+    handler = instrument(count, obs, adapters, FakeRegistry())
+    handler({}, FakeLambdaContext())
+    handler({}, FakeLambdaContext())  # adds nothing: prints nothing, nothing left over
+    (line,) = capsys.readouterr().out.splitlines()
+    emf = json.loads(line)
+    assert emf["ThingsCounted"] == [2.0]
+    assert emf["service"] == "counting"
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DogDetect"

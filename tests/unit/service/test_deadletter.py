@@ -25,7 +25,7 @@ from tests.fakes import FakeRepository
 from tests.unit.conftest import FakeLambdaContext, load_event, load_function
 
 # Powertools warns when an invocation publishes no metric: expected where nothing is abandoned.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+pytestmark = pytest.mark.filterwarnings("error:No application metrics to publish:UserWarning")
 
 MAX_RECEIVE_COUNT = 5
 SECRET_KEY = "uploads/do-not-log-this-key"

@@ -27,7 +27,7 @@ from dogdetect.service.notify import (
 from tests.fakes import FakeNotificationQueue
 from tests.unit.conftest import FakeLambdaContext, load_event, load_function
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+pytestmark = pytest.mark.filterwarnings("error:No application metrics to publish:UserWarning")
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 DELAYS = (60, 300, 900, 2400)

@@ -8,6 +8,7 @@ import struct
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -26,6 +27,7 @@ from dogdetect.service.predict import (
     failure_reason,
     has_dog,
     process_batch,
+    process_jobs,
 )
 from PIL import Image
 
@@ -486,6 +488,29 @@ def test_a_bad_image_not_recorded_is_tried_again() -> None:
     assert world.run(ok, refused) == [refused]
     assert world.row(ok).status is Status.DONE
     assert world.row(refused).status is Status.PROCESSING
+
+
+def test_a_batch_counts_the_predictions_it_ended_by_status() -> None:
+    """What the predict function publishes (PredictionsDone, PredictionsFailed): the rows that
+    changed, not the messages (a redelivery of a finished one, a failure left for a retry)."""
+    world = World()
+    done, refused, gone = world.queued(), world.queued(corpus.html()), world.queued()
+    last = world.queued(attempt=MAX_ATTEMPTS)
+    finished = world.queued(status=Status.DONE)
+    del world.storage.objects[gone.job.key], world.storage.objects[last.job.key]
+    ended: Counter[Status] = Counter()
+    assert process_jobs([done, refused, gone, last, finished], world.deps, ended) == [gone, last]
+    assert ended == {Status.DONE: 1, Status.ERROR: 2}  # the bad image, the last attempt
+
+
+def test_a_direct_upload_too_large_is_counted_as_it_ends() -> None:
+    world = World()
+    queued = world.queued()
+    too_large = world.deps.max_direct_upload_bytes + 1
+    oversized = replace(queued, job=replace(queued.job, size=too_large))
+    ended: Counter[Status] = Counter()
+    assert process_jobs([oversized], world.deps, ended) == []
+    assert ended == {Status.ERROR: 1} and world.row(queued).status is Status.ERROR
 
 
 def test_a_batch_costs_three_repository_calls() -> None:

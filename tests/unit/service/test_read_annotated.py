@@ -29,7 +29,7 @@ from tests.fakes import FakeAdapters, FakeRepository, FakeSlots, FakeStorage
 from tests.unit.conftest import FakeLambdaContext, Wired, fakes_behind, load_event
 
 # Powertools warns when an invocation publishes no metric (the handler test): expected.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+pytestmark = pytest.mark.filterwarnings("error:No application metrics to publish:UserWarning")
 
 MAX_PIXELS = Settings().max_image_pixels
 GREY = (110, 110, 110)

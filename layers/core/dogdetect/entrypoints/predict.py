@@ -3,12 +3,14 @@ so that only the failed messages return to the queue."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from dogdetect.domain.jobs import MalformedJob, parse_message
+from dogdetect.domain.models import Status
 from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import adapters
 from dogdetect.runtime.lifecycle import load_during_init
@@ -20,6 +22,9 @@ if TYPE_CHECKING:  # Powertools' batch package is not imported by predict's init
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 obs = observability("predict")
+# The predictions a batch finished, by status (the dashboard's; deadletter and sweep count the
+# ERRORs they decide: PredictionsAbandoned, StuckPredictionsFailed, UploadsNeverReceived).
+ENDED_METRICS = {Status.DONE: "PredictionsDone", Status.ERROR: "PredictionsFailed"}
 # Built once per container, in its init (below) when it runs in Lambda.
 predict_deps = use_cases.once(use_cases.predict_deps)
 
@@ -37,9 +42,13 @@ def lambda_handler(
     # A malformed body (a poison message) fails alone, before anything is loaded.
     parsed, poison = parse_records(event, queued_job, MalformedJob)
     jobs = [queued for queued in parsed if queued is not None]
-    failed = process_jobs(jobs, deps()) if jobs else []
+    ended: Counter[Status] = Counter()
+    failed = process_jobs(jobs, deps(), ended) if jobs else []
     if processed := len(jobs) - len(failed):
         obs.metrics.add_metric(name="ImagesProcessed", unit="Count", value=processed)
+    for status, metric in ENDED_METRICS.items():
+        if ended[status]:
+            obs.count(metric, ended[status])
     return partial_response(event, [*poison, *(q.message_id for q in failed)])
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from dogdetect.domain.models import (
     Detection,
     FinishedPrediction,
     Job,
+    Status,
     image_key_for,
     is_incoming,
     scaled,
@@ -96,6 +98,7 @@ class _Outcome:
     finished: list[FinishedPrediction] = field(default_factory=list)  # answers to store
     refused: dict[uuid.UUID, str] = field(default_factory=dict)  # a bad image: its reason
     failed: dict[uuid.UUID, Exception] = field(default_factory=dict)  # back to the queue
+    ended: Counter[Status] = field(default_factory=Counter)  # the rows that became DONE/ERROR
 
 
 def size_refusal(job: Job, max_bytes: int) -> str | None:
@@ -110,9 +113,12 @@ def size_refusal(job: Job, max_bytes: int) -> str | None:
     return None
 
 
-def process_jobs(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJob]:
+def process_jobs(
+    jobs: Sequence[QueuedJob], deps: PredictDeps, ended: Counter[Status] | None = None
+) -> list[QueuedJob]:
     """`process_batch`, after S3's word on the direct uploads' sizes; returns the jobs that
-    failed (their messages go back to the queue)."""
+    failed (their messages go back to the queue). `ended` counts the predictions this call
+    finished, by status (DONE, ERROR): the function's metrics."""
     refused: dict[uuid.UUID, str] = {}
     for queued in jobs:
         reason = size_refusal(queued.job, deps.max_direct_upload_bytes)
@@ -125,16 +131,23 @@ def process_jobs(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJob
             )
     failed: list[QueuedJob] = []
     if refused:
-        try:
-            deps.repository.fail_many(refused)  # a finished prediction stays as it is
+        try:  # a finished prediction stays as it is
+            _count(ended, Status.ERROR, deps.repository.fail_many(refused))
         except Exception:
             logger.exception("could not mark %d refused uploads ERROR", len(refused))
             failed = [q for q in jobs if q.job.prediction_id in refused]  # tried again
     rest = [q for q in jobs if q.job.prediction_id not in refused]
-    return failed + (process_batch(rest, deps) if rest else [])
+    return failed + (process_batch(rest, deps, ended) if rest else [])
 
 
-def process_batch(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJob]:
+def _count(ended: Counter[Status] | None, status: Status, ids: set[uuid.UUID]) -> None:
+    if ended is not None:
+        ended[status] += len(ids)
+
+
+def process_batch(
+    jobs: Sequence[QueuedJob], deps: PredictDeps, ended: Counter[Status] | None = None
+) -> list[QueuedJob]:
     """Process every job; returns those that failed (their messages go back to the queue)."""
     if not jobs:
         return []
@@ -149,6 +162,8 @@ def process_batch(jobs: Sequence[QueuedJob], deps: PredictDeps) -> list[QueuedJo
     attempts = {pid: max(q.attempt for q in group) for pid, group in groups.items()}
     _record_errors(outcome, attempts, deps)
     _log_failures(outcome, attempts, deps)
+    if ended is not None:
+        ended.update(outcome.ended)
     if deps.notifications is not None:  # those now DONE or ERROR with a webhook (never raises)
         announce(list(groups), deps.repository, deps.notifications)
     return [queued for pid, group in groups.items() if pid in outcome.failed for queued in group]
@@ -256,6 +271,7 @@ def _finish(outcome: _Outcome, deps: PredictDeps) -> None:
     except Exception as exc:  # one transaction: none of the answers was stored
         outcome.failed.update({r.prediction_id: exc for r in outcome.finished})
         return
+    outcome.ended[Status.DONE] += len(done)
     for answer in outcome.finished:
         if answer.prediction_id in done:
             _log(logging.INFO, answer.prediction_id, "prediction done: has_dog=%s", answer.has_dog)
@@ -275,7 +291,7 @@ def _record_errors(outcome: _Outcome, attempts: dict[uuid.UUID, int], deps: Pred
     reasons = {**outcome.refused, **given_up}
     if reasons:
         try:
-            deps.repository.fail_many(reasons)
+            outcome.ended[Status.ERROR] += len(deps.repository.fail_many(reasons))
         except Exception as fault:
             # A bad image not yet recorded is tried again; a job that gave up stays in the
             # dead-letter queue, whose consumer marks it ERROR.
