@@ -45,7 +45,7 @@ PRICES = {
                              "https://aws.amazon.com/rds/proxy/pricing/"),
 }  # fmt: skip
 # Idle, beside the instance and the proxy (docs/deploy.md's table, item by item).
-IDLE_REST_USD = {"production": 91.16 - 11.68 - 21.90, "trial": 31.93 - 11.68}
+IDLE_REST_USD = {"production": 94.16 - 11.68 - 21.90, "trial": 31.93 - 11.68}
 ACCOUNT_CONCURRENCY = 1000  # Lambda's default quota per Region (new accounts may have less)
 HTTP_API_ACCOUNT_RPS, HTTP_API_ACCOUNT_BURST = 10_000, 5_000  # API Gateway, per Region
 QUOTA_PAGES = {
@@ -168,7 +168,7 @@ def fixed_monthly(database: DatabaseClass, profile: str) -> dict[str, float]:
     return {
         "database instance": database.hourly * 730,
         "RDS Proxy": proxy if profile == "production" else 0.0,
-        "the rest of idle (endpoints, storage, secrets, alarms, sweep)": IDLE_REST_USD[profile],
+        "the rest of idle (endpoints, storage, secrets, alarms, dashboard, sweep)": IDLE_REST_USD[profile],
     }
 
 
