@@ -8,9 +8,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, File, Form, Header, Request, Response
+from fastapi import Depends, File, Form, Header, Path, Request, Response
 
-from dogdetect.api.app import ERROR_RESPONSES
+from dogdetect.api.app import error_responses
 from dogdetect.api.auth import key_scope
 from dogdetect.domain.idempotency import MAX_KEY_CHARS
 from dogdetect.domain.limits import MAX_WAIT_SECONDS
@@ -55,16 +55,21 @@ WAIT_APPLIED_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 DELETED_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "Deleted: the prediction, its detections and its image"},
-    **ERROR_RESPONSES,
+    **error_responses(401, 404, 503),
 }
 
 
 IMAGE_FILE: Any = File(..., description="The photo: JPEG, PNG, WebP, BMP, TIFF or GIF")
 WEBHOOK_FIELD: Any = Form(
     default=None,
-    description="An https URL to POST the prediction's status JSON to once it is DONE or"
-    " ERROR, signed as Standard Webhooks says (webhook-id, webhook-timestamp,"
-    " webhook-signature)",
+    description="Optional: an https URL (e.g. https://example.com/hooks/dogs) to POST the"
+    " prediction's status JSON to once it is DONE or ERROR, signed as Standard Webhooks says"
+    " (webhook-id, webhook-timestamp, webhook-signature). Leave it out for none.",
+    # No example: Swagger UI's "Try it out" would send it. Its default, null (`api.docs`),
+    # leaves the field empty there, and an empty field is not sent.
+)
+PREDICTION_ID: Any = Path(
+    description="The prediction's id, as `POST /image_prediction` answered it (a UUID)"
 )
 
 
