@@ -1,6 +1,7 @@
 """The API's own description, served by the status function (the `$default` route reaches it):
 `/openapi.json`, the whole API's OpenAPI document, and `/docs`, Swagger UI on it (its files
-served by `dogdetect.api.page`, from no other host). Both need the API key when keys are set.
+served by `dogdetect.api.page`, from no other host). The document needs the API key when keys
+are set; `/docs` asks for it and gives it to Swagger UI's Authorize.
 
 The document is generated from the submit and status apps (`make openapi`) and shipped in this
 package; tests/unit/api/test_openapi.py fails when it no longer matches the apps."""
@@ -39,9 +40,11 @@ def docs(request: Request) -> Response:
 
 
 def serve_api_description(app: FastAPI) -> None:
+    """/openapi.json behind the key; /docs, a page the same for everybody, open: a browser
+    cannot send a header with a navigation, so its script asks for the key (`docs.js`)."""
     guarded = [Depends(require_api_key)]
-    for path, endpoint in (("/openapi.json", openapi), ("/docs", docs)):
-        app.add_api_route(path, endpoint, dependencies=guarded, include_in_schema=False)
+    app.add_api_route("/openapi.json", openapi, dependencies=guarded, include_in_schema=False)
+    app.add_api_route("/docs", docs, include_in_schema=False)
 
 
 DESCRIPTION = """\
