@@ -31,6 +31,7 @@ DOG_PHOTO = SHARED_IMAGES / "dog.jpg"
 # Swagger UI's id of an operation's block: operations-<tag>-<operationId>.
 SUBMIT = "operations-predictions-create_prediction_image_prediction_post"
 READ = "operations-predictions-read_prediction_image_prediction__image_prediction_id__get"
+UPLOAD = "operations-uploads-create_direct_upload_image_prediction_uploads_post"
 HEALTH = "operations-health-health_health_get"
 LOGOUT = ".//button[normalize-space()='Logout']"  # shown once a key is authorized
 WAIT = 60  # seconds: Swagger UI renders, the stack answers (the model's first run included)
@@ -130,6 +131,9 @@ def test_try_it_out_sends_a_photo_and_reads_its_prediction(
     prediction = _submit_and_read(browser)
     # Prefer's example (wait=10) is filled in and sent: the answer waited for the model.
     assert prediction["status"] == "DONE" and prediction["has_dog"] is True
+    status, body = _execute(browser, _open(browser, UPLOAD))  # its webhook left out too
+    assert status == 201, body
+    assert set(json.loads(body)) == {"image_prediction_id", "upload", "expires_at"}
     assert foreign(requested_urls(browser)) == []
     assert console_errors(browser) == []
 

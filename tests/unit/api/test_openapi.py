@@ -247,6 +247,21 @@ def test_documented_errors_are_what_the_api_answers(submit_api: Wired, status_ap
                 headers={"Idempotency-Key": "x" * 256},
             ),
         ),
+        (
+            "/image_prediction",
+            "post",
+            submit.post("/image_prediction", files={"image": ("a.jpg", b"x" * 4_500_001)}),
+        ),
+        (
+            "/image_prediction/uploads",
+            "post",
+            submit.post("/image_prediction/uploads", data={"webhook": ""}),
+        ),
+        (
+            "/image_prediction/uploads",
+            "post",
+            submit.post("/image_prediction/uploads", headers={"Idempotency-Key": ""}),
+        ),
         (PREDICTION, "get", status.get(f"/image_prediction/{uuid.uuid4()}")),
         (PREDICTION, "delete", submit.delete(f"/image_prediction/{uuid.uuid4()}")),
         (

@@ -117,6 +117,15 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
+def error_response(status: int, description: str, examples: dict[str, Any]) -> dict[str, Any]:
+    """A route's own documented answer for `status`, when the table's says too much."""
+    return {
+        **ERROR_RESPONSES[status],
+        "description": description,
+        "content": error_content(examples),
+    }
+
+
 def status_for(exc: errors.DomainError) -> int:
     for cls in type(exc).__mro__:
         if cls in ERROR_STATUS:

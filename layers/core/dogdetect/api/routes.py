@@ -9,10 +9,19 @@ from typing import Any
 from fastapi import Depends, Response, status
 
 from dogdetect.api.annotated import ANNOTATED_RESPONSES
-from dogdetect.api.app import error_responses, one_image, one_webhook
+from dogdetect.api.app import (
+    EMPTY_WEBHOOK,
+    ERROR_EXAMPLES,
+    error_response,
+    error_responses,
+    one_image,
+    one_webhook,
+)
 from dogdetect.api.auth import require_api_key
 from dogdetect.api.params import DELETED_RESPONSES, WAIT_APPLIED_RESPONSE
 from dogdetect.api.schemas import DirectUploadCreated, HealthOut, PredictionOut, SubmitAccepted
+from dogdetect.domain.idempotency import INVALID_KEY, MAX_KEY_CHARS
+from dogdetect.service.uploads import KEY_REUSED as UPLOAD_KEY_REUSED
 
 PREDICTION = "/image_prediction/{image_prediction_id}"
 _KEYED = [Depends(require_api_key)]
@@ -41,7 +50,24 @@ SUBMIT: dict[str, Any] = {
 DIRECT_UPLOAD: dict[str, Any] = {
     "status_code": status.HTTP_201_CREATED,
     "response_model": DirectUploadCreated,
-    "responses": error_responses(400, 401, 409, 422, 503),
+    "responses": {
+        **error_responses(401, 409, 503),
+        400: error_response(
+            400,
+            f"The Idempotency-Key header is not 1 to {MAX_KEY_CHARS} printable ASCII characters",
+            {"bad Idempotency-Key": INVALID_KEY},
+        ),
+        422: error_response(
+            422,
+            "A 'webhook' that is not one https URL of a public host, or an Idempotency-Key"
+            " already used with another request",
+            {
+                "key reused": UPLOAD_KEY_REUSED,
+                "webhook not https": ERROR_EXAMPLES[422]["webhook not https"],
+                "empty webhook": EMPTY_WEBHOOK,
+            },
+        ),
+    },
     "dependencies": [*_KEYED, Depends(one_webhook)],
     "tags": [UPLOADS],
     "summary": "Send a large photo straight to storage",
