@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dogdetect.domain.limits import MAX_WAIT_SECONDS
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -114,6 +115,8 @@ def _submit_and_read(driver: webdriver.Chrome) -> dict[str, object]:
     read.find_element(By.CSS_SELECTOR, "tr[data-param-name='image_prediction_id'] input").send_keys(
         accepted["image_prediction_id"]
     )
+    prefer = read.find_element(By.CSS_SELECTOR, "tr[data-param-name='prefer'] input")
+    assert prefer.get_attribute("value") == f"wait={MAX_WAIT_SECONDS}"  # its example, sent
     status, body = _execute(driver, read)
     assert status == 200, body
     prediction: dict[str, object] = json.loads(body)
@@ -129,7 +132,7 @@ def test_try_it_out_sends_a_photo_and_reads_its_prediction(
     status, body = _execute(browser, _open(browser, HEALTH))
     assert status == 200 and json.loads(body)["status"] == "ok"
     prediction = _submit_and_read(browser)
-    # Prefer's example (wait=10) is filled in and sent: the answer waited for the model.
+    # Prefer: wait=20 (its example) was sent: the answer waited for the model.
     assert prediction["status"] == "DONE" and prediction["has_dog"] is True
     status, body = _execute(browser, _open(browser, UPLOAD))  # its webhook left out too
     assert status == 201, body

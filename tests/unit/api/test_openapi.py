@@ -51,6 +51,8 @@ def test_the_headers_of_waiting_and_retrying_are_documented() -> None:
     assert "prefer" in headers(read)
     assert "Preference-Applied" in read["responses"]["200"]["headers"]
     assert "409" in paths["/image_prediction"]["post"]["responses"]
+    assert "Location" in paths["/image_prediction"]["post"]["responses"]["202"]["headers"]
+    assert "Location" in paths["/image_prediction/uploads"]["post"]["responses"]["201"]["headers"]
     assert "204" in paths["/image_prediction/{image_prediction_id}"]["delete"]["responses"]
 
 

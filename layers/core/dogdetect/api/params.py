@@ -33,7 +33,13 @@ PREFER: Any = Header(
         "until the prediction is DONE or ERROR; `Preference-Applied` says so. Anything else "
         "in it is ignored."
     ),
-    examples=["wait=10"],
+    # Swagger UI's "Try it out" fills the field with it: its answer is the finished prediction.
+    openapi_examples={
+        "wait": {
+            "summary": f"wait up to {MAX_WAIT_SECONDS} s",
+            "value": f"wait={MAX_WAIT_SECONDS}",
+        }
+    },
 )
 
 

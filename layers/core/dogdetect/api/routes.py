@@ -34,10 +34,19 @@ TAGS = [
     {"name": HEALTH_TAG, "description": "Whether the service's dependencies answer"},
 ]
 
+_LOCATION = {
+    "headers": {
+        "Location": {
+            "description": "The prediction's URL: /image_prediction/{image_prediction_id}",
+            "schema": {"type": "string"},
+        }
+    }
+}
+
 SUBMIT: dict[str, Any] = {
     "status_code": status.HTTP_202_ACCEPTED,
     "response_model": SubmitAccepted,
-    "responses": error_responses(400, 401, 409, 413, 415, 422, 503),
+    "responses": {202: _LOCATION, **error_responses(400, 401, 409, 413, 415, 422, 503)},
     "dependencies": [*_KEYED, Depends(one_image), Depends(one_webhook)],
     "tags": [PREDICTIONS],
     "summary": "Send a photo",
@@ -51,6 +60,7 @@ DIRECT_UPLOAD: dict[str, Any] = {
     "status_code": status.HTTP_201_CREATED,
     "response_model": DirectUploadCreated,
     "responses": {
+        201: _LOCATION,
         **error_responses(401, 409, 503),
         400: error_response(
             400,
