@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi import Response
 
-from dogdetect.api.app import ERROR_RESPONSES
+from dogdetect.api.app import ERROR_EXAMPLES, ERROR_RESPONSES, error_content
 from dogdetect.api.schemas import ErrorOut
+from dogdetect.domain.models import PREDICTION_NOT_FOUND
+from dogdetect.service.annotate import ALL_BUSY, ENDED_IN_ERROR, NOT_YET, PHOTO_GONE
 
 JPEG = "image/jpeg"
 # Once DONE a prediction's detections and photo never change: a client may keep the picture
@@ -29,12 +31,20 @@ ANNOTATED_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorOut,
         "description": "No prediction with this id; or it is not DONE (PENDING or PROCESSING:"
         " not yet; ERROR: never); or its photo is no longer stored",
+        "content": error_content(
+            {
+                "unknown id": PREDICTION_NOT_FOUND,
+                "not DONE yet": NOT_YET.format(status="PROCESSING"),
+                "ended in ERROR": ENDED_IN_ERROR,
+                "photo expired": PHOTO_GONE,
+            }
+        ),
     },
-    422: ERROR_RESPONSES[422],  # the API's one 422 shape, in place of FastAPI's own
     503: {
         "model": ErrorOut,
         "description": "A dependency (database, storage) is not answering, or the service is"
         " drawing as many annotated photos as it may at once; retry after Retry-After",
+        "content": error_content({**ERROR_EXAMPLES[503], "drawings busy": ALL_BUSY}),
     },
 }
 

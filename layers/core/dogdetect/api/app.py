@@ -17,7 +17,13 @@ from dogdetect.api.paths import RouteOnPathAsSent
 from dogdetect.api.schemas import ErrorOut, UnprocessableOut
 from dogdetect.config import Settings
 from dogdetect.domain import errors
-from dogdetect.domain.idempotency import MAX_KEY_CHARS
+from dogdetect.domain.idempotency import INVALID_KEY, MAX_KEY_CHARS
+from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES, DEFAULT_MAX_UPLOAD_BYTES
+from dogdetect.domain.models import PREDICTION_NOT_FOUND
+from dogdetect.image.formats import ACCEPTED_FORMATS
+from dogdetect.service.read import CLIENT_FULL
+from dogdetect.service.submit import KEY_IN_FLIGHT, too_large
+from dogdetect.service.submit import KEY_REUSED as SUBMIT_KEY_REUSED
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +68,62 @@ STATUS_DESCRIPTIONS = {
     " Retry-After, or ask without Prefer: wait",
     503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
 }
+IMAGE_FIELD_MISSING = "send the photo as a file in the multipart form field 'image'"
+IMAGE_FIELD_NOT_A_FILE = (
+    "the form field 'image' must be a file (a multipart part with a filename), not text"
+)
+EMPTY_WEBHOOK = "the form field 'webhook' is empty: send an https URL, or leave the field out"
+_DEFAULTS = Settings.model_fields
+# Real answers of the API (with its default settings) for each status, by name: the OpenAPI
+# document's examples. tests/unit/api/test_openapi.py sends the requests that get them.
+ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"empty upload": "the upload is empty", "bad Idempotency-Key": INVALID_KEY},
+    401: {"no or wrong key": API_KEY_REQUIRED},
+    404: {"unknown id": PREDICTION_NOT_FOUND},
+    409: {"first request unanswered": KEY_IN_FLIGHT},
+    413: {"photo too large": too_large(DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_DIRECT_UPLOAD_MAX_BYTES)},
+    415: {"not an image": f"not a supported image; accepted: {', '.join(ACCEPTED_FORMATS)}"},
+    422: {
+        "no photo": [{"loc": ["body", "image"], "msg": IMAGE_FIELD_MISSING, "type": "missing"}],
+        "too many pixels": "the image is 8000x6000 pixels; the limit is"
+        f" {_DEFAULTS['max_image_pixels'].default} pixels",
+        "key reused": SUBMIT_KEY_REUSED,
+        "webhook not https": "the webhook URL must start with https://",
+        "empty webhook": EMPTY_WEBHOOK,
+    },
+    429: {"waits full": CLIENT_FULL.format(limit=_DEFAULTS["waits_per_client"].default)},
+    503: {"database down": str(errors.DependencyUnavailable("database"))},
+}
+
+
+def error_content(examples: dict[str, Any]) -> dict[str, Any]:
+    """`content` of an error response: its examples as bodies, by name."""
+    named = {name: {"value": {"detail": detail}} for name, detail in examples.items()}
+    return {"application/json": {"examples": named}}
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {
         "model": UnprocessableOut if status == 422 else ErrorOut,
         "description": STATUS_DESCRIPTIONS[status],
+        "content": error_content(ERROR_EXAMPLES[status]),
     }
     for status in sorted(set(ERROR_STATUS.values()))
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of a route that can answer `statuses`."""
+    return {status: ERROR_RESPONSES[status] for status in statuses}
+
+
+def error_response(status: int, description: str, examples: dict[str, Any]) -> dict[str, Any]:
+    """A route's own documented answer for `status`, when the table's says too much."""
+    return {
+        **ERROR_RESPONSES[status],
+        "description": description,
+        "content": error_content(examples),
+    }
 
 
 def status_for(exc: errors.DomainError) -> int:
@@ -92,12 +147,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         # With keys set, an unknown route or method says nothing without one either.
         return await _domain_error(request, errors.Unauthorized(API_KEY_REQUIRED))
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-IMAGE_FIELD_MISSING = "send the photo as a file in the multipart form field 'image'"
-IMAGE_FIELD_NOT_A_FILE = (
-    "the form field 'image' must be a file (a multipart part with a filename), not text"
-)
 
 
 def _client_message(problem: dict[str, Any]) -> str:
@@ -142,9 +191,6 @@ async def one_webhook(request: Request) -> None:
         raise errors.InvalidWebhook("send at most one URL in the form field 'webhook'")
     if webhooks and not webhooks[0]:
         raise errors.InvalidWebhook(EMPTY_WEBHOOK)
-
-
-EMPTY_WEBHOOK = "the form field 'webhook' is empty: send an https URL, or leave the field out"
 
 
 async def one_option_each(request: Request) -> None:

@@ -8,9 +8,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, File, Form, Header, Request, Response
+from fastapi import Depends, File, Form, Header, Path, Request, Response
 
-from dogdetect.api.app import ERROR_RESPONSES
+from dogdetect.api.app import error_responses
 from dogdetect.api.auth import key_scope
 from dogdetect.domain.idempotency import MAX_KEY_CHARS
 from dogdetect.domain.limits import MAX_WAIT_SECONDS
@@ -34,7 +34,13 @@ PREFER: Any = Header(
         "until the prediction is DONE or ERROR; `Preference-Applied` says so. Anything else "
         "in it is ignored."
     ),
-    examples=["wait=10"],
+    # Swagger UI's "Try it out" fills the field with it: its answer is the finished prediction.
+    openapi_examples={
+        "wait": {
+            "summary": f"wait up to {MAX_WAIT_SECONDS} s",
+            "value": f"wait={MAX_WAIT_SECONDS}",
+        }
+    },
 )
 
 
@@ -56,16 +62,21 @@ WAIT_APPLIED_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 DELETED_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "Deleted: the prediction, its detections and its image"},
-    **ERROR_RESPONSES,
+    **error_responses(401, 404, 503),
 }
 
 
 IMAGE_FILE: Any = File(..., description="The photo: JPEG, PNG, WebP, BMP, TIFF or GIF")
 WEBHOOK_FIELD: Any = Form(
     default=None,
-    description="An https URL to POST the prediction's status JSON to once it is DONE or"
-    " ERROR, signed as Standard Webhooks says (webhook-id, webhook-timestamp,"
-    " webhook-signature)",
+    description="Optional: an https URL (e.g. https://example.com/hooks/dogs) to POST the"
+    " prediction's status JSON to once it is DONE or ERROR, signed as Standard Webhooks says"
+    " (webhook-id, webhook-timestamp, webhook-signature). Leave it out for none.",
+    # No example: Swagger UI's "Try it out" would send it. Its default, null (`api.docs`),
+    # leaves the field empty there, and an empty field is not sent.
+)
+PREDICTION_ID: Any = Path(
+    description="The prediction's id, as `POST /image_prediction` answered it (a UUID)"
 )
 
 # Read as text and checked by the core (`domain.options`), so that a refusal names the range
@@ -74,16 +85,15 @@ CONFIDENCE_FIELD: Any = Form(
     default=None,
     description="The least confidence of a detection kept, and of a dog for `has_dog`: a"
     f" decimal from the service's floor (`DOG_CONFIDENCE`, 0.25 by default) to"
-    f" {MAX_CONFIDENCE:g}. Left out: the floor. Anything else is 422",
-    examples=["0.8"],
+    f" {MAX_CONFIDENCE:g}, such as 0.8. Left out: the floor. Anything else is 422",
 )
 CLASSES_FIELD: Any = Form(
     default=None,
     description="Keep only detections of these COCO classes, comma-separated, as the model"
     f" names them (at most {MAX_CLASSES_CHARS} characters; case and spaces around a name do"
-    " not matter). Left out: every class. `has_dog` still answers whether there is a dog at"
-    " or above `confidence`. An unknown name is 422. The names: " + ", ".join(COCO_CLASSES),
-    examples=["dog,cat"],
+    " not matter), such as `dog,cat`. Left out: every class. `has_dog` still answers whether"
+    " there is a dog at or above `confidence`. An unknown name is 422. The names: "
+    + ", ".join(COCO_CLASSES),
 )
 
 

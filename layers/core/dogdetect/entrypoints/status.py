@@ -9,7 +9,7 @@ from mangum import Mangum
 from dogdetect.api import docs, page, routes
 from dogdetect.api.annotated import jpeg_response
 from dogdetect.api.app import create_api
-from dogdetect.api.params import PREFER, apply_wait, waiting_client
+from dogdetect.api.params import PREDICTION_ID, PREFER, apply_wait, waiting_client
 from dogdetect.api.prefer import requested_wait
 from dogdetect.api.schemas import PredictionOut, health_response
 from dogdetect.domain.ports import PredictionReader
@@ -31,8 +31,8 @@ drawing = use_cases.current(use_cases.drawing)
 
 @app.get(routes.PREDICTION, **routes.READ)
 def read_prediction(
-    image_prediction_id: str,
     response: Response,
+    image_prediction_id: str = PREDICTION_ID,
     prefer: str | None = PREFER,
     client: str = Depends(waiting_client),
     repo: PredictionReader = Depends(repository),
@@ -46,7 +46,9 @@ def read_prediction(
 
 
 @app.get(f"{routes.PREDICTION}/annotated", **routes.ANNOTATED)
-def read_annotated(image_prediction_id: str, drawn: Drawing = Depends(drawing)) -> Response:
+def read_annotated(
+    image_prediction_id: str = PREDICTION_ID, drawn: Drawing = Depends(drawing)
+) -> Response:
     obs.correlate(image_prediction_id)
     return jpeg_response(annotated_photo(image_prediction_id, drawn))
 

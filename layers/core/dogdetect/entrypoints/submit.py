@@ -8,7 +8,7 @@ from mangum import Mangum
 
 from dogdetect.api import routes
 from dogdetect.api.app import create_api
-from dogdetect.api.params import IMAGE_FILE, WriteOptions, write_options
+from dogdetect.api.params import IMAGE_FILE, PREDICTION_ID, WriteOptions, write_options
 from dogdetect.api.schemas import DirectUploadCreated, SubmitAccepted
 from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import adapters
@@ -47,7 +47,9 @@ def create_direct_upload(
 
 
 @app.delete(routes.PREDICTION, **routes.DELETE)
-def delete(image_prediction_id: str, deps: SubmitDeps = Depends(submit_deps)) -> Response:
+def delete(
+    image_prediction_id: str = PREDICTION_ID, deps: SubmitDeps = Depends(submit_deps)
+) -> Response:
     obs.correlate(image_prediction_id)
     delete_prediction(image_prediction_id, deps.repository, deps.storage)
     obs.count("PredictionsDeleted")
