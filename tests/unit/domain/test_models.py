@@ -130,6 +130,7 @@ def test_error_status_table() -> None:
         "MultipleImages": 422,
         "IdempotencyKeyReused": 422,
         "InvalidWebhook": 422,
+        "InvalidListQuery": 422,
         "TooManyWaits": 429,
         "DependencyUnavailable": 503,
         "DrawingsBusy": 503,

@@ -31,6 +31,7 @@ def test_the_stored_delete_event_deletes_row_and_image(
 
     result = submit_handler(event, CONTEXT)
     assert result["statusCode"] == 204 and not result["body"]
+    assert "content-type" not in {name.lower() for name in result["headers"]}
     assert fakes.repository.rows == {} and fakes.storage.objects == {}
     assert submit_handler(event, CONTEXT)["statusCode"] == 404
 
@@ -72,3 +73,28 @@ def test_an_encoded_slash_is_not_a_separator(status_handler: Any, fakes: FakeAda
     result = status_handler(event, CONTEXT)
     assert result["statusCode"] == 404, result
     assert result["headers"]["content-type"] == "application/json"
+
+
+def test_the_stored_list_event_answers_a_page(status_handler: Any, fakes: FakeAdapters) -> None:
+    event = load_event("status_list")
+    assert event["routeKey"] == "GET /image_prediction"
+    done = [fakes.repository.seed(Status.DONE, has_dog=True) for _ in range(3)]
+    fakes.repository.seed(Status.PENDING)
+
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 200, result
+    body = response_body(result)
+    assert set(body) == {"items", "next_cursor"} and len(body["items"]) == 2
+    assert {item["status"] for item in body["items"]} == {"DONE"}
+    assert {item["image_prediction_id"] for item in body["items"]} <= {str(p.id) for p in done}
+    assert isinstance(body["next_cursor"], str)
+
+
+def test_a_not_modified_page_has_no_content_type(status_handler: Any) -> None:
+    event = load_event("status_get")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/"
+    first = status_handler(event, CONTEXT)
+    event["headers"]["if-none-match"] = first["headers"]["etag"]
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 304 and not result["body"]
+    assert "content-type" not in {name.lower() for name in result["headers"]}

@@ -12,9 +12,16 @@ from dogdetect.api.annotated import ANNOTATED_RESPONSES
 from dogdetect.api.app import ERROR_RESPONSES, one_image, one_webhook
 from dogdetect.api.auth import require_api_key
 from dogdetect.api.params import DELETED_RESPONSES, WAIT_APPLIED_RESPONSE
-from dogdetect.api.schemas import DirectUploadCreated, HealthOut, PredictionOut, SubmitAccepted
+from dogdetect.api.schemas import (
+    DirectUploadCreated,
+    HealthOut,
+    PredictionOut,
+    PredictionPage,
+    SubmitAccepted,
+)
 
-PREDICTION = "/image_prediction/{image_prediction_id}"
+PREDICTIONS = "/image_prediction"
+PREDICTION = f"{PREDICTIONS}/{{image_prediction_id}}"
 _KEYED = [Depends(require_api_key)]
 
 SUBMIT: dict[str, Any] = {
@@ -42,6 +49,13 @@ READ: dict[str, Any] = {
     "response_model": PredictionOut,
     "responses": {**ERROR_RESPONSES, **WAIT_APPLIED_RESPONSE},
     "dependencies": _KEYED,
+}
+LIST: dict[str, Any] = {
+    "response_model": PredictionPage,
+    "responses": {code: ERROR_RESPONSES[code] for code in (401, 422, 503)},
+    "dependencies": _KEYED,
+    "description": "Past predictions, newest first, a page at a time: with API keys, those"
+    " the caller's key created; without, every one. Follow `next_cursor` until it is null.",
 }
 ANNOTATED: dict[str, Any] = {
     "response_class": Response,

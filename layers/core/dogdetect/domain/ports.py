@@ -15,10 +15,12 @@ from dogdetect.domain.models import (
     Prediction,
     PresignedPost,
     SlotHold,
+    Status,
 )
 
 if TYPE_CHECKING:
     from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+    from dogdetect.domain.listing import Position
     from dogdetect.domain.notifications import DeliveryAttempt, Notification
 
 
@@ -26,6 +28,22 @@ class PredictionReader(Protocol):
     """Reading a prediction (GET, Prefer: wait, the annotated photo)."""
 
     def get(self, prediction_id: uuid.UUID) -> Prediction | None: ...
+
+
+class PredictionLister(Protocol):
+    """Past predictions, newest first (GET /image_prediction)."""
+
+    def page(
+        self,
+        owner: bytes | None,
+        status: Status | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Prediction]:
+        """At most `limit` predictions of `owner` (None: everyone's, owned or not), of
+        `status` when given, older than `after` when given, by created_at then id, both
+        descending. Its cost is bounded by `limit`, however many rows there are."""
+        ...
 
 
 class PredictionRemover(Protocol):
@@ -42,8 +60,15 @@ class SubmitRecords(PredictionRemover, Protocol):
     is given), then the mark that its message is out; `remove` undoes a failed one."""
 
     def add_pending(
-        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
-    ) -> Prediction: ...
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        webhook_url: str | None = None,
+        owner: bytes | None = None,
+    ) -> Prediction:
+        """`owner`: the digest of the creating API key (`domain.listing.owner_digest`)."""
+        ...
+
     def add_pending_once(
         self,
         prediction_id: uuid.UUID,
@@ -51,6 +76,7 @@ class SubmitRecords(PredictionRemover, Protocol):
         claim: KeyClaim,
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
+        owner: bytes | None = None,
     ) -> KeyedPrediction:
         """`add_pending` (or, with `upload_expires_at`, `add_awaiting_upload`) holding
         `claim.key_digest`, unless that key already names a prediction made less than
@@ -65,6 +91,7 @@ class SubmitRecords(PredictionRemover, Protocol):
         image_key: str,
         upload_expires_at: datetime,
         webhook_url: str | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
         """A PENDING row whose photo the client sends straight to the bucket, until
         `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the

@@ -32,6 +32,7 @@ from dogdetect.domain.errors import (
     IdempotencyKeyReused,
 )
 from dogdetect.domain.idempotency import KeyClaim, image_digest, key_digest, parse_key
+from dogdetect.domain.listing import owner_digest
 from dogdetect.domain.models import Job, Prediction, image_key_for
 from dogdetect.domain.ports import ImageStorage, JobQueue, SubmitRecords
 from dogdetect.domain.webhooks.urls import validate_webhook_url
@@ -75,7 +76,8 @@ def accept_upload(
     key = image_key_for(prediction_id)
     put = deps.background.submit(deps.storage.put, key, data)
     try:
-        prediction, created = _add_row(prediction_id, key, claim, webhook_url, deps)
+        owner = owner_digest(api_key)
+        prediction, created = _add_row(prediction_id, key, claim, webhook_url, owner, deps)
     except Exception:
         _undo_put(put, key, deps)
         raise
@@ -103,14 +105,15 @@ def _add_row(
     key: str,
     claim: KeyClaim | None,
     webhook_url: str | None,
+    owner: bytes | None,
     deps: SubmitDeps,
 ) -> tuple[Prediction, bool]:
     """The new PENDING row and True; or, when `claim`'s key already names a prediction (a
     repeat keeps the first request's webhook, as it keeps its prediction), that one and
     False, or the key's refusal."""
     if claim is None:
-        return deps.repository.add_pending(prediction_id, key, webhook_url), True
-    found = deps.repository.add_pending_once(prediction_id, key, claim, webhook_url)
+        return deps.repository.add_pending(prediction_id, key, webhook_url, owner=owner), True
+    found = deps.repository.add_pending_once(prediction_id, key, claim, webhook_url, owner=owner)
     if found.created:
         return found.prediction, True
     if not hmac.compare_digest(found.image_sha256, claim.image_sha256):

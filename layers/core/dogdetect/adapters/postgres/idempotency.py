@@ -32,6 +32,7 @@ def add_pending_once(
     claim: KeyClaim,
     webhook_url: str | None,
     upload_expires_at: datetime | None = None,
+    owner: bytes | None = None,
 ) -> KeyedPrediction | None:
     """One transaction: an expired holder of the key goes; then the row and the key are added
     together (a savepoint), or, when the key is held (a concurrent insert waits for the
@@ -52,6 +53,7 @@ def add_pending_once(
             image_key=image_key,
             webhook_url=webhook_url,
             upload_expires_at=upload_expires_at,
+            owner=owner,
         )
         .returning(PredictionRow.created_at, PredictionRow.updated_at)
     ).one()

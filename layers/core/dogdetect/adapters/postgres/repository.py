@@ -19,6 +19,7 @@ from dogdetect.adapters.postgres.engine import advisory_lock, autocommit, databa
 from dogdetect.adapters.postgres.tables import ACTIVE, PredictionRow
 from dogdetect.domain.errors import IdempotencyKeyInFlight
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+from dogdetect.domain.listing import Position
 from dogdetect.domain.models import FinishedPrediction, Prediction, Status, pending
 
 T = TypeVar("T")
@@ -62,9 +63,13 @@ class PostgresPredictionRepository:
     # -- submit: a PENDING row, its message's mark, its undo ----------------------------
 
     def add_pending(
-        self, prediction_id: uuid.UUID, image_key: str, webhook_url: str | None = None
+        self,
+        prediction_id: uuid.UUID,
+        image_key: str,
+        webhook_url: str | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
-        return self._insert_pending(prediction_id, image_key, webhook_url=webhook_url)
+        return self._insert_pending(prediction_id, image_key, webhook_url=webhook_url, owner=owner)
 
     def add_awaiting_upload(
         self,
@@ -72,9 +77,14 @@ class PostgresPredictionRepository:
         image_key: str,
         upload_expires_at: datetime,
         webhook_url: str | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
         return self._insert_pending(
-            prediction_id, image_key, upload_expires_at=upload_expires_at, webhook_url=webhook_url
+            prediction_id,
+            image_key,
+            upload_expires_at=upload_expires_at,
+            webhook_url=webhook_url,
+            owner=owner,
         )
 
     def _insert_pending(
@@ -106,11 +116,12 @@ class PostgresPredictionRepository:
         claim: KeyClaim,
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
+        owner: bytes | None = None,
     ) -> KeyedPrediction:
         for _ in range(3):
             found = self._run(
                 lambda s: idempotency.add_pending_once(
-                    s, prediction_id, image_key, claim, webhook_url, upload_expires_at
+                    s, prediction_id, image_key, claim, webhook_url, upload_expires_at, owner
                 )
             )
             if found is not None:
@@ -140,6 +151,15 @@ class PostgresPredictionRepository:
             return to_domain(row) if row is not None else None
 
         return self._run(work)
+
+    def page(
+        self,
+        owner: bytes | None,
+        status: Status | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Prediction]:
+        return self._predictions(statements.listing(owner, status, after, limit))
 
     # -- the worker (a batch at a time) and the dead-letter consumer ---------------------
 

@@ -39,6 +39,7 @@ class PredictionRow(Base):
     __tablename__ = "predictions"
     __table_args__ = (
         CheckConstraint(column("status").in_(STATUSES), name="ck_predictions_status"),
+        CheckConstraint("octet_length(owner) = 32", name="ck_predictions_owner"),
         # The sweeper's query: uploads whose message may never have been sent.
         Index(
             "ix_predictions_unenqueued",
@@ -56,6 +57,23 @@ class PredictionRow(Base):
             "ix_predictions_webhook_unannounced",
             "updated_at",
             postgresql_where=text("webhook_url IS NOT NULL AND webhook_enqueued_at IS NULL"),
+        ),
+        # GET /image_prediction with API keys on: one key's predictions, newest first, of
+        # one status (migration 0008). A listing of every status merges the four ranges.
+        Index(
+            "ix_predictions_owner_listing",
+            "owner",
+            "status",
+            column("created_at").desc(),
+            column("id").desc(),
+            postgresql_where=text("owner IS NOT NULL"),
+        ),
+        # GET /image_prediction with keys off: everyone's, the same way (migration 0008).
+        Index(
+            "ix_predictions_listing",
+            "status",
+            column("created_at").desc(),
+            column("id").desc(),
         ),
         # The sweep's query: direct uploads not yet settled, by expiry (migration 0005).
         Index(
@@ -85,6 +103,10 @@ class PredictionRow(Base):
     upload_expires_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+
+    # A digest of the API key that created it (`domain.listing.owner_digest`); NULL when
+    # keys were off, or for a row older than migration 0008.
+    owner: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     detections: Mapped[list[DetectionRow]] = relationship(
         order_by="DetectionRow.id", cascade="all, delete-orphan", lazy="selectin"
