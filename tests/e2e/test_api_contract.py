@@ -40,7 +40,7 @@ def test_health_names_every_dependency(api: httpx.Client) -> None:
 def test_openapi_describes_every_route(api: httpx.Client) -> None:
     spec = api.get("/openapi.json").json()
     assert {path: set(ops) for path, ops in spec["paths"].items()} == {
-        "/image_prediction": {"post"},
+        "/image_prediction": {"get", "post"},
         "/image_prediction/uploads": {"post"},
         "/image_prediction/{image_prediction_id}": {"get", "delete"},
         "/image_prediction/{image_prediction_id}/annotated": {"get"},

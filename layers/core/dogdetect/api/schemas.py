@@ -84,7 +84,7 @@ class PredictionPage(BaseModel):
     )
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next (older) page; null on the last page",
-        examples=["AQAGHbCqHBnA3p9x5TEsRBGQ0ZmLvrjHhA"],
+        examples=["AQAGYgJBh46Ai0fm7Dw6Q3-uEHQa0_8E5A"],
     )
 
     @classmethod
