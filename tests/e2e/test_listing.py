@@ -62,9 +62,10 @@ def test_pages_walk_every_prediction_once_newest_first(api: httpx.Client) -> Non
     assert ids[:5] == made[::-1]
     # each item is the document GET /image_prediction/{id} answers
     first = api.get(f"/image_prediction/{ids[0]}").json()
-    assert set(items[0]) == set(first) and items[0]["image_prediction_id"] == first[
-        "image_prediction_id"
-    ]
+    assert (
+        set(items[0]) == set(first)
+        and items[0]["image_prediction_id"] == first["image_prediction_id"]
+    )
 
 
 def test_a_status_filter(api: httpx.Client) -> None:
