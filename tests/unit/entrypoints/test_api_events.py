@@ -3,11 +3,14 @@ DELETE, a GET with Prefer: wait=N, and the stored upload sent twice with an Idem
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
-from dogdetect.domain.models import Status
+from dogdetect.adapters.detector.geometry import MAX_DETECTIONS
+from dogdetect.domain.limits import LAMBDA_PAYLOAD_LIMIT_BYTES, MAX_LIST_LIMIT
+from dogdetect.domain.models import Box, Detection, Status
 
 from tests import corpus
 from tests.fakes import FakeAdapters, detection
@@ -98,3 +101,21 @@ def test_a_not_modified_page_has_no_content_type(status_handler: Any) -> None:
     result = status_handler(event, CONTEXT)
     assert result["statusCode"] == 304 and not result["body"]
     assert "content-type" not in {name.lower() for name in result["headers"]}
+
+
+def test_the_fullest_page_fits_a_lambda_answer(status_handler: Any, fakes: FakeAdapters) -> None:
+    """100 predictions of 300 detections each (the detector's most), with COCO's longest
+    label and the widest numbers the detector writes: the answer Lambda returns, body escaped
+    in its JSON envelope, stays under Lambda's 6 MB."""
+    widest = Detection("baseball glove", 0.1234, Box(12345.6, 12345.6, 12345.6, 12345.6))
+    for _ in range(MAX_LIST_LIMIT):
+        fakes.repository.seed(Status.DONE, has_dog=False, detections=[widest] * MAX_DETECTIONS)
+    event = load_event("status_list")
+    event["rawQueryString"] = f"limit={MAX_LIST_LIMIT}"
+    event["queryStringParameters"] = {"limit": str(MAX_LIST_LIMIT)}
+
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 200
+    assert len(response_body(result)["items"]) == MAX_LIST_LIMIT
+    size = len(json.dumps(result).encode())
+    assert size < LAMBDA_PAYLOAD_LIMIT_BYTES, size
