@@ -99,22 +99,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _no_route(method: str, path: str, exc: StarletteHTTPException) -> JSONResponse:
+    """A path of the API's with a method it does not take: 405 and every method it takes; a
+    path of this function's own outside the API (the page): the router's 405; else a 404
+    naming the routes."""
     route = route_table.methods_for(path)
     if route is not None:
         template, allowed = route
         detail = route_table.not_allowed(method, template, allowed)
-        return JSONResponse(detail_of(detail), status_code=405, headers=allow(allowed))
-    if exc.status_code == 405:  # a path of this function's own outside the API (the page)
+        headers = {"Allow": ", ".join(allowed)}
+        return JSONResponse({"detail": detail}, status_code=405, headers=headers)
+    if exc.status_code == 405:
         return JSONResponse({"detail": exc.detail}, status_code=405, headers=exc.headers)
-    return JSONResponse(detail_of(route_table.not_found(method, path)), status_code=404)
-
-
-def detail_of(text: str) -> dict[str, str]:
-    return {"detail": text}
-
-
-def allow(methods: tuple[str, ...]) -> dict[str, str]:
-    return {"Allow": ", ".join(methods)}
+    return JSONResponse({"detail": route_table.not_found(method, path)}, status_code=404)
 
 
 IMAGE_FIELD_MISSING = "send the photo as a file in the multipart form field 'image'"

@@ -27,6 +27,7 @@ def api_routes() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted(found, key=lambda route: (route[0].count("{"), route[0])))
 
 
+@cache
 def _pattern(template: str) -> re.Pattern[str]:
     parts = re.split(r"(\{\w+\})", template)
     return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts if p))
