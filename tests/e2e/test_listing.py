@@ -110,6 +110,9 @@ def test_each_key_lists_only_its_own(keyed_api: httpx.Client) -> None:
     first, second = SECURITY_KEYS
     mine = {_submit(keyed_api, jpeg(), first) for _ in range(3)}
     theirs = {_submit(keyed_api, png(), second) for _ in range(2)}
+    upload = keyed_api.post("/image_prediction/uploads", headers={"X-API-Key": second})
+    assert upload.status_code == 201, upload.text
+    theirs.add(upload.json()["image_prediction_id"])  # a direct upload is its key's too
     listed_first = {i["image_prediction_id"] for i in _items(_pages(keyed_api, first, limit=2))}
     listed_second = {i["image_prediction_id"] for i in _items(_pages(keyed_api, second))}
     assert mine <= listed_first and theirs <= listed_second
