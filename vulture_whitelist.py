@@ -4,6 +4,7 @@ never run."""
 # Called by a framework, by name.
 # FastAPI routes, registered by their decorators.
 read_prediction, read_annotated, health, create_prediction, create_direct_upload
+list_past_predictions
 # pydantic-settings: the class's configuration and a field validator.
 model_config, _delays_parse
 # SQLAlchemy event listeners (adapters/postgres/engine.py, runtime/migrate.py).

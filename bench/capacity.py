@@ -168,7 +168,9 @@ def fixed_monthly(database: DatabaseClass, profile: str) -> dict[str, float]:
     return {
         "database instance": database.hourly * 730,
         "RDS Proxy": proxy if profile == "production" else 0.0,
-        "the rest of idle (endpoints, storage, secrets, alarms, dashboard, sweep)": IDLE_REST_USD[profile],
+        "the rest of idle (endpoints, storage, secrets, alarms, dashboard, sweep)": IDLE_REST_USD[
+            profile
+        ],
     }
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dogdetect.api.docs import OPENAPI_FILE, merged_openapi
+from dogdetect.api.docs import merged_openapi
+from dogdetect.api.document import OPENAPI_FILE
 
 from local.functions import LAYER_PATH, load_function
 from local.template import default_route_function, routes

@@ -27,6 +27,7 @@ from dogdetect.adapters.postgres.tables import DetectionRow
 from dogdetect.config import Settings
 from dogdetect.domain.errors import DependencyUnavailable, StoredImageMissing
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+from dogdetect.domain.listing import Position
 from dogdetect.domain.models import (
     Box,
     Detection,
@@ -101,6 +102,7 @@ class Row:
     enqueued_at: datetime | None = None
     webhook_enqueued_at: datetime | None = None
     upload_expires_at: datetime | None = None  # a direct upload's presigned POST's
+    owner: bytes | None = None  # the creating API key's digest (None: keys off)
 
 
 @dataclass(frozen=True)
@@ -141,10 +143,11 @@ class FakeRepository(Switchable):
         image_key: str,
         webhook_url: str | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
         self._call("add_pending", prediction_id)
         _refuse_unstorable([image_key, webhook_url or ""])
-        return self._add(prediction_id, image_key, webhook_url, options)
+        return self._add(prediction_id, image_key, webhook_url, options, owner)
 
     def add_awaiting_upload(
         self,
@@ -153,10 +156,11 @@ class FakeRepository(Switchable):
         upload_expires_at: datetime,
         webhook_url: str | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
         self._call("add_awaiting_upload", prediction_id)
         _refuse_unstorable([image_key, webhook_url or ""])
-        made = self._add(prediction_id, image_key, webhook_url, options)
+        made = self._add(prediction_id, image_key, webhook_url, options, owner)
         self.rows[prediction_id].upload_expires_at = upload_expires_at
         return made
 
@@ -194,6 +198,7 @@ class FakeRepository(Switchable):
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> KeyedPrediction:
         self._call("add_pending_once", prediction_id)
         held = self.keys.get(claim.key_digest)
@@ -204,7 +209,7 @@ class FakeRepository(Switchable):
             enqueued = row.enqueued_at is not None
             return KeyedPrediction(row.prediction, held.image_sha256, False, enqueued)
         _refuse_unstorable([image_key, webhook_url or ""])
-        made = self._add(prediction_id, image_key, webhook_url, options)
+        made = self._add(prediction_id, image_key, webhook_url, options, owner)
         self.rows[prediction_id].upload_expires_at = upload_expires_at
         self.keys[claim.key_digest] = HeldKey(claim.image_sha256, prediction_id, self.clock())
         return KeyedPrediction(made, claim.image_sha256, created=True, enqueued=False)
@@ -219,6 +224,30 @@ class FakeRepository(Switchable):
         for digest in expired:
             del self.keys[digest]
         return len(expired)
+
+    def page(
+        self,
+        owner: bytes | None,
+        status: Status | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Prediction]:
+        self._call("page", owner)
+        newest_first = sorted(
+            (
+                r.prediction
+                for r in self.rows.values()
+                if (owner is None or r.owner == owner)
+                and (status is None or r.prediction.status is status)
+                and (
+                    after is None
+                    or (r.prediction.created_at, r.prediction.id) < (after.created_at, after.id)
+                )
+            ),
+            key=lambda p: (p.created_at, p.id),
+            reverse=True,
+        )
+        return newest_first[:limit]
 
     def get(self, prediction_id: uuid.UUID) -> Prediction | None:
         self._call("get", prediction_id)
@@ -352,6 +381,7 @@ class FakeRepository(Switchable):
         image_key: str,
         webhook_url: str | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
         if prediction_id in self.rows:
             raise RuntimeError(f"duplicate primary key {prediction_id}")  # an IntegrityError
@@ -365,7 +395,7 @@ class FakeRepository(Switchable):
             webhook_url=webhook_url,
             options=options,
         )
-        self.rows[prediction_id] = Row(prediction)
+        self.rows[prediction_id] = Row(prediction, owner=owner)
         return prediction
 
     def _remove(self, prediction_id: uuid.UUID) -> Row | None:

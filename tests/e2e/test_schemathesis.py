@@ -29,16 +29,20 @@ CHECKS = [
 OPERATIONS = [
     ("POST", "/image_prediction"),  # with an Idempotency-Key header, or without
     ("POST", "/image_prediction/uploads"),  # a presigned POST; its rows expire unused
+    ("GET", "/image_prediction"),  # the list: limit, cursor, status
     ("GET", "/image_prediction/{image_prediction_id}"),  # with a Prefer header, or without
     ("DELETE", "/image_prediction/{image_prediction_id}"),
     ("GET", "/image_prediction/{image_prediction_id}/annotated"),  # JSON 404, or a JPEG
     ("GET", "/health"),
 ]
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
-# Negative data needs a constraint to break: only the upload has them (a required binary field,
-# the Idempotency-Key's pattern); the id and Prefer are any string and /health takes nothing,
-# so there is nothing to negate there.
-RUNS = [(*op, POSITIVE) for op in OPERATIONS] + [("POST", "/image_prediction", NEGATIVE)]
+# Negative data needs a constraint to break: the upload has them (a required binary field,
+# the Idempotency-Key's pattern), and the list (limit's range, status's values); the id and
+# Prefer are any string and /health takes nothing, so there is nothing to negate there.
+RUNS = [(*op, POSITIVE) for op in OPERATIONS] + [
+    ("POST", "/image_prediction", NEGATIVE),
+    ("GET", "/image_prediction", NEGATIVE),
+]
 BOUNDED = settings(
     max_examples=25,
     deadline=None,

@@ -208,7 +208,7 @@ def test_the_guided_deploy_prompts_for_every_http_function(
 ) -> None:
     """`sam deploy --guided` asks "<function> has no authentication. Is this okay?" once per
     HTTP API event of a function without an authorizer: the page names each, with the count."""
-    words = {1: "once", 2: "twice", 3: "three times", 4: "four times"}
+    words = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times"}
     for name, function in functions.items():
         events = [
             e for e in function["Properties"].get("Events", {}).values() if e["Type"] == "HttpApi"

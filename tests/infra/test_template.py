@@ -34,6 +34,7 @@ APP_FUNCTIONS = (
 EXPECTED_ROUTES = {
     ("POST", "/image_prediction"): "SubmitFunction",
     ("POST", "/image_prediction/uploads"): "SubmitFunction",  # a presigned POST to S3
+    ("GET", "/image_prediction"): "StatusFunction",  # past predictions
     ("GET", "/image_prediction/{image_prediction_id}"): "StatusFunction",
     ("GET", "/image_prediction/{image_prediction_id}/annotated"): "StatusFunction",
     ("DELETE", "/image_prediction/{image_prediction_id}"): "SubmitFunction",  # the write side

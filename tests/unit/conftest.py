@@ -123,6 +123,8 @@ def fakes_behind(module: ModuleType, fakes: FakeAdapters) -> Iterator[None]:
     if hasattr(module, "repository"):
         overrides[module.repository] = lambda: fakes.repository
         overrides[module.adapters] = lambda: fakes
+    if hasattr(module, "lister"):
+        overrides[module.lister] = lambda: fakes.repository
     if hasattr(module, "waiting"):
         overrides[module.waiting] = lambda: use_cases.waiting(fakes)  # type: ignore[arg-type]
     if hasattr(module, "drawing"):

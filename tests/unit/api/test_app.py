@@ -125,9 +125,49 @@ def test_unexpected_error_is_500_json_without_internals(submit_api: Wired) -> No
     assert "secret" not in response.text
 
 
-def test_unknown_route_and_method_are_json(submit_api: Wired) -> None:
-    assert assert_json_error(submit_api.client.get("/nope"), 404) == "Not Found"
-    assert_json_error(submit_api.client.get("/image_prediction"), 405)
+ROUTES = (
+    "GET /health, GET /image_prediction, POST /image_prediction, POST /image_prediction/uploads,"
+    " GET /image_prediction/{image_prediction_id}, DELETE /image_prediction/{image_prediction_id},"
+    " GET /image_prediction/{image_prediction_id}/annotated"
+)
+
+
+@pytest.mark.parametrize("api", ["submit_api", "status_api"])
+def test_unknown_route_names_the_routes(api: str, request: pytest.FixtureRequest) -> None:
+    client = request.getfixturevalue(api).client
+    detail = assert_json_error(client.get("/image_predictions"), 404)
+    routes = f"the routes are: {ROUTES} (described at /docs)"
+    assert detail == f"no route GET /image_predictions; {routes}"
+    detail = assert_json_error(client.post("/image_prediction/"), 404)
+    assert isinstance(detail, str)
+    assert detail.startswith("no route POST /image_prediction/ (leave out the trailing slash);")
+
+
+PREDICTION_PATH = "/image_prediction/6f1c2a8e-4b7d-4e3a-9c5f-2d8b1e0a7c34"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route", "allowed"),
+    [
+        ("PUT", PREDICTION_PATH, "/image_prediction/{image_prediction_id}", "GET, DELETE"),
+        ("PATCH", "/image_prediction", "/image_prediction", "GET, POST"),
+        ("PUT", "/image_prediction/uploads", "/image_prediction/uploads", "POST"),
+        ("POST", "/health", "/health", "GET"),
+    ],
+)
+def test_a_wrong_method_lists_every_method_of_the_path(
+    status_api: Wired, method: str, path: str, route: str, allowed: str
+) -> None:
+    response = status_api.client.request(method, path)
+    detail = assert_json_error(response, 405)
+    assert response.headers["allow"] == allowed
+    assert detail == f"{route} does not take {method}: it takes {allowed}"
+
+
+def test_a_wrong_method_on_the_page_keeps_its_own_allow(status_api: Wired) -> None:
+    response = status_api.client.post("/")
+    assert_json_error(response, 405)
+    assert response.headers["allow"] == "GET"
 
 
 # --- API keys: the real check, with the settings injected --------------------------------
@@ -173,6 +213,7 @@ def test_routes_declare_the_api_key_dependency(
         "/image_prediction/{image_prediction_id}": True,  # DELETE
     }
     assert guarded(status_module) == {
+        "/image_prediction": True,  # the list
         "/image_prediction/{image_prediction_id}": True,
         "/image_prediction/{image_prediction_id}/annotated": True,
         "/openapi.json": True,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from dogdetect.api.auth import current_settings, require_api_key
-from dogdetect.api.docs import openapi_document
+from dogdetect.api.document import openapi_document
 from dogdetect.api.routes import PREDICTION
 from dogdetect.config import Settings
 from openapi_spec_validator import validate

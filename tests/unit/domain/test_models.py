@@ -131,6 +131,7 @@ def test_error_status_table() -> None:
         "IdempotencyKeyReused": 422,
         "InvalidWebhook": 422,
         "InvalidOptions": 422,
+        "InvalidListQuery": 422,
         "TooManyWaits": 429,
         "DependencyUnavailable": 503,
         "DrawingsBusy": 503,

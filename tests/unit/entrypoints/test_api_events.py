@@ -3,11 +3,14 @@ DELETE, a GET with Prefer: wait=N, and the stored upload sent twice with an Idem
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
-from dogdetect.domain.models import Status
+from dogdetect.adapters.detector.geometry import MAX_DETECTIONS
+from dogdetect.domain.limits import LAMBDA_PAYLOAD_LIMIT_BYTES, MAX_LIST_LIMIT
+from dogdetect.domain.models import Box, Detection, Status
 
 from tests import corpus
 from tests.fakes import FakeAdapters, detection
@@ -31,6 +34,7 @@ def test_the_stored_delete_event_deletes_row_and_image(
 
     result = submit_handler(event, CONTEXT)
     assert result["statusCode"] == 204 and not result["body"]
+    assert "content-type" not in {name.lower() for name in result["headers"]}
     assert fakes.repository.rows == {} and fakes.storage.objects == {}
     assert submit_handler(event, CONTEXT)["statusCode"] == 404
 
@@ -72,3 +76,46 @@ def test_an_encoded_slash_is_not_a_separator(status_handler: Any, fakes: FakeAda
     result = status_handler(event, CONTEXT)
     assert result["statusCode"] == 404, result
     assert result["headers"]["content-type"] == "application/json"
+
+
+def test_the_stored_list_event_answers_a_page(status_handler: Any, fakes: FakeAdapters) -> None:
+    event = load_event("status_list")
+    assert event["routeKey"] == "GET /image_prediction"
+    done = [fakes.repository.seed(Status.DONE, has_dog=True) for _ in range(3)]
+    fakes.repository.seed(Status.PENDING)
+
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 200, result
+    body = response_body(result)
+    assert set(body) == {"items", "next_cursor"} and len(body["items"]) == 2
+    assert {item["status"] for item in body["items"]} == {"DONE"}
+    assert {item["image_prediction_id"] for item in body["items"]} <= {str(p.id) for p in done}
+    assert isinstance(body["next_cursor"], str)
+
+
+def test_a_not_modified_page_has_no_content_type(status_handler: Any) -> None:
+    event = load_event("status_get")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/"
+    first = status_handler(event, CONTEXT)
+    event["headers"]["if-none-match"] = first["headers"]["etag"]
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 304 and not result["body"]
+    assert "content-type" not in {name.lower() for name in result["headers"]}
+
+
+def test_the_fullest_page_fits_a_lambda_answer(status_handler: Any, fakes: FakeAdapters) -> None:
+    """100 predictions of 300 detections each (the detector's most), with COCO's longest
+    label and the widest numbers the detector writes: the answer Lambda returns, body escaped
+    in its JSON envelope, stays under Lambda's 6 MB."""
+    widest = Detection("baseball glove", 0.1234, Box(12345.6, 12345.6, 12345.6, 12345.6))
+    for _ in range(MAX_LIST_LIMIT):
+        fakes.repository.seed(Status.DONE, has_dog=False, detections=[widest] * MAX_DETECTIONS)
+    event = load_event("status_list")
+    event["rawQueryString"] = f"limit={MAX_LIST_LIMIT}"
+    event["queryStringParameters"] = {"limit": str(MAX_LIST_LIMIT)}
+
+    result = status_handler(event, CONTEXT)
+    assert result["statusCode"] == 200
+    assert len(response_body(result)["items"]) == MAX_LIST_LIMIT
+    size = len(json.dumps(result).encode())
+    assert size < LAMBDA_PAYLOAD_LIMIT_BYTES, size

@@ -43,9 +43,9 @@ class RowWaitsForPut:
         self._repository = repository
         self._put_started = put_started
 
-    def add_pending(self, prediction_id: uuid.UUID, *args: Any) -> Prediction:
+    def add_pending(self, prediction_id: uuid.UUID, *args: Any, **kwargs: Any) -> Prediction:
         assert self._put_started.wait(WAIT_SECONDS), "the object was not stored beside the row"
-        return self._repository.add_pending(prediction_id, *args)
+        return self._repository.add_pending(prediction_id, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repository, name)

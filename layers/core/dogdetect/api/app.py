@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dogdetect.api import route_table
 from dogdetect.api.auth import API_KEY_REQUIRED, current_settings, key_is_valid
 from dogdetect.api.paths import RouteOnPathAsSent
 from dogdetect.api.schemas import ErrorOut, UnprocessableOut
@@ -41,6 +42,7 @@ ERROR_STATUS: dict[type[errors.DomainError], int] = {
     errors.IdempotencyKeyReused: 422,
     errors.InvalidWebhook: 422,
     errors.InvalidOptions: 422,
+    errors.InvalidListQuery: 422,
     errors.TooManyWaits: 429,
     errors.DependencyUnavailable: 503,
     errors.DrawingsBusy: 503,
@@ -63,7 +65,7 @@ STATUS_DESCRIPTIONS = {
     422: "An image over the pixel limit, a request that is not one file in the field 'image',"
     " an Idempotency-Key already used with another image or other options, a 'webhook' that"
     " is not an https URL of a public host, or a 'confidence' or 'classes' the service cannot"
-    " apply",
+    " apply; on GET /image_prediction, a limit, status or cursor that is not valid",
     429: "This client already holds its share of waiting requests (Prefer: wait); retry after"
     " Retry-After, or ask without Prefer: wait",
     503: "A dependency (database, storage, queue) is not answering; retry after Retry-After",
@@ -146,7 +148,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code in (404, 405) and not key_is_valid(provided, current_settings(request)):
         # With keys set, an unknown route or method says nothing without one either.
         return await _domain_error(request, errors.Unauthorized(API_KEY_REQUIRED))
+    # The router's own refusals (no route matched: no endpoint chosen; or the wrong method):
+    # answered from the whole API's routes, not from this function's share of them.
+    if exc.status_code == 405 or (exc.status_code == 404 and "endpoint" not in request.scope):
+        return _no_route(request.method, request.url.path, exc)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _no_route(method: str, path: str, exc: StarletteHTTPException) -> JSONResponse:
+    """A path of the API's with a method it does not take: 405 and every method it takes; a
+    path of this function's own outside the API (the page): the router's 405; else a 404
+    naming the routes."""
+    route = route_table.methods_for(path)
+    if route is not None:
+        template, allowed = route
+        detail = route_table.not_allowed(method, template, allowed)
+        headers = {"Allow": ", ".join(allowed)}
+        return JSONResponse({"detail": detail}, status_code=405, headers=headers)
+    if exc.status_code == 405:
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers=exc.headers)
+    return JSONResponse({"detail": route_table.not_found(method, path)}, status_code=404)
 
 
 def _client_message(problem: dict[str, Any]) -> str:
@@ -159,6 +180,10 @@ def _client_message(problem: dict[str, Any]) -> str:
     where = f"'{'.'.join(loc[1:])}' in the {loc[0]}" if len(loc) > 1 else "the request"
     if kind == "missing":
         return f"{where} is required"
+    if kind == "enum":
+        return f"{where} must be one of {problem.get('ctx', {}).get('expected', '')}"
+    if kind == "int_parsing":
+        return f"{where} must be a whole number"
     return f"{where} is not valid ({kind or 'invalid'})"
 
 

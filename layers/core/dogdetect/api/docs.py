@@ -9,8 +9,6 @@ package; tests/unit/api/test_openapi.py fails when it no longer matches the apps
 from __future__ import annotations
 
 import json
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -18,17 +16,9 @@ from fastapi.responses import JSONResponse, Response
 
 from dogdetect.api import page
 from dogdetect.api.auth import require_api_key
+from dogdetect.api.document import openapi_document
 from dogdetect.api.routes import TAGS
 from dogdetect.api.schemas import EXAMPLED_MODELS
-
-OPENAPI_FILE = "openapi.json"
-
-
-@cache
-def openapi_document() -> dict[str, Any]:
-    text = resources.files("dogdetect.api").joinpath(OPENAPI_FILE).read_text()
-    document: dict[str, Any] = json.loads(text)
-    return document
 
 
 def openapi() -> JSONResponse:

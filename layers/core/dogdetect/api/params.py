@@ -8,12 +8,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, File, Form, Header, Path, Request, Response
+from fastapi import Depends, File, Form, Header, Path, Query, Request, Response
 
 from dogdetect.api.app import error_responses
 from dogdetect.api.auth import key_scope
 from dogdetect.domain.idempotency import MAX_KEY_CHARS
-from dogdetect.domain.limits import MAX_WAIT_SECONDS
+from dogdetect.domain.limits import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_WAIT_SECONDS
 from dogdetect.domain.options import COCO_CLASSES, MAX_CLASSES_CHARS, MAX_CONFIDENCE
 
 IDEMPOTENCY_KEY: Any = Header(
@@ -135,3 +135,22 @@ def waiting_client(request: Request, scope: str | None = Depends(key_scope)) -> 
     address = request.client.host if request.client else ""
     who = f"key:{scope}" if scope is not None else f"address:{address}"
     return hashlib.sha256(who.encode()).hexdigest()
+
+
+# GET /image_prediction's query. `limit`'s range is checked by the core (a 422 naming it).
+LIMIT: Any = Query(
+    default=DEFAULT_LIST_LIMIT,
+    description=f"Predictions per page, 1 to {MAX_LIST_LIMIT}",
+    json_schema_extra={"minimum": 1, "maximum": MAX_LIST_LIMIT},
+    examples=[DEFAULT_LIST_LIMIT],
+)
+CURSOR: Any = Query(
+    default=None,
+    description="The `next_cursor` of the previous page, as it is; leave it out for the"
+    " first (newest) page",
+)
+STATUS_FILTER: Any = Query(
+    default=None,
+    description="Only the predictions in this status",
+    examples=["DONE"],
+)

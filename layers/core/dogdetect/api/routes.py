@@ -20,11 +20,19 @@ from dogdetect.api.app import (
 )
 from dogdetect.api.auth import require_api_key
 from dogdetect.api.params import DELETED_RESPONSES, WAIT_APPLIED_RESPONSE
-from dogdetect.api.schemas import DirectUploadCreated, HealthOut, PredictionOut, SubmitAccepted
+from dogdetect.api.schemas import (
+    DirectUploadCreated,
+    HealthOut,
+    PredictionOut,
+    PredictionPage,
+    SubmitAccepted,
+)
 from dogdetect.domain.idempotency import INVALID_KEY, MAX_KEY_CHARS
+from dogdetect.domain.listing import BAD_CURSOR, LIMIT_OUT_OF_RANGE
 from dogdetect.service.uploads import KEY_REUSED as UPLOAD_KEY_REUSED
 
-PREDICTION = "/image_prediction/{image_prediction_id}"
+COLLECTION = "/image_prediction"  # POST: a new prediction; GET: the past ones
+PREDICTION = f"{COLLECTION}/{{image_prediction_id}}"
 _KEYED = [Depends(require_api_key)]
 
 # The OpenAPI document's groups of routes (Swagger UI's sections), in its order.
@@ -113,6 +121,24 @@ READ: dict[str, Any] = {
     " has answered, then DONE with `has_dog` and the detections (or ERROR with why). With"
     " `Prefer: wait=N`, held up to N seconds until it is DONE or ERROR.",
     "response_description": "The prediction's status document",
+}
+LIST: dict[str, Any] = {
+    "response_model": PredictionPage,
+    "responses": {
+        **error_responses(401, 503),
+        422: error_response(
+            422,
+            "A `limit` outside 1 to 100, a `status` that is not one of the four, or a `cursor`"
+            " this service did not give",
+            {"limit out of range": LIMIT_OUT_OF_RANGE, "bad cursor": BAD_CURSOR},
+        ),
+    },
+    "dependencies": _KEYED,
+    "tags": [PREDICTIONS],
+    "summary": "List past predictions",
+    "description": "Past predictions, newest first, a page at a time: with API keys, those"
+    " the caller's key created; without, every one. Follow `next_cursor` until it is null.",
+    "response_description": "A page of status documents, and the cursor of the next page",
 }
 ANNOTATED: dict[str, Any] = {
     "response_class": Response,

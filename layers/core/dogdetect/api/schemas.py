@@ -210,6 +210,22 @@ class PredictionOut(BaseModel):
         return cls.model_validate(status_document(p))
 
 
+class PredictionPage(BaseModel):
+    """A page of GET /image_prediction."""
+
+    items: list[PredictionOut] = Field(
+        description="Predictions, newest first, each as GET /image_prediction/{id} answers it"
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next (older) page; null on the last page",
+        examples=["AQAGYgJBh46Ai0fm7Dw6Q3-uEHQa0_8E5A"],
+    )
+
+    @classmethod
+    def of(cls, items: list[Prediction], next_cursor: str | None) -> PredictionPage:
+        return cls(items=[PredictionOut.of(p) for p in items], next_cursor=next_cursor)
+
+
 class ErrorOut(BaseModel):
     """Every error's body: one sentence for the client."""
 

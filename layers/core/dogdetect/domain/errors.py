@@ -72,6 +72,10 @@ class InvalidWebhook(DomainError):
     """A `webhook` form field that is not a URL a prediction may be announced to (422)."""
 
 
+class InvalidListQuery(DomainError):
+    """A listing's `limit` out of its range, or a `cursor` this service did not give (422)."""
+
+
 class DependencyUnavailable(DomainError):
     """The database, bucket or queue did not answer; the client may retry."""
 

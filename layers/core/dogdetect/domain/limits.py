@@ -15,3 +15,6 @@ DEFAULT_DIRECT_UPLOAD_MAX_BYTES = 25_000_000
 # The longest Prefer: wait honoured: the status function's timeout (25 s) and API Gateway's
 # (30 s) beyond it.
 MAX_WAIT_SECONDS = 20
+# GET /image_prediction: predictions per page (`limit`), when not asked and at most.
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 100

@@ -15,10 +15,12 @@ from dogdetect.domain.models import (
     Prediction,
     PresignedPost,
     SlotHold,
+    Status,
 )
 
 if TYPE_CHECKING:
     from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+    from dogdetect.domain.listing import Position
     from dogdetect.domain.notifications import DeliveryAttempt, Notification
     from dogdetect.domain.options import PredictionOptions
 
@@ -27,6 +29,22 @@ class PredictionReader(Protocol):
     """Reading a prediction (GET, Prefer: wait, the annotated photo)."""
 
     def get(self, prediction_id: uuid.UUID) -> Prediction | None: ...
+
+
+class PredictionLister(Protocol):
+    """Past predictions, newest first (GET /image_prediction)."""
+
+    def page(
+        self,
+        owner: bytes | None,
+        status: Status | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Prediction]:
+        """At most `limit` predictions of `owner` (None: everyone's, owned or not), of
+        `status` when given, older than `after` when given, by created_at then id, both
+        descending. Its cost is bounded by `limit`, however many rows there are."""
+        ...
 
 
 class PredictionRemover(Protocol):
@@ -48,7 +66,11 @@ class SubmitRecords(PredictionRemover, Protocol):
         image_key: str,
         webhook_url: str | None = None,
         options: PredictionOptions | None = None,
-    ) -> Prediction: ...
+        owner: bytes | None = None,
+    ) -> Prediction:
+        """`owner`: the digest of the creating API key (`domain.listing.owner_digest`)."""
+        ...
+
     def add_pending_once(
         self,
         prediction_id: uuid.UUID,
@@ -57,6 +79,7 @@ class SubmitRecords(PredictionRemover, Protocol):
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> KeyedPrediction:
         """`add_pending` (or, with `upload_expires_at`, `add_awaiting_upload`) holding
         `claim.key_digest`, unless that key already names a prediction made less than
@@ -72,6 +95,7 @@ class SubmitRecords(PredictionRemover, Protocol):
         upload_expires_at: datetime,
         webhook_url: str | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
         """A PENDING row whose photo the client sends straight to the bucket, until
         `upload_expires_at`; S3's notification, not a message of ours, queues it. Until the

@@ -1,23 +1,35 @@
 """status: GET /image_prediction/{id} (Prefer: wait=N, within limits), its annotated photo
-(drawn once), GET /health, the page at `/` and the API's description."""
+(drawn once), the list of past predictions (GET /image_prediction), GET /health, the page at
+`/` and the API's description; and, through `$default`, the answer to any other route."""
 
 from __future__ import annotations
 
 from fastapi import Depends, Response
-from mangum import Mangum
 
 from dogdetect.api import docs, page, routes
 from dogdetect.api.annotated import jpeg_response
 from dogdetect.api.app import create_api
-from dogdetect.api.params import PREDICTION_ID, PREFER, apply_wait, waiting_client
+from dogdetect.api.auth import key_scope
+from dogdetect.api.params import (
+    CURSOR,
+    LIMIT,
+    PREDICTION_ID,
+    PREFER,
+    STATUS_FILTER,
+    apply_wait,
+    waiting_client,
+)
 from dogdetect.api.prefer import requested_wait
-from dogdetect.api.schemas import PredictionOut, health_response
-from dogdetect.domain.ports import PredictionReader
+from dogdetect.api.schemas import PredictionOut, PredictionPage, health_response
+from dogdetect.domain.models import Status
+from dogdetect.domain.ports import PredictionLister, PredictionReader
 from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import Adapters, adapters
+from dogdetect.runtime.http import lambda_http
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.service.annotate import Drawing, annotated_photo
 from dogdetect.service.health import check_dependencies
+from dogdetect.service.listing import list_predictions
 from dogdetect.service.read import Waiting, read_with_wait
 
 obs = observability("status")
@@ -25,8 +37,21 @@ app = create_api("dog-detector status", settings=lambda: adapters().settings)
 docs.serve_api_description(app)  # /openapi.json and /docs, reached through $default
 page.serve_page(app)  # GET / (try it by hand) and the static files of the page and /docs
 repository = use_cases.current(use_cases.prediction_reader)
+lister = use_cases.current(use_cases.prediction_lister)
 waiting = use_cases.current(use_cases.waiting)
 drawing = use_cases.current(use_cases.drawing)
+
+
+@app.get(routes.COLLECTION, **routes.LIST)
+def list_past_predictions(
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    status: Status | None = STATUS_FILTER,
+    api_key: str | None = Depends(key_scope),
+    repo: PredictionLister = Depends(lister),
+) -> PredictionPage:
+    page = list_predictions(repo, api_key=api_key, limit=limit, cursor=cursor, status=status)
+    return PredictionPage.of(page.items, page.next_cursor)
 
 
 @app.get(routes.PREDICTION, **routes.READ)
@@ -59,4 +84,4 @@ def health(a: Adapters = Depends(adapters)) -> Response:
     return health_response(check_dependencies(probes))
 
 
-handler = instrument(Mangum(app, lifespan="off"), obs, adapters)
+handler = instrument(lambda_http(app), obs, adapters)

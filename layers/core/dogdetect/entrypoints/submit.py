@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from fastapi import Depends, Response, UploadFile
-from mangum import Mangum
 
 from dogdetect.api import routes
 from dogdetect.api.app import create_api
@@ -12,6 +11,7 @@ from dogdetect.api.params import IMAGE_FILE, PREDICTION_ID, WriteOptions, write_
 from dogdetect.api.schemas import DirectUploadCreated, SubmitAccepted
 from dogdetect.runtime import use_cases
 from dogdetect.runtime.composition import adapters
+from dogdetect.runtime.http import lambda_http
 from dogdetect.runtime.observability import instrument, observability
 from dogdetect.service.delete import delete_prediction
 from dogdetect.service.submit import SubmitDeps, accept_upload
@@ -56,4 +56,4 @@ def delete(
     return Response(status_code=204)
 
 
-handler = instrument(Mangum(app, lifespan="off"), obs, adapters)
+handler = instrument(lambda_http(app), obs, adapters)

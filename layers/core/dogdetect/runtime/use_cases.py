@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dogdetect.adapters.secrets import webhook_secret
 from dogdetect.adapters.webhook_sender import WebhookClient
-from dogdetect.domain.ports import PredictionReader
+from dogdetect.domain.ports import PredictionLister, PredictionReader
 from dogdetect.domain.webhooks.signing import secret_key
 from dogdetect.runtime.composition import Adapters, adapters
 from dogdetect.service.deadletter import DeadLetterDeps
@@ -45,6 +45,10 @@ def once(build: Callable[[Adapters], T]) -> Callable[[], T]:
 
 
 def prediction_reader(a: Adapters) -> PredictionReader:
+    return a.repository
+
+
+def prediction_lister(a: Adapters) -> PredictionLister:
     return a.repository
 
 

@@ -34,6 +34,7 @@ from dogdetect.domain.errors import (
 )
 from dogdetect.domain.idempotency import KeyClaim, image_digest, key_digest, parse_key
 from dogdetect.domain.limits import DEFAULT_DIRECT_UPLOAD_MAX_BYTES
+from dogdetect.domain.listing import owner_digest
 from dogdetect.domain.models import Job, Prediction, image_key_for
 from dogdetect.domain.options import (
     DEFAULT_CONFIDENCE_FLOOR,
@@ -104,7 +105,8 @@ def accept_upload(
     key = image_key_for(prediction_id)
     put = deps.background.submit(deps.storage.put, key, data)
     try:
-        prediction, created = _add_row(prediction_id, key, claim, webhook_url, options, deps)
+        owner = owner_digest(api_key)
+        prediction, created = _add_row(prediction_id, key, claim, webhook_url, options, owner, deps)
     except Exception:
         _undo_put(put, key, deps)
         raise
@@ -133,15 +135,16 @@ def _add_row(
     claim: KeyClaim | None,
     webhook_url: str | None,
     options: PredictionOptions,
+    owner: bytes | None,
     deps: SubmitDeps,
 ) -> tuple[Prediction, bool]:
     """The new PENDING row and True; or, when `claim`'s key already names a prediction (a
     repeat keeps the first request's webhook, as it keeps its prediction), that one and
     False, or the key's refusal (another photo, or other options)."""
     if claim is None:
-        return deps.repository.add_pending(prediction_id, key, webhook_url, options), True
+        return deps.repository.add_pending(prediction_id, key, webhook_url, options, owner), True
     found = deps.repository.add_pending_once(
-        prediction_id, key, claim, webhook_url, options=options
+        prediction_id, key, claim, webhook_url, options=options, owner=owner
     )
     if found.created:
         return found.prediction, True

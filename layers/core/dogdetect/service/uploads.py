@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from dogdetect.domain.errors import IdempotencyKeyReused
 from dogdetect.domain.idempotency import KeyClaim, key_digest, parse_key
+from dogdetect.domain.listing import owner_digest
 from dogdetect.domain.models import Prediction, PresignedPost, image_key_for, incoming_key_for
 from dogdetect.domain.options import DEFAULT_CONFIDENCE_FLOOR, parse_options, same_options
 from dogdetect.domain.ports import SubmitRecords, UploadPresigner
@@ -76,13 +77,20 @@ def create_upload(
     key = image_key_for(prediction_id)  # where the worker puts the photo it accepts
     drop_box = incoming_key_for(prediction_id)
     post = deps.presigner.presign_post(drop_box, deps.max_bytes, deps.expires_seconds)
+    owner = owner_digest(api_key)
     if claim is None:
         made = deps.repository.add_awaiting_upload(
-            prediction_id, key, post.expires_at, webhook_url, options
+            prediction_id, key, post.expires_at, webhook_url, options, owner=owner
         )
         return DirectUpload(made, post)
     found = deps.repository.add_pending_once(
-        prediction_id, key, claim, webhook_url, upload_expires_at=post.expires_at, options=options
+        prediction_id,
+        key,
+        claim,
+        webhook_url,
+        upload_expires_at=post.expires_at,
+        options=options,
+        owner=owner,
     )
     if found.created:
         return DirectUpload(found.prediction, post)

@@ -34,6 +34,7 @@ def add_pending_once(
     webhook_url: str | None,
     upload_expires_at: datetime | None = None,
     options: PredictionOptions | None = None,
+    owner: bytes | None = None,
 ) -> KeyedPrediction | None:
     """One transaction: an expired holder of the key goes; then the row and the key are added
     together (a savepoint), or, when the key is held (a concurrent insert waits for the
@@ -55,6 +56,7 @@ def add_pending_once(
             webhook_url=webhook_url,
             upload_expires_at=upload_expires_at,
             **option_columns(options),
+            owner=owner,
         )
         .returning(PredictionRow.created_at, PredictionRow.updated_at)
     ).one()

@@ -24,6 +24,7 @@ from dogdetect.adapters.postgres.engine import advisory_lock, autocommit, databa
 from dogdetect.adapters.postgres.tables import ACTIVE, PredictionRow
 from dogdetect.domain.errors import IdempotencyKeyInFlight
 from dogdetect.domain.idempotency import KeyClaim, KeyedPrediction
+from dogdetect.domain.listing import Position
 from dogdetect.domain.models import FinishedPrediction, Prediction, Status, pending
 from dogdetect.domain.options import PredictionOptions
 
@@ -73,8 +74,9 @@ class PostgresPredictionRepository:
         image_key: str,
         webhook_url: str | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
-        return self._insert_pending(prediction_id, image_key, webhook_url, options)
+        return self._insert_pending(prediction_id, image_key, webhook_url, options, owner=owner)
 
     def add_awaiting_upload(
         self,
@@ -83,9 +85,15 @@ class PostgresPredictionRepository:
         upload_expires_at: datetime,
         webhook_url: str | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> Prediction:
         return self._insert_pending(
-            prediction_id, image_key, webhook_url, options, upload_expires_at=upload_expires_at
+            prediction_id,
+            image_key,
+            webhook_url,
+            options,
+            upload_expires_at=upload_expires_at,
+            owner=owner,
         )
 
     def _insert_pending(
@@ -120,11 +128,19 @@ class PostgresPredictionRepository:
         webhook_url: str | None = None,
         upload_expires_at: datetime | None = None,
         options: PredictionOptions | None = None,
+        owner: bytes | None = None,
     ) -> KeyedPrediction:
         for _ in range(3):
             found = self._run(
                 lambda s: idempotency.add_pending_once(
-                    s, prediction_id, image_key, claim, webhook_url, upload_expires_at, options
+                    s,
+                    prediction_id,
+                    image_key,
+                    claim,
+                    webhook_url,
+                    upload_expires_at,
+                    options,
+                    owner,
                 )
             )
             if found is not None:
@@ -154,6 +170,15 @@ class PostgresPredictionRepository:
             return to_domain(row) if row is not None else None
 
         return self._run(work)
+
+    def page(
+        self,
+        owner: bytes | None,
+        status: Status | None,
+        after: Position | None,
+        limit: int,
+    ) -> list[Prediction]:
+        return self._predictions(statements.listing(owner, status, after, limit))
 
     # -- the worker (a batch at a time) and the dead-letter consumer ---------------------
 

@@ -8,10 +8,21 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from dogdetect.adapters.postgres.tables import ACTIVE, FINISHED, PredictionRow
+from dogdetect.domain.listing import Position
 from dogdetect.domain.models import Status
 
 _PENDING, _PROCESSING = Status.PENDING.value, Status.PROCESSING.value
@@ -133,5 +144,39 @@ def webhooks_overdue(older_than_seconds: int, limit: int) -> Select[tuple[Predic
     return (
         _UNANNOUNCED.where(PredictionRow.updated_at < _before(older_than_seconds))
         .order_by(PredictionRow.updated_at)
+        .limit(limit)
+    )
+
+
+# -- GET /image_prediction -----------------------------------------------------------------
+
+
+def listing(
+    owner: bytes | None, status: Status | None, after: Position | None, limit: int
+) -> Select[tuple[PredictionRow]]:
+    """`limit` rows, newest first (created_at, then id), of `owner` (None: everyone's), of
+    `status` or of any, older than `after`. One index range per status (migration 0009's
+    indexes: the owner's, or everyone's), each read for at most `limit` entries, merged: a
+    page costs at most 4 x `limit` index entries, however long the history and whichever
+    status is rare. Without the split, a rare status would be filtered out of a scan of all."""
+    ranges = []
+    for wanted in [status] if status is not None else list(Status):
+        conditions = [PredictionRow.status == wanted.value]
+        if owner is not None:
+            conditions.append(PredictionRow.owner == owner)
+        if after is not None:
+            position = tuple_(PredictionRow.created_at, PredictionRow.id)
+            conditions.append(position < tuple_(literal(after.created_at), literal(after.id)))
+        ranges.append(
+            select(PredictionRow.id)
+            .where(*conditions)
+            .order_by(PredictionRow.created_at.desc(), PredictionRow.id.desc())
+            .limit(limit)
+        )
+    chosen = (union_all(*ranges) if len(ranges) > 1 else ranges[0]).subquery("chosen")
+    return (
+        select(PredictionRow)
+        .join(chosen, PredictionRow.id == chosen.c.id)
+        .order_by(PredictionRow.created_at.desc(), PredictionRow.id.desc())
         .limit(limit)
     )

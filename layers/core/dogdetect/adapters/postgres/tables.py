@@ -45,6 +45,7 @@ class PredictionRow(Base):
             "min_confidence BETWEEN 0 AND 1 AND (classes IS NULL OR min_confidence IS NOT NULL)",
             name="ck_predictions_options",
         ),
+        CheckConstraint("octet_length(owner) = 32", name="ck_predictions_owner"),
         # The sweeper's query: uploads whose message may never have been sent.
         Index(
             "ix_predictions_unenqueued",
@@ -62,6 +63,23 @@ class PredictionRow(Base):
             "ix_predictions_webhook_unannounced",
             "updated_at",
             postgresql_where=text("webhook_url IS NOT NULL AND webhook_enqueued_at IS NULL"),
+        ),
+        # GET /image_prediction with API keys on: one key's predictions, newest first, of
+        # one status (migration 0009). A listing of every status merges the four ranges.
+        Index(
+            "ix_predictions_owner_listing",
+            "owner",
+            "status",
+            column("created_at").desc(),
+            column("id").desc(),
+            postgresql_where=text("owner IS NOT NULL"),
+        ),
+        # GET /image_prediction with keys off: everyone's, the same way (migration 0009).
+        Index(
+            "ix_predictions_listing",
+            "status",
+            column("created_at").desc(),
+            column("id").desc(),
         ),
         # The sweep's query: direct uploads not yet settled, by expiry (migration 0005).
         Index(
@@ -95,6 +113,10 @@ class PredictionRow(Base):
     # before requests had options (migration 0008). `classes` NULL: every class.
     min_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     classes: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+
+    # A digest of the API key that created it (`domain.listing.owner_digest`); NULL when
+    # keys were off, or for a row older than migration 0009.
+    owner: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     detections: Mapped[list[DetectionRow]] = relationship(
         order_by="DetectionRow.id", cascade="all, delete-orphan", lazy="selectin"
