@@ -10,6 +10,7 @@ from dogdetect.config import Settings
 from dogdetect.domain.limits import (
     DEFAULT_DIRECT_UPLOAD_MAX_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES,
+    MAX_LIST_LIMIT,
     MAX_WAIT_SECONDS,
 )
 from dogdetect.domain.options import DEFAULT_CONFIDENCE_FLOOR
@@ -30,6 +31,11 @@ def test_the_largest_upload_in_one_request_is_the_services() -> None:
 def test_the_longest_wait_is_the_services() -> None:
     """Prefer: wait=N is clamped to this by the service; the client asks for no more."""
     assert client.MAX_WAIT_SECONDS == MAX_WAIT_SECONDS == 20
+
+
+def test_the_largest_list_page_is_the_services() -> None:
+    """`dogdetect list` asks for pages of at most this; the service refuses larger (422)."""
+    assert client.MAX_LIST_LIMIT == MAX_LIST_LIMIT == 100
 
 
 def test_the_clients_readme_states_the_services_limits() -> None:
