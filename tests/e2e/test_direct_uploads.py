@@ -71,7 +71,7 @@ def test_a_photo_sent_to_storage_reads_as_one_sent_to_the_api(
 ) -> None:
     created = created_upload(api)
     prediction_id = created["image_prediction_id"]
-    assert set(created) == {"image_prediction_id", "upload", "expires_at"}
+    assert set(created) == {"image_prediction_id", "upload", "expires_at", "options"}
     # The local S3 endpoint, as the client sees it; the fields of a SigV4 POST policy.
     assert created["upload"]["url"] == f"http://127.0.0.1:{stack.ports['aws']}/dogdetect-uploads"
     assert created["upload"]["fields"]["key"] == f"incoming/{prediction_id}"

@@ -136,7 +136,7 @@ def test_try_it_out_sends_a_photo_and_reads_its_prediction(
     assert prediction["status"] == "DONE" and prediction["has_dog"] is True
     status, body = _execute(browser, _open(browser, UPLOAD))  # its webhook left out too
     assert status == 201, body
-    assert set(json.loads(body)) == {"image_prediction_id", "upload", "expires_at"}
+    assert set(json.loads(body)) == {"image_prediction_id", "upload", "expires_at", "options"}
     assert foreign(requested_urls(browser)) == []
     assert console_errors(browser) == []
 
