@@ -1,4 +1,5 @@
-"""End-to-end fixtures shared by more than one module: the honest webhook receiver."""
+"""End-to-end fixtures shared by more than one module: the honest webhook receiver, and
+headless Chromium (the page's and /docs' tests)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from selenium import webdriver
+
+from tests.browser import Chromium, ensure_chromium, headless
 
 
 @dataclass(frozen=True)
@@ -52,3 +57,15 @@ def receiver() -> Iterator[Receiver]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Chromium:
+    """Headless Chromium and its driver (tests/browser.py), found or installed once."""
+    return ensure_chromium()
+
+
+@pytest.fixture
+def browser(chromium: Chromium, tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    with headless(chromium, tmp_path) as driver:
+        yield driver

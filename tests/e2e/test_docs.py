@@ -6,10 +6,7 @@ asks for a key, and Authorize is what puts it on each request."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from dogdetect.domain.limits import MAX_WAIT_SECONDS
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -18,11 +15,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from local.launcher import RunningStack
 from tests.browser import (
-    Chromium,
     console_errors,
-    ensure_chromium,
     foreign,
-    headless,
     requested_urls,
 )
 from tests.conftest import SECURITY_KEYS
@@ -36,17 +30,6 @@ UPLOAD = "operations-uploads-create_direct_upload_image_prediction_uploads_post"
 HEALTH = "operations-health-health_health_get"
 LOGOUT = ".//button[normalize-space()='Logout']"  # shown once a key is authorized
 WAIT = 60  # seconds: Swagger UI renders, the stack answers (the model's first run included)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Chromium:
-    return ensure_chromium()
-
-
-@pytest.fixture
-def browser(chromium: Chromium, tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    with headless(chromium, tmp_path) as driver:
-        yield driver
 
 
 def _until(driver: webdriver.Chrome, css: str, within: WebElement | None = None) -> WebElement:

@@ -36,13 +36,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from local.launcher import RunningStack
 from tests.browser import (
-    Chromium,
     colour_mask,
     console_errors,
     edge_coverage,
-    ensure_chromium,
     foreign,
-    headless,
     requested_urls,
 )
 from tests.conftest import eventually
@@ -53,17 +50,6 @@ DOG_PHOTO = SHARED_IMAGES / "dog.jpg"
 DOG_COLOUR, OTHER_COLOUR = "#ff00aa", "#00c8ff"
 MIN_COVERAGE = 0.9  # of the points along each edge; labels and crossing boxes hide a few
 ASSET_REFERENCE = re.compile(r'(?:src|href)="([^"]+)"')
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Chromium:
-    return ensure_chromium()
-
-
-@pytest.fixture
-def browser(chromium: Chromium, tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    with headless(chromium, tmp_path) as driver:
-        yield driver
 
 
 PROBLEMS = ("ERROR", "Not accepted", "Could not", "Storage", "The service is not")

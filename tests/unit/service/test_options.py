@@ -6,9 +6,7 @@ request. Over HTTP on the real stack: tests/e2e/test_prediction_options.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
-from types import ModuleType
 
 import httpx
 import pytest
@@ -31,7 +29,8 @@ from tests.fakes import (
     FakeStorage,
     detection,
 )
-from tests.unit.conftest import Wired, load_function, submit_deps_for
+from tests.unit.conftest import Wired, submit_deps_for
+from tests.unit.service.test_uploads import uploads_api  # noqa: F401  (a fixture)
 
 FLOOR = Settings().dog_confidence  # 0.25
 
@@ -211,26 +210,10 @@ def test_get_shows_the_options(status_api: Wired) -> None:
     assert status_api.client.get(f"/image_prediction/{old.id}").json()["options"] is None
 
 
-@pytest.fixture
-def uploads_client() -> Iterator[tuple[TestClient, UploadDeps]]:
-    from dogdetect.api.auth import require_api_key
-
-    module: ModuleType = load_function("submit")
-    deps = _upload_deps()
-    module.app.dependency_overrides.update(
-        {require_api_key: lambda: None, module.upload_deps: lambda: deps}
-    )
-    try:
-        with TestClient(module.app, raise_server_exceptions=False) as client:
-            yield client, deps
-    finally:
-        module.app.dependency_overrides.clear()
-
-
 def test_the_upload_route_takes_the_options_as_submit_does(
-    uploads_client: tuple[TestClient, UploadDeps],
+    uploads_api: tuple[TestClient, UploadDeps],  # noqa: F811  (the fixture)
 ) -> None:
-    client, _ = uploads_client
+    client, _ = uploads_api
     made = client.post("/image_prediction/uploads", data={"confidence": "0.9", "classes": "Cat"})
     assert made.status_code == 201, made.text
     assert made.json()["options"] == {"confidence": 0.9, "classes": ["cat"]}
