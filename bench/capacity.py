@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import median
+from bench.common import held, median
 
 RATES_IPS = (10, 100, 1000)
 SECONDS_PER_MONTH = 2_628_000  # 730 hours, as AWS's monthly prices count them
@@ -89,7 +89,7 @@ def inputs(r: dict[str, Any]) -> dict[str, float]:
     """The measured inputs, from one bench run's results."""
     drain = r["drain"]["photos"]
     db = r["database"]
-    below = [s for s in db["steps"] if s["p95_ms"] <= 50]
+    below = [s for s in db["steps"] if held(s)]
     scaling = r["pipeline"]["scaling"]["runs"].values()
     return {
         "predict_s": drain["cpu_s_by_role"]["predict environments"] / drain["finished"],

@@ -87,6 +87,16 @@ class Steps:
         self.bar.close()
 
 
+DATABASE_P95_LIMIT_S = 0.050  # issue 19: the replay's ceiling is where a call's p95 passes it
+
+
+def held(step: dict[str, Any]) -> bool:
+    """A step of the database replay it kept up with: p95 within the limit, its rate achieved
+    (within 10%)."""
+    within = step["p95_ms"] <= DATABASE_P95_LIMIT_S * 1000
+    return bool(within and step["achieved_ips"] >= 0.9 * step["rate_ips"])
+
+
 def known(value: float | None) -> bool:
     return value is not None and not math.isnan(value)
 

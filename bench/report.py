@@ -13,7 +13,17 @@ from typing import Any
 import jinja2
 
 from bench import capacity
-from bench.common import NAN, RESULTS, known, load, median, median_of, pct, ratio
+from bench.common import (
+    DATABASE_P95_LIMIT_S,
+    NAN,
+    RESULTS,
+    known,
+    load,
+    median,
+    median_of,
+    pct,
+    ratio,
+)
 from local import template
 from local.cpus import LAMBDA_MB_PER_VCPU
 
@@ -30,7 +40,6 @@ MAX_PEAK_MB = 350.0
 MAX_CLOSURE_BYTES = 500e6
 MAX_SUBMIT_VS_FLOOR = 1.5  # submit's p95 per attempt at c8 / its calls made directly
 MAX_API_IMPORT_S = 0.5
-DATABASE_P95_LIMIT_S = 0.050  # issue 19: the replay's ceiling is where a call's p95 passes it
 
 
 @dataclass(frozen=True)
