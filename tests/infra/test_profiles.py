@@ -19,6 +19,7 @@ from cfnlint.api import ManualArgs, lint_file
 from dogdetect.adapters.postgres.engine import make_engine
 from sqlalchemy.pool import QueuePool
 
+from bench import capacity
 from tests.infra.conftest import (
     DEFAULT_PROFILE,
     FUNCTION_TYPE,
@@ -583,9 +584,10 @@ def test_trial_connections_fit_the_instance(trial: dict[str, Any]) -> None:
 HOURS = 730  # a month, as AWS's pricing pages count it
 SECONDS = HOURS * 3600
 # us-east-1 on-demand prices (docs/deploy.md gives each one's page).
-INSTANCE_HOUR = {INSTANCE_CLASS: 0.016}  # single-AZ PostgreSQL
+# The capacity model's prices (bench/capacity.py), so the two pages cannot disagree.
+INSTANCE_HOUR = {c.name: c.hourly for c in capacity.DATABASE_CLASSES}  # single-AZ PostgreSQL
 GP3_GB_MONTH = 0.115
-PROXY_VCPU_HOUR, PROXY_MINIMUM_VCPUS = 0.015, 2
+PROXY_VCPU_HOUR, PROXY_MINIMUM_VCPUS = capacity.PRICES["proxy_vcpu_hour"].usd, 2
 ENDPOINT_ZONE_HOUR = 0.01
 SNAPSHOT_GB_SECOND = 0.0000015046
 SECRET_MONTH = 0.40
