@@ -6,19 +6,10 @@ from __future__ import annotations
 
 from fastapi import Depends, Response
 
-from dogdetect.api import docs, page, routes
+from dogdetect.api import docs, page, params, routes
 from dogdetect.api.annotated import jpeg_response
 from dogdetect.api.app import create_api
 from dogdetect.api.auth import key_scope
-from dogdetect.api.params import (
-    CURSOR,
-    LIMIT,
-    PREDICTION_ID,
-    PREFER,
-    STATUS_FILTER,
-    apply_wait,
-    waiting_client,
-)
 from dogdetect.api.prefer import requested_wait
 from dogdetect.api.schemas import PredictionOut, PredictionPage, health_response
 from dogdetect.domain.models import Status
@@ -44,9 +35,9 @@ drawing = use_cases.current(use_cases.drawing)
 
 @app.get(routes.COLLECTION, **routes.LIST)
 def list_past_predictions(
-    limit: int = LIMIT,
-    cursor: str | None = CURSOR,
-    status: Status | None = STATUS_FILTER,
+    limit: int = params.LIMIT,
+    cursor: str | None = params.CURSOR,
+    status: Status | None = params.STATUS_FILTER,
     api_key: str | None = Depends(key_scope),
     repo: PredictionLister = Depends(lister),
 ) -> PredictionPage:
@@ -57,22 +48,22 @@ def list_past_predictions(
 @app.get(routes.PREDICTION, **routes.READ)
 def read_prediction(
     response: Response,
-    image_prediction_id: str = PREDICTION_ID,
-    prefer: str | None = PREFER,
-    client: str = Depends(waiting_client),
+    image_prediction_id: str = params.PREDICTION_ID,
+    prefer: str | None = params.PREFER,
+    client: str = Depends(params.waiting_client),
     repo: PredictionReader = Depends(repository),
     waits: Waiting = Depends(waiting),
 ) -> PredictionOut:
     obs.correlate(image_prediction_id)
     wait = requested_wait(prefer)
     prediction, applied = read_with_wait(image_prediction_id, repo, wait, client, waits)
-    apply_wait(response, applied)
+    params.apply_wait(response, applied)
     return PredictionOut.of(prediction)
 
 
 @app.get(f"{routes.PREDICTION}/annotated", **routes.ANNOTATED)
 def read_annotated(
-    image_prediction_id: str = PREDICTION_ID, drawn: Drawing = Depends(drawing)
+    image_prediction_id: str = params.PREDICTION_ID, drawn: Drawing = Depends(drawing)
 ) -> Response:
     obs.correlate(image_prediction_id)
     return jpeg_response(annotated_photo(image_prediction_id, drawn))
