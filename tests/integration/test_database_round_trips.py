@@ -1,16 +1,19 @@
-"""Fewer round trips on the submit path (dogdetect/adapters/postgres/): its lone writes
-commit as they run, without a transaction of their own; a pooled connection is pinged only
-after it sat idle, and one the server dropped meanwhile is replaced before use."""
+"""Fewer round trips on the submit path and the status read (dogdetect/adapters/postgres/):
+lone writes and a read of one prediction commit as they run, without a transaction of their
+own; a pooled connection is pinged only after it sat idle, and one the server dropped
+meanwhile is replaced before use."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from dogdetect.adapters.postgres import PostgresPredictionRepository, make_engine
 from dogdetect.config import Settings
 from dogdetect.domain.errors import DependencyUnavailable
+from dogdetect.domain.models import Box, Detection, FinishedPrediction
 from sqlalchemy import Engine, create_engine, event, text
 
 from tests.conftest import eventually
@@ -60,6 +63,32 @@ def test_the_submit_paths_writes_commit_without_a_transaction_of_their_own(
     # Committed all the same: another connection sees the row.
     seen = repository.get(prediction_id)
     assert seen is not None and seen.image_key == f"uploads/{prediction_id}"
+
+
+def test_a_status_read_is_one_statement_without_a_transaction_of_its_own(
+    stack_settings: Settings, engines: list[Engine]
+) -> None:
+    """The row and its detections joined, sent with autocommit on (pg8000 then sends no
+    BEGIN, and no COMMIT or ROLLBACK after): one round trip for the most frequent read."""
+    ours, engine = repository_with(engines, stack_settings.database_url, 60.0)
+    prediction_id = uuid.uuid4()
+    ours.add_pending(prediction_id, f"uploads/{prediction_id}")
+    ours.start_processing_many([prediction_id])
+    found = tuple(Detection(label, 0.9, Box(1, 2, 3, 4)) for label in ("dog", "cat", "car"))
+    ours.finish_many([FinishedPrediction(prediction_id, True, found)])
+    sent: list[tuple[str, bool]] = []
+    commits: list[object] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sent(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append((statement, connection.connection.dbapi_connection.autocommit))
+
+    event.listen(engine, "commit", lambda connection: commits.append(connection))
+    seen = ours.get(prediction_id)
+    assert len(sent) == 1 and sent[0][1] is True, sent  # one statement, no BEGIN before it
+    assert commits == []
+    assert seen is not None and seen.detections == found  # all of them, in their order
+    assert ours.get(uuid.uuid4()) is None
 
 
 def test_a_connection_dropped_while_idle_is_replaced_before_use(

@@ -9,8 +9,8 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, TextClause, delete, func, insert, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, Select, TextClause, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.sql import Executable
 
 from dogdetect.adapters.postgres import idempotency, statements
@@ -55,6 +55,18 @@ class PostgresPredictionRepository:
         ):
             result = connection.execute(statement)
             return result.all() if result.returns_rows else []
+
+    @contextmanager
+    def _alone_session(self) -> Iterator[Session]:
+        """A session for one read that commits as it runs (`_alone`'s way, for the ORM): no
+        BEGIN is sent, and closing it sends no ROLLBACK (pg8000 knows none is open)."""
+        with (
+            database_errors(),
+            self._engine.connect() as connection,
+            autocommit(connection.connection.dbapi_connection),
+            Session(bind=connection, expire_on_commit=False) as session,
+        ):
+            yield session
 
     def _predictions(self, query: Select[tuple[PredictionRow]]) -> list[Prediction]:
         return self._run(lambda s: [to_domain(r) for r in s.scalars(query)])
@@ -165,11 +177,17 @@ class PostgresPredictionRepository:
         return self._run(lambda s: s.execute(statement).scalar_one_or_none())
 
     def get(self, prediction_id: uuid.UUID) -> Prediction | None:
-        def work(session: Session) -> Prediction | None:
-            row = session.get(PredictionRow, prediction_id)
+        """The row and its detections in one statement (a join), committed as it runs: a
+        status read, the most frequent statement, is one round trip, not BEGIN, two SELECTs
+        and COMMIT."""
+        query = (
+            select(PredictionRow)
+            .where(PredictionRow.id == prediction_id)
+            .options(joinedload(PredictionRow.detections))
+        )
+        with self._alone_session() as session:
+            row = session.scalars(query).unique().one_or_none()
             return to_domain(row) if row is not None else None
-
-        return self._run(work)
 
     def page(
         self,
