@@ -400,6 +400,36 @@ def interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def cli_argv(*argv: str) -> list[str]:
+    """`dogdetect argv...` from this checkout's client, in a fresh interpreter."""
+    return [
+        sys.executable,
+        "-c",
+        f"import sys; sys.path.insert(0, {str(SOURCE)!r})\n{RUN_CLI}",
+        *argv,
+    ]
+
+
+def started(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`command` in a child that Ctrl-C reaches as it would from a terminal, its output piped."""
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
+    )
+
+
+def interrupt_after_waits(api: FakeApi, command: subprocess.Popen[str], waits: int = 1) -> None:
+    """SIGINT to `command` once it has asked for `waits` answers (or 20 s on, whichever first)."""
+    deadline = time.monotonic() + 20
+    while len(api.made("GET", "/image_prediction/")) < waits and time.monotonic() < deadline:
+        time.sleep(0.05)
+    command.send_signal(signal.SIGINT)
+
+
 def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) -> None:
     for i in range(6):
         (tmp_path / f"p{i}.jpg").write_bytes(JPEG_START + b"%d" % i)
@@ -407,22 +437,8 @@ def test_ctrl_c_sends_no_more_files_and_exits_130(api: FakeApi, tmp_path: Path) 
     held = Answer(200, {"detail": "held"}, hold=release)  # the first wait, until released
     api.script("GET", "/image_prediction/*", held)
     argv = ["predict", str(tmp_path), "--api", api.url, "--concurrency", "1"]
-    command = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import sys; sys.path.insert(0, {str(SOURCE)!r})\n{RUN_CLI}",
-            *argv,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=interruptible,
-    )
-    deadline = time.monotonic() + 20
-    while not api.made("GET", "/image_prediction/") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    command.send_signal(signal.SIGINT)
+    command = started(cli_argv(*argv))
+    interrupt_after_waits(api, command)
     # The held wait is answered only once the command has said it stopped: its answer can
     # never be read first, however slow the machine. (The first line it writes to stderr.)
     assert command.stderr is not None
@@ -444,18 +460,11 @@ def test_the_command_ends_at_ctrl_c_without_waiting_for_answers_on_their_way(
     release = threading.Event()
     api.script("GET", "/image_prediction/*", Answer(0, hold=release))
     try:
-        command = subprocess.Popen(
+        command = started(
             [sys.executable, "-m", "dogdetect_client", "predict", str(tmp_path), "--api", api.url],
             env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SOURCE)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=interruptible,
         )
-        deadline = time.monotonic() + 20
-        while not api.made("GET", "/image_prediction/") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        command.send_signal(signal.SIGINT)
+        interrupt_after_waits(api, command)
         out, err = command.communicate(timeout=25)  # the hold lasts 30 s: not its end
         assert not release.is_set()
     finally:
@@ -479,19 +488,8 @@ def test_ctrl_c_prints_what_finished_and_the_ids_sent(
     # The first two waits answered as the fake would; the third held until released.
     api.script("GET", "/image_prediction/*", Answer(0), Answer(0), Answer(0, hold=release))
     argv = ["predict", str(tmp_path), "--api", api.url, "--concurrency", "1"]
-    command = subprocess.Popen(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(SOURCE)!r})\n{RUN_CLI}"]
-        + argv
-        + (["--json"] if as_json else []),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=interruptible,
-    )
-    deadline = time.monotonic() + 20
-    while len(api.made("GET", "/image_prediction/")) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    command.send_signal(signal.SIGINT)
+    command = started(cli_argv(*argv, *(["--json"] if as_json else [])))
+    interrupt_after_waits(api, command, waits=3)
     assert command.stdout is not None and command.stderr is not None
     said = command.stderr.readline()  # said before the held wait is answered
     release.set()

@@ -9,7 +9,18 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, TextClause, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    TextClause,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.sql import Executable
 
@@ -45,25 +56,28 @@ class PostgresPredictionRepository:
         with self._session() as session:
             return work(session)
 
-    def _alone(self, statement: Executable) -> Sequence[Any]:
-        """The rows of one statement, atomic by itself, committed as it runs (the submit
-        path's writes: no ORM session, no BEGIN or COMMIT round trips)."""
+    @contextmanager
+    def _autocommitted(self) -> Iterator[Connection]:
+        """A pooled connection whose statements commit as they run: no BEGIN or COMMIT round
+        trips, and closing sends no ROLLBACK (pg8000 knows none is open)."""
         with (
             database_errors(),
             self._engine.connect() as connection,
             autocommit(connection.connection.dbapi_connection),
         ):
+            yield connection
+
+    def _alone(self, statement: Executable) -> Sequence[Any]:
+        """The rows of one statement, atomic by itself (the submit path's writes)."""
+        with self._autocommitted() as connection:
             result = connection.execute(statement)
             return result.all() if result.returns_rows else []
 
     @contextmanager
     def _alone_session(self) -> Iterator[Session]:
-        """A session for one read that commits as it runs (`_alone`'s way, for the ORM): no
-        BEGIN is sent, and closing it sends no ROLLBACK (pg8000 knows none is open)."""
+        """`_autocommitted` for the ORM: a session for one read."""
         with (
-            database_errors(),
-            self._engine.connect() as connection,
-            autocommit(connection.connection.dbapi_connection),
+            self._autocommitted() as connection,
             Session(bind=connection, expire_on_commit=False) as session,
         ):
             yield session
